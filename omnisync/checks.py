@@ -1,0 +1,127 @@
+"""`omnisync check`: is the config right, can each channel be reached, does every listing map."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from omnisync.channels import Channel, open_channel
+from omnisync.channels.base import ChannelConfig
+from omnisync.config import Config
+from omnisync.errors import ChannelError
+from omnisync.ledger import Ledger
+from omnisync.models import Listing
+from omnisync.reconcile import Catalog
+from omnisync.redact import REDACTOR
+
+
+@dataclass(slots=True)
+class ChannelCheck:
+    name: str
+    type: str
+    reached: bool | None = None  # None when not tried (--offline, or disabled)
+    messages: list[str] = field(default_factory=list)
+    listings: int = 0
+    unmapped: list[str] = field(default_factory=list)  # channel SKUs ('' = no SKU)
+    duplicates: dict[str, list[str]] = field(default_factory=dict)  # SKU -> listing ids
+
+    @property
+    def ok(self) -> bool:
+        return self.reached is not False and not self.unmapped and not self.duplicates
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "type": self.type,
+            "reached": self.reached,
+            "ok": self.ok,
+            "messages": self.messages,
+            "listings": self.listings,
+            "unmapped": self.unmapped,
+            "duplicates": self.duplicates,
+        }
+
+
+@dataclass(slots=True)
+class CheckReport:
+    warnings: list[str]
+    channels: list[ChannelCheck]
+    unlisted_skus: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return all(channel.ok for channel in self.channels)
+
+
+def examine_listings(check: ChannelCheck, listings: Sequence[Listing], catalog: Catalog) -> set[str]:
+    """Fill in unmapped listings and SKUs on two listings; return the SKUs this channel lists."""
+    check.listings = len(listings)
+    listed: dict[str, list[str]] = defaultdict(list)
+    for listing in listings:
+        resolved = catalog.resolve(check.name, listing.channel_sku)
+        if resolved is None:
+            check.unmapped.append(listing.channel_sku)
+            continue
+        sku = catalog.mapping.get(check.name, {}).get(listing.channel_sku, listing.channel_sku)
+        listed[sku].append(listing.id)
+    check.duplicates = {sku: ids for sku, ids in sorted(listed.items()) if len(ids) > 1}
+    skus = set(listed)
+    for sku in listed:
+        skus.update(catalog.bundles.get(sku, {}))
+    return skus
+
+
+async def run_check(
+    config: Config,
+    ledger: Ledger | None,
+    *,
+    offline: bool,
+    opener: Callable[[ChannelConfig], Channel] | None = None,
+) -> CheckReport:
+    """Check every configured channel; offline, judge listings from the last run's read."""
+    opener = opener or (lambda cfg: open_channel(cfg))
+    catalog = Catalog(
+        skus=ledger.known_skus() if ledger else frozenset(),
+        mapping=config.mapping,
+        bundles=config.bundles,
+    )
+    checks = [ChannelCheck(cfg.name, cfg.type) for cfg in config.channels.values()]
+
+    async def one(check: ChannelCheck, cfg: ChannelConfig) -> set[str]:
+        if not cfg.enabled:
+            check.messages.append("disabled (enabled = false)")
+            return set()
+        if offline:
+            if ledger is None:
+                return set()
+            stored = [
+                Listing(listing_id, channel_sku, last_read or 0)
+                for listing_id, channel_sku, last_read, _ in ledger.listings_of(cfg.name)
+            ]
+            check.messages.append(f"{len(stored)} listings as read by the last sync")
+            return examine_listings(check, stored, catalog)
+        channel = opener(cfg)
+        try:
+            probe = await channel.probe()
+            check.messages.extend(REDACTOR.scrub(m) for m in probe.messages)
+            check.reached = probe.ok
+            if not probe.ok:
+                return set()
+            return examine_listings(check, await channel.list_listings(), catalog)
+        except ChannelError as exc:
+            check.reached = False
+            check.messages.append(REDACTOR.scrub(exc.message))
+            return set()
+        finally:
+            await channel.aclose()
+
+    listed_sets = await asyncio.gather(
+        *(one(check, cfg) for check, cfg in zip(checks, config.channels.values(), strict=True))
+    )
+    listed = set().union(*listed_sets) if listed_sets else set()
+    looked = any(check.listings for check in checks)
+    unlisted = sorted(catalog.skus - listed) if looked else []
+    return CheckReport(warnings=list(config.warnings), channels=checks, unlisted_skus=unlisted)

@@ -1,0 +1,73 @@
+"""The exceptions omnisync raises, and the exit code each one means.
+
+    OmnisyncError (exit 1)
+    ├── ConfigError (exit 2)          the command line or the config file is wrong
+    ├── LedgerError (exit 3)          the ledger file cannot be used
+    │   └── LedgerLockedError (exit 75)   another run holds the ledger
+    └── ChannelError (exit 1)         one channel failed; the engine reports it and goes on
+        ├── ChannelAuthError              credentials refused or expired
+        ├── ChannelUnavailableError       network, timeouts, 5xx, throttled past the budget
+        └── ChannelResponseError          the channel answered something we cannot use
+
+Domain problems (oversold SKUs, unmapped lines, refused pushes) are not exceptions: they are
+collected in the run report, and the command line turns them into exit 1.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Process exit codes, as SPEC.md lists them."""
+
+    OK = 0
+    NEEDS_ATTENTION = 1
+    USAGE = 2
+    LEDGER = 3
+    LOCKED = 75
+
+
+class OmnisyncError(Exception):
+    """Base of every error omnisync raises on purpose."""
+
+    exit_code: ExitCode = ExitCode.NEEDS_ATTENTION
+
+
+class ConfigError(OmnisyncError):
+    """The command line or the config file is wrong."""
+
+    exit_code = ExitCode.USAGE
+
+
+class LedgerError(OmnisyncError):
+    """The ledger file cannot be used."""
+
+    exit_code = ExitCode.LEDGER
+
+
+class LedgerLockedError(LedgerError):
+    """Another omnisync process holds the ledger."""
+
+    exit_code = ExitCode.LOCKED
+
+
+class ChannelError(OmnisyncError):
+    """A channel could not be read or written."""
+
+    def __init__(self, channel: str, message: str) -> None:
+        super().__init__(f"{channel}: {message}")
+        self.channel = channel
+        self.message = message
+
+
+class ChannelAuthError(ChannelError):
+    """The channel refused the credentials."""
+
+
+class ChannelUnavailableError(ChannelError):
+    """The channel could not be reached in time."""
+
+
+class ChannelResponseError(ChannelError):
+    """The channel answered with something omnisync cannot use."""

@@ -1,0 +1,148 @@
+"""The ledger's schema as ordered migrations; `PRAGMA user_version` counts the ones applied."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+# 'OMNI' in ASCII: marks a SQLite file as an omnisync ledger.
+APPLICATION_ID = 0x4F4D4E49
+
+_V1 = """
+CREATE TABLE skus (
+    sku         TEXT PRIMARY KEY,
+    name        TEXT NOT NULL DEFAULT '',
+    created_at  TEXT NOT NULL
+);
+
+-- Append-only: every change of stock is a new row; a correction is another row.
+CREATE TABLE movements (
+    id          INTEGER PRIMARY KEY,
+    time        TEXT NOT NULL,
+    kind        TEXT NOT NULL,            -- order | count | adjust
+    sku         TEXT NOT NULL REFERENCES skus (sku),
+    location    TEXT NOT NULL DEFAULT 'main',
+    on_hand     INTEGER NOT NULL,
+    committed   INTEGER NOT NULL,
+    channel     TEXT,
+    order_id    TEXT,
+    line_id     TEXT,
+    run_id      INTEGER,
+    reason      TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX movements_by_line ON movements (channel, order_id, line_id)
+    WHERE channel IS NOT NULL;
+CREATE INDEX movements_by_sku ON movements (sku, id);
+
+CREATE TRIGGER movements_are_never_changed BEFORE UPDATE ON movements
+BEGIN
+    SELECT RAISE(ABORT, 'the ledger is append-only: a movement cannot be changed');
+END;
+CREATE TRIGGER movements_are_never_deleted BEFORE DELETE ON movements
+BEGIN
+    SELECT RAISE(ABORT, 'the ledger is append-only: a movement cannot be deleted');
+END;
+
+-- Running totals of movements per SKU and location, kept by the trigger below in the same
+-- transaction as each movement, so they cannot drift from the rows they sum.
+CREATE TABLE balances (
+    sku         TEXT NOT NULL REFERENCES skus (sku),
+    location    TEXT NOT NULL,
+    on_hand     INTEGER NOT NULL,
+    committed   INTEGER NOT NULL,
+    PRIMARY KEY (sku, location)
+) WITHOUT ROWID;
+CREATE TRIGGER movements_update_balances AFTER INSERT ON movements
+BEGIN
+    INSERT INTO balances (sku, location, on_hand, committed)
+    VALUES (NEW.sku, NEW.location, NEW.on_hand, NEW.committed)
+    ON CONFLICT (sku, location) DO UPDATE SET
+        on_hand = on_hand + excluded.on_hand,
+        committed = committed + excluded.committed;
+END;
+
+-- Orders and lines as last seen on their channel.
+CREATE TABLE orders (
+    channel     TEXT NOT NULL,
+    order_id    TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    updated_at  TEXT NOT NULL,
+    first_run   INTEGER,
+    last_run    INTEGER,
+    PRIMARY KEY (channel, order_id)
+) WITHOUT ROWID;
+CREATE TABLE order_lines (
+    channel     TEXT NOT NULL,
+    order_id    TEXT NOT NULL,
+    line_id     TEXT NOT NULL,
+    channel_sku TEXT NOT NULL,
+    quantity    INTEGER NOT NULL,
+    status      TEXT,
+    unit_price  TEXT,
+    currency    TEXT,
+    unmapped    INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (channel, order_id, line_id)
+) WITHOUT ROWID;
+CREATE INDEX order_lines_unmapped ON order_lines (channel, order_id) WHERE unmapped = 1;
+
+CREATE TABLE channel_state (
+    channel     TEXT PRIMARY KEY,
+    type        TEXT NOT NULL,
+    start_time  TEXT,
+    cursor      TEXT,
+    tokens      TEXT NOT NULL DEFAULT '{}',
+    last_run    INTEGER,
+    last_status TEXT,
+    last_error  TEXT
+);
+
+CREATE TABLE listings (
+    channel         TEXT NOT NULL,
+    listing_id      TEXT NOT NULL,
+    channel_sku     TEXT NOT NULL,
+    last_read       INTEGER,
+    last_read_at    TEXT,
+    last_pushed     INTEGER,
+    last_pushed_at  TEXT,
+    PRIMARY KEY (channel, listing_id)
+) WITHOUT ROWID;
+
+CREATE TABLE runs (
+    run_id      INTEGER PRIMARY KEY,
+    started_at  TEXT NOT NULL,
+    finished_at TEXT,
+    dry_run     INTEGER NOT NULL DEFAULT 0,
+    exit_code   INTEGER,
+    report      TEXT
+);
+"""
+
+
+def _v1(conn: sqlite3.Connection) -> None:
+    for statement in _split(_V1):
+        conn.execute(statement)
+
+
+def _split(script: str) -> list[str]:
+    """Split a script into statements, keeping trigger bodies (which hold `;`) whole."""
+    statements: list[str] = []
+    current: list[str] = []
+    in_trigger = False
+    for line in script.splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("--"):
+            continue
+        current.append(line)
+        if stripped.startswith("CREATE TRIGGER"):
+            in_trigger = True
+        if (in_trigger and stripped == "END;") or (not in_trigger and stripped.endswith(";")):
+            statements.append("\n".join(current))
+            current = []
+            in_trigger = False
+    return statements
+
+
+# Append only; never edit a migration that has shipped.
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1]
+SCHEMA_VERSION = len(MIGRATIONS)

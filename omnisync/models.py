@@ -1,0 +1,101 @@
+"""The values that flow between channels, the reconciler and the ledger."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Literal
+
+
+class Status(StrEnum):
+    """An order line's normalised status; each adapter maps its channel's statuses to these."""
+
+    PENDING = "pending"
+    PAID = "paid"
+    SHIPPED = "shipped"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    RETURNED = "returned"
+
+
+@dataclass(frozen=True, slots=True)
+class OrderLine:
+    """One line of an order as the channel shows it now.
+
+    `quantity` is the line's current quantity (units removed or refunded on the channel are
+    already subtracted). `status`, when set, overrides the order's status for this line:
+    Lazada and TikTok keep a status per item.
+    """
+
+    id: str
+    channel_sku: str
+    quantity: int
+    status: Status | None = None
+    unit_price: Decimal | None = None
+    currency: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """One order on one channel, as last seen there."""
+
+    id: str
+    status: Status
+    created_at: datetime
+    updated_at: datetime
+    lines: tuple[OrderLine, ...]
+
+    def line_status(self, line: OrderLine) -> Status:
+        return line.status or self.status
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """One sellable thing on one channel, with the quantity the channel shows now.
+
+    `id` is the adapter's own key for writing (a Shopify inventory item at a location, a Woo
+    product or variation, ...); `channel_sku` is what maps it to a ledger SKU, empty when the
+    channel has none (such a listing is reported and never written).
+    """
+
+    id: str
+    channel_sku: str
+    quantity: int
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class QuantityChange:
+    """Set listing `listing_id` to `target`, provided the channel still shows `expected`."""
+
+    listing_id: str
+    channel_sku: str
+    expected: int
+    target: int
+
+
+PushOutcome = Literal["written", "conflict", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class PushResult:
+    """What became of one QuantityChange.
+
+    `conflict` means the channel no longer showed `expected`, so nothing was written;
+    `current` then carries the quantity the channel showed instead, when known.
+    """
+
+    listing_id: str
+    outcome: PushOutcome
+    detail: str = ""
+    current: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelProbe:
+    """What `check` learned by reaching a channel with its credentials."""
+
+    ok: bool
+    messages: tuple[str, ...] = field(default_factory=tuple)

@@ -1,0 +1,244 @@
+"""How results look: rich tables on stdout, problems on stderr, JSON documents for scripts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from omnisync.checks import CheckReport
+from omnisync.ledger import Balance, ChannelState
+from omnisync.redact import REDACTOR
+from omnisync.report import RunReport
+from omnisync.stock import CountedSku
+from omnisync.timeparse import to_iso
+
+
+def print_json(console: Console, document: Any) -> None:
+    """One JSON document on stdout, never rich markup, secrets scrubbed."""
+    text = json.dumps(REDACTOR.scrub_any(document), indent=2, ensure_ascii=False, default=str)
+    console.file.write(text + "\n")
+    console.file.flush()
+
+
+def _table(*columns: str, title: str | None = None) -> Table:
+    table = Table(title=title, title_justify="left", box=None, pad_edge=False, header_style="bold")
+    for column in columns:
+        if column in _NUMERIC:
+            table.add_column(column, justify="right", no_wrap=True)
+        elif column == "name":
+            table.add_column(column, no_wrap=True, max_width=28, overflow="ellipsis")
+        else:
+            table.add_column(column, no_wrap=column in _KEYS)
+    return table
+
+
+_KEYS = {"sku", "channel", "listing", "order", "time", "started_at", "finished_at", "updated_at",
+         "start_time", "cursor", "status", "id", "run"}
+_NUMERIC = {
+    "orders",
+    "movements",
+    "pushed",
+    "unchanged",
+    "conflicts",
+    "failed",
+    "on_hand",
+    "committed",
+    "available",
+    "before",
+    "after",
+    "expected",
+    "counted",
+    "variance",
+    "qty",
+    "exit",
+    "listings",
+}
+
+
+def sync_summary(out: Console, report: RunReport, *, show_changes: bool) -> None:
+    title = "Dry run: nothing was written" if report.dry_run else f"Run {report.run_id}"
+    table = _table(
+        "channel", "status", "orders", "movements", "pushed", "unchanged", "conflicts", "failed",
+        title=title,
+    )
+    for name, channel in report.channels.items():
+        pushed = sum(1 for c in channel.changes if c.outcome == "planned") if report.dry_run else (
+            channel.listings_pushed
+        )
+        table.add_row(
+            name,
+            channel.status,
+            str(channel.orders_fetched),
+            str(channel.movements),
+            str(pushed),
+            str(channel.listings_unchanged),
+            str(channel.conflicts_seen),
+            str(channel.listings_failed),
+        )
+    out.print(table)
+    if not show_changes:
+        return
+    changes = _table("channel", "listing", "sku", "before", "after", "outcome", title="\nListings")
+    rows = 0
+    for name, channel in report.channels.items():
+        for change in channel.changes:
+            rows += 1
+            changes.add_row(
+                name, change.listing_id, change.channel_sku, str(change.before),
+                str(change.after), change.outcome,
+            )
+    if rows:
+        out.print(changes)
+    if report.dry_run:
+        for name, channel in report.channels.items():
+            if channel.orders_applied:
+                out.print(f"{name}: orders to apply: {', '.join(channel.orders_applied)}")
+
+
+def sync_problems(err: Console, report: RunReport) -> None:
+    for name, channel in report.channels.items():
+        for error in channel.errors:
+            err.print(f"{name}: {error}", markup=False, highlight=False)
+    for item in report.oversold:
+        took = f" (last units taken by {', '.join(item.orders)})" if item.orders else ""
+        err.print(
+            f"oversold: {item.sku} is at {item.available} available{took}; pushed 0 everywhere",
+            markup=False,
+            highlight=False,
+        )
+    for unmapped in report.unmapped:
+        err.print(
+            f"unmapped: {unmapped.channel} SKU {unmapped.channel_sku!r} maps to no SKU "
+            f"(orders {', '.join(unmapped.orders)}); add it with `omnisync stock add "
+            f"{unmapped.channel_sku or 'SKU'} 0 --new` or a [mapping.{unmapped.channel}] entry",
+            markup=False,
+            highlight=False,
+        )
+
+
+def stock_table(
+    out: Console, balances: Sequence[Balance], pushed: Mapping[str, Mapping[str, int]],
+    channels: Sequence[str],
+) -> None:
+    table = _table("sku", "name", "on_hand", "committed", "available", *channels)
+    for balance in balances:
+        table.add_row(
+            balance.sku,
+            balance.name,
+            str(balance.on_hand),
+            str(balance.committed),
+            str(balance.available),
+            *(str(pushed.get(balance.sku, {}).get(c, "-")) for c in channels),
+        )
+    out.print(table)
+
+
+def counted_table(out: Console, counted: Sequence[CountedSku]) -> None:
+    table = _table("sku", "expected", "counted", "variance", "")
+    for row in counted:
+        table.add_row(
+            row.sku, str(row.expected), str(row.counted), f"{row.variance:+d}",
+            "new" if row.new else "",
+        )
+    out.print(table)
+
+
+def orders_table(out: Console, orders: Sequence[Mapping[str, Any]]) -> None:
+    table = _table("channel", "order", "status", "updated_at", "lines")
+    for order in orders:
+        lines = ", ".join(
+            f"{line['quantity']}× {line['channel_sku']}" for line in order["lines"]
+        )
+        table.add_row(order["channel"], order["id"], order["status"], order["updated_at"], lines)
+    out.print(table)
+
+
+def log_table(out: Console, movements: Sequence[Mapping[str, Any]]) -> None:
+    table = _table("id", "time", "kind", "sku", "on_hand", "committed", "source", "reason")
+    for m in movements:
+        source = f"{m['channel']}:{m['order_id']}/{m['line_id']}" if m["channel"] else ""
+        table.add_row(
+            str(m["id"]), m["time"], m["kind"], m["sku"], f"{m['on_hand']:+d}",
+            f"{m['committed']:+d}", source, m["reason"],
+        )
+    out.print(table)
+
+
+def runs_table(out: Console, runs: Sequence[Mapping[str, Any]]) -> None:
+    table = _table("run", "started_at", "finished_at", "exit", "channels")
+    for run in runs:
+        channels = ", ".join(
+            f"{name} {c['status']} ({c['orders_fetched']} orders, {c['listings_pushed']} pushed)"
+            for name, c in run.get("channels", {}).items()
+        )
+        if run.get("interrupted"):
+            channels = "interrupted before it finished"
+        table.add_row(
+            str(run["run_id"]), str(run["started_at"]), str(run["finished_at"] or "-"),
+            str(run["exit_code"] if run["exit_code"] is not None else "-"), channels,
+        )
+    out.print(table)
+
+
+def channel_rows(
+    names_types: Sequence[tuple[str, str, bool]], states: Mapping[str, ChannelState]
+) -> list[dict[str, Any]]:
+    rows = []
+    for name, type_, enabled in names_types:
+        state = states.get(name)
+        rows.append(
+            {
+                "name": name,
+                "type": type_,
+                "enabled": enabled,
+                "start_time": to_iso(state.start_time) if state and state.start_time else None,
+                "cursor": to_iso(state.cursor) if state and state.cursor else None,
+                "last_run": state.last_run if state else None,
+                "last_status": state.last_status if state else None,
+                "last_error": state.last_error if state else None,
+            }
+        )
+    return rows
+
+
+def channels_table(out: Console, rows: Sequence[Mapping[str, Any]]) -> None:
+    table = _table("channel", "type", "start_time", "cursor", "last run", "outcome")
+    for row in rows:
+        outcome = row["last_status"] or "never synced"
+        if not row["enabled"]:
+            outcome = "disabled"
+        if row["last_error"]:
+            outcome += f": {row['last_error']}"
+        table.add_row(
+            row["name"], row["type"], row["start_time"] or "-", row["cursor"] or "-",
+            str(row["last_run"] or "-"), outcome,
+        )
+    out.print(table)
+
+
+def check_report(out: Console, err: Console, report: CheckReport) -> None:
+    for warning in report.warnings:
+        err.print(f"warning: {warning}", markup=False, highlight=False)
+    for channel in report.channels:
+        state = {None: "not reached", True: "reached", False: "FAILED"}[channel.reached]
+        out.print(f"{channel.name} ({channel.type}): {state}", markup=False, highlight=False)
+        for message in channel.messages:
+            out.print(f"  {message}", markup=False, highlight=False)
+        for channel_sku in channel.unmapped:
+            label = repr(channel_sku) if channel_sku else "a listing with no SKU"
+            out.print(f"  unmapped listing: {label} maps to no SKU", markup=False, highlight=False)
+        for sku, ids in channel.duplicates.items():
+            out.print(
+                f"  {sku} is on {len(ids)} listings: {', '.join(ids)}", markup=False,
+                highlight=False,
+            )
+    if report.unlisted_skus:
+        out.print(
+            f"SKUs listed on no channel: {', '.join(report.unlisted_skus)}", markup=False,
+            highlight=False,
+        )
+    out.print("check: ok" if report.ok else "check: problems found", markup=False)

@@ -1,0 +1,458 @@
+"""The sync engine: fetch every channel, reconcile into the ledger, push what changed.
+
+The only module that sequences I/O. Channels are read and written concurrently; the ledger
+is written from this one thread, in short transactions that never span a network call:
+
+1. fetch: per channel, listings first, then orders updated in
+   `[max(start, cursor − overlap), now)`. Listings are read before the window closes, so any
+   sale a listing's quantity already reflects is inside the window too.
+2. reconcile: one transaction writes every channel's movements, its orders as last seen, its
+   new cursor and the listings read. A crash before the commit leaves the ledger as it was
+   and the next run re-reads the same window; a crash after it loses nothing either, since
+   pushes are recomputed from the ledger every run.
+3. push: only listings whose quantity differs from its target, each with the quantity read
+   in step 1 as the expected one. A listing that moved in between (a sale on the channel) is
+   a conflict: the engine re-fetches that channel's orders, reconciles them, and pushes the
+   recomputed target against the new quantity, a bounded number of times.
+4. record: pushed quantities, channel outcomes and the run report, in one transaction.
+
+`--dry-run` runs steps 1–2 inside a transaction that is rolled back and skips 3: the preview
+is the same code as the real thing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from omnisync.channels import Channel, open_channel
+from omnisync.channels.base import ChannelConfig
+from omnisync.config import Config
+from omnisync.errors import ChannelError, ChannelUnavailableError, ConfigError
+from omnisync.ledger import Ledger
+from omnisync.models import Listing, Order, PushResult, QuantityChange, Status
+from omnisync.reconcile import (
+    Catalog,
+    PushPlan,
+    desired_effect,
+    last_takers,
+    listing_target,
+    plan_pushes,
+    reconcile_orders,
+    sellable,
+)
+from omnisync.redact import REDACTOR
+from omnisync.report import ChannelReport, ListingChange, Oversold, RunReport, Unmapped
+from omnisync.timeparse import utcnow
+
+# How many times a listing that moved between read and write is re-planned in one run.
+CONFLICT_ROUNDS = 3
+
+ChannelOpener = Callable[[ChannelConfig, Ledger], Channel]
+ProgressCallback = Callable[[str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class SyncOptions:
+    dry_run: bool = False
+    channels: Sequence[str] = ()
+    since: datetime | None = None
+    force: bool = False
+
+
+@dataclass(slots=True)
+class _ChannelRun:
+    """One channel's state during a run."""
+
+    config: ChannelConfig
+    channel: Channel
+    report: ChannelReport
+    deadline: float
+    since: datetime | None = None
+    start_time: datetime | None = None
+    until: datetime | None = None
+    listings: list[Listing] = field(default_factory=list)
+    orders: list[Order] = field(default_factory=list)
+    plan: PushPlan | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.report.status == "ok"
+
+    def fail(self, error: Exception) -> None:
+        self.report.status = "failed"
+        self.report.errors.append(REDACTOR.scrub(str(error)))
+
+
+class _LedgerTokens:
+    """TokenStore over the ledger: rotated tokens are committed the moment they arrive."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+
+    def load_tokens(self, channel: str) -> dict[str, str]:
+        return self.ledger.load_tokens(channel)
+
+    def save_tokens(self, channel: str, tokens: dict[str, str]) -> None:
+        self.ledger.save_tokens(channel, tokens)
+
+
+def _default_opener(config: ChannelConfig, ledger: Ledger) -> Channel:
+    return open_channel(config, tokens=_LedgerTokens(ledger))
+
+
+def select_channels(config: Config, names: Sequence[str]) -> list[ChannelConfig]:
+    """The channels a run covers: those named (each must exist), else all configured."""
+    for name in names:
+        if name not in config.channels:
+            known = ", ".join(sorted(config.channels)) or "none"
+            raise ConfigError(f"--channel {name}: no such channel in {config.path} ({known})")
+    return [cfg for name, cfg in config.channels.items() if not names or name in names]
+
+
+async def run_sync(
+    config: Config,
+    ledger: Ledger,
+    options: SyncOptions,
+    *,
+    now: Callable[[], datetime] = utcnow,
+    opener: ChannelOpener = _default_opener,
+    progress: ProgressCallback | None = None,
+) -> RunReport:
+    """One whole sync run; returns its report (the caller turns it into an exit code)."""
+    say = progress or (lambda message: None)
+    report = RunReport(started_at=now(), dry_run=options.dry_run)
+    loop = asyncio.get_running_loop()
+    runs: list[_ChannelRun] = []
+    for cfg in select_channels(config, options.channels):
+        channel_report = ChannelReport()
+        report.channels[cfg.name] = channel_report
+        if not cfg.enabled:
+            channel_report.status = "skipped"
+            channel_report.errors.append("disabled in the config (enabled = false)")
+            continue
+        runs.append(
+            _ChannelRun(cfg, opener(cfg, ledger), channel_report, loop.time() + cfg.timeout)
+        )
+    try:
+        for run in runs:
+            _plan_window(run, ledger, config, options, report.started_at)
+        say(f"fetching {len(runs)} channel(s)")
+        await asyncio.gather(*(_fetch(run, now) for run in runs))
+
+        with ledger.atomic(rollback=options.dry_run):
+            report.run_id = ledger.start_run(started_at=report.started_at, dry_run=options.dry_run)
+            catalog = _catalog(ledger, config)
+            for run in runs:
+                if run.ok:
+                    _reconcile(run, run.orders, ledger, config, catalog, report.run_id, now())
+            available = ledger.available()
+            for run in runs:
+                if run.ok:
+                    run.plan = _plan(run, catalog, available, config, options)
+            _collect_problems(report, ledger, config, available)
+        if options.dry_run:
+            report.run_id = None
+            report.finished_at = now()
+            return report
+
+        say("pushing quantities")
+        await asyncio.gather(
+            *(_push(run, ledger, config, options, report.run_id, now) for run in runs if run.ok)
+        )
+        with ledger.atomic():
+            available = ledger.available()
+            report.oversold, report.unmapped = [], []
+            _collect_problems(report, ledger, config, available)
+            report.finished_at = now()
+            for run in runs:
+                ledger.set_channel_outcome(
+                    run.config.name,
+                    run_id=report.run_id,
+                    status=run.report.status,
+                    error="; ".join(run.report.errors) or None,
+                )
+            ledger.finish_run(
+                report.run_id,
+                finished_at=report.finished_at,
+                exit_code=int(report.exit_code),
+                report=json.dumps(REDACTOR.scrub_any(report.to_dict())),
+            )
+        return report
+    finally:
+        await asyncio.gather(*(run.channel.aclose() for run in runs), return_exceptions=True)
+
+
+def _plan_window(
+    run: _ChannelRun, ledger: Ledger, config: Config, options: SyncOptions, started: datetime
+) -> None:
+    """Where this channel's fetch window starts, and the start time it is held to."""
+    state = ledger.channel_state(run.config.name)
+    if state is not None and state.start_time is not None:
+        run.start_time = state.start_time
+    else:
+        # First sync: orders from now on (or from --since) count; older ones are already
+        # inside the counted stock.
+        run.start_time = options.since or started
+    if options.since is not None:
+        run.since = options.since
+    elif state is not None and state.cursor is not None:
+        run.since = max(run.start_time, state.cursor - config.overlap)
+    else:
+        run.since = run.start_time
+
+
+async def _fetch(run: _ChannelRun, now: Callable[[], datetime]) -> None:
+    try:
+        async with asyncio.timeout_at(run.deadline):
+            # Listings before orders: see the module docstring, step 1.
+            run.listings = await run.channel.list_listings()
+            run.until = now()
+            assert run.since is not None
+            run.orders = [
+                order
+                async for order in run.channel.fetch_orders(
+                    updated_since=run.since, updated_until=run.until
+                )
+            ]
+        run.report.orders_fetched = len({order.id for order in run.orders})
+    except ChannelError as exc:
+        run.fail(exc)
+    except TimeoutError:
+        run.fail(_budget_error(run))
+
+
+def _budget_error(run: _ChannelRun) -> ChannelUnavailableError:
+    return ChannelUnavailableError(
+        run.config.name,
+        f"gave up after its time budget of {run.config.timeout:g} s (config key 'timeout')",
+    )
+
+
+def _catalog(ledger: Ledger, config: Config) -> Catalog:
+    return Catalog(skus=ledger.known_skus(), mapping=config.mapping, bundles=config.bundles)
+
+
+def _reconcile(
+    run: _ChannelRun,
+    orders: Sequence[Order],
+    ledger: Ledger,
+    config: Config,
+    catalog: Catalog,
+    run_id: int,
+    moment: datetime,
+) -> None:
+    """Apply fetched orders (and stored ones still waiting for a mapping) to the ledger."""
+    name = run.config.name
+    assert run.start_time is not None
+    # Stored first: a fetched version of the same order wins (it is at least as new).
+    candidates = ledger.orders_with_unmapped_lines(name) + list(orders)
+    ids = list(dict.fromkeys(order.id for order in candidates))
+    ledger.ensure_channel(name, run.config.type, start_time=run.start_time)
+    outcome = reconcile_orders(
+        name,
+        candidates,
+        recorded=ledger.recorded_effects(name, ids),
+        known_updated_at=ledger.known_updated_at(name, ids),
+        catalog=catalog,
+        start_time=run.start_time,
+        restock_returns=config.restock_returns,
+    )
+    ledger.write_line_movements(name, outcome.movements, run_id=run_id, now=moment)
+    ledger.save_orders(
+        name,
+        outcome.applied,
+        unmapped={(line.order_id, line.line_id) for line in outcome.unmapped},
+        run_id=run_id,
+    )
+    run.report.movements += len(outcome.movements)
+    run.report.orders_applied.extend(
+        dict.fromkeys(movement.order_id for movement in outcome.movements)
+    )
+    if orders and run.until is not None:
+        # Cursor = the newest update seen, never past the moment the window closed. The next
+        # window starts `overlap` before it: channels accept only >= filters and let late
+        # writes land behind the newest one; re-reading them is free, as applying is
+        # idempotent.
+        latest = max(order.updated_at for order in orders)
+        ledger.set_cursor(name, min(latest, run.until))
+    ledger.save_listings_read(name, run.listings, now=moment)
+
+
+def _plan(
+    run: _ChannelRun,
+    catalog: Catalog,
+    available: dict[str, int],
+    config: Config,
+    options: SyncOptions,
+) -> PushPlan:
+    plan = plan_pushes(
+        run.config.name,
+        run.listings,
+        catalog=catalog,
+        available=available,
+        share=run.config.share,
+        buffer=run.config.buffer,
+        max_change=config.max_change,
+        force=options.force,
+    )
+    run.report.listings_unchanged = plan.unchanged
+    run.report.listings_unmapped = len(plan.unmapped)
+    outcome = "refused" if plan.refused else "planned"
+    run.report.changes = [
+        ListingChange(c.listing_id, c.channel_sku, c.expected, c.target, outcome)
+        for c in plan.changes
+    ]
+    if plan.refused:
+        run.report.errors.append(plan.refused)
+    return plan
+
+
+async def _push(
+    run: _ChannelRun,
+    ledger: Ledger,
+    config: Config,
+    options: SyncOptions,
+    run_id: int | None,
+    now: Callable[[], datetime],
+) -> None:
+    assert run.plan is not None and run_id is not None
+    if run.plan.refused or not run.plan.changes:
+        return
+    by_listing = {change.listing_id: change for change in run.report.changes}
+    pending = list(run.plan.changes)
+    try:
+        async with asyncio.timeout_at(run.deadline):
+            for round_number in range(CONFLICT_ROUNDS + 1):
+                results = await run.channel.push_quantities(pending)
+                with ledger.atomic():
+                    ledger.save_pushed(run.config.name, pending, results, now=now())
+                conflicts = _record_results(run, pending, results, by_listing)
+                if not conflicts or round_number == CONFLICT_ROUNDS:
+                    break
+                pending = await _replan_conflicts(run, conflicts, ledger, config, run_id, now)
+                if not pending:
+                    break
+    except ChannelError as exc:
+        run.fail(exc)
+    except TimeoutError:
+        run.fail(_budget_error(run))
+    counts = [change.outcome for change in run.report.changes]
+    run.report.listings_pushed = counts.count("written")
+    run.report.listings_conflict = counts.count("conflict")
+    run.report.listings_failed = counts.count("failed")
+
+
+def _record_results(
+    run: _ChannelRun,
+    pending: Sequence[QuantityChange],
+    results: Sequence[PushResult],
+    by_listing: dict[str, ListingChange],
+) -> list[PushResult]:
+    conflicts = []
+    answered = set()
+    for result in results:
+        answered.add(result.listing_id)
+        change = by_listing.get(result.listing_id)
+        if change is None:
+            continue
+        change.outcome = result.outcome
+        change.detail = REDACTOR.scrub(result.detail)
+        if result.outcome == "conflict":
+            run.report.conflicts_seen += 1
+            conflicts.append(result)
+        elif result.outcome == "failed":
+            run.report.errors.append(f"listing {result.listing_id}: {change.detail}")
+    for change in pending:
+        if change.listing_id not in answered:
+            # An adapter that says nothing about a listing has not written it.
+            by_listing[change.listing_id].outcome = "failed"
+            by_listing[change.listing_id].detail = "the channel gave no result for it"
+            run.report.errors.append(f"listing {change.listing_id}: no result from the channel")
+    return conflicts
+
+
+async def _replan_conflicts(
+    run: _ChannelRun,
+    conflicts: Sequence[PushResult],
+    ledger: Ledger,
+    config: Config,
+    run_id: int,
+    now: Callable[[], datetime],
+) -> list[QuantityChange]:
+    """Something sold (or was edited) on the channel since it was read: fetch the orders
+    behind it, reconcile them, and re-target the conflicted listings against what the
+    channel shows now."""
+    assert run.since is not None
+    until = now()
+    orders = [
+        order
+        async for order in run.channel.fetch_orders(updated_since=run.since, updated_until=until)
+    ]
+    current = {r.listing_id: r.current for r in conflicts}
+    if any(quantity is None for quantity in current.values()):
+        run.listings = await run.channel.list_listings()
+        fresh = {listing.id: listing.quantity for listing in run.listings}
+        current = {key: fresh.get(key) for key in current}
+    run.until = until
+    with ledger.atomic():
+        catalog = _catalog(ledger, config)
+        _reconcile(run, orders, ledger, config, catalog, run_id, now())
+        available = ledger.available()
+    run.report.orders_fetched = len({order.id for order in run.orders + orders})
+    run.orders = run.orders + orders
+    replanned = []
+    listing_skus = {listing.id: listing.channel_sku for listing in run.listings}
+    for change in run.report.changes:
+        quantity = current.get(change.listing_id)
+        if change.listing_id not in current or quantity is None:
+            continue
+        resolved = catalog.resolve(run.config.name, listing_skus.get(change.listing_id, change.channel_sku))
+        if resolved is None:
+            continue
+        target = listing_target(
+            sellable(resolved, available), share=run.config.share, buffer=run.config.buffer
+        )
+        change.before = quantity
+        change.after = target
+        if target == quantity:
+            change.outcome = "unchanged"
+            change.detail = "the channel already showed the new target"
+            continue
+        replanned.append(QuantityChange(change.listing_id, change.channel_sku, quantity, target))
+    return replanned
+
+
+def _collect_problems(
+    report: RunReport, ledger: Ledger, config: Config, available: dict[str, int]
+) -> None:
+    for sku in sorted(sku for sku, units in available.items() if units < 0):
+        report.oversold.append(
+            Oversold(
+                sku=sku,
+                available=available[sku],
+                orders=last_takers(ledger.order_takes(sku), -available[sku]),
+            )
+        )
+    grouped: dict[tuple[str, str], list[str]] = {}
+    for channel, channel_sku, order_id, status, quantity in ledger.unmapped_lines():
+        effect = desired_effect(Status(status), quantity, restock_returns=config.restock_returns)
+        if effect:  # a cancelled line that maps nowhere changes nothing either way
+            grouped.setdefault((channel, channel_sku), []).append(order_id)
+    report.unmapped = [
+        Unmapped(channel, channel_sku, sorted(set(orders)))
+        for (channel, channel_sku), orders in sorted(grouped.items())
+    ]
+
+
+def last_pushed_by_sku(ledger: Ledger, config: Config | None) -> dict[str, dict[str, int]]:
+    """Per SKU, the quantity each channel was last pushed (through `[mapping]`)."""
+    mapping = config.mapping if config else {}
+    pushed: dict[str, dict[str, int]] = {}
+    for channel, channel_sku, quantity in ledger.last_pushed():
+        sku = mapping.get(channel, {}).get(channel_sku, channel_sku)
+        pushed.setdefault(sku, {})[channel] = quantity
+    return pushed
