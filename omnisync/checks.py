@@ -56,7 +56,9 @@ class CheckReport:
         return all(channel.ok for channel in self.channels)
 
 
-def examine_listings(check: ChannelCheck, listings: Sequence[Listing], catalog: Catalog) -> set[str]:
+def examine_listings(
+    check: ChannelCheck, listings: Sequence[Listing], catalog: Catalog
+) -> set[str]:
     """Fill in unmapped listings and SKUs on two listings; return the SKUs this channel lists."""
     check.listings = len(listings)
     listed: dict[str, list[str]] = defaultdict(list)

@@ -116,10 +116,12 @@ def _version(value: bool) -> None:
 def main_options(
     ctx: typer.Context,
     config: Annotated[
-        Path | None, typer.Option("--config", help="Config file [default: $OMNISYNC_CONFIG or ./omnisync.toml]")
+        Path | None,
+        typer.Option("--config", help="Config file [default: $OMNISYNC_CONFIG or ./omnisync.toml]"),
     ] = None,
     ledger: Annotated[
-        Path | None, typer.Option("--ledger", help="Ledger file, instead of the config's [ledger] path")
+        Path | None,
+        typer.Option("--ledger", help="Ledger file, instead of the config's [ledger] path"),
     ] = None,
     verbose: Annotated[bool, typer.Option("-v", "--verbose", help="Log more (to stderr)")] = False,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Print only problems")] = False,
@@ -190,7 +192,8 @@ def demo(
 def check(
     ctx: typer.Context,
     offline: Annotated[
-        bool, typer.Option("--offline", help="Check the config only; judge listings from the last sync")
+        bool,
+        typer.Option("--offline", help="Check the config only; judge listings from the last sync"),
     ] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print a JSON document")] = False,
 ) -> None:
@@ -223,20 +226,26 @@ def check(
 def sync(
     ctx: typer.Context,
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Show the plan; write nothing to the ledger or channels")
+        bool,
+        typer.Option("--dry-run", help="Show the plan; write nothing to the ledger or channels"),
     ] = False,
     channel: Annotated[
         list[str] | None, typer.Option("--channel", help="Only this channel (repeatable)")
     ] = None,
     since: Annotated[
         str | None,
-        typer.Option("--since", help="Re-read orders from this time (ISO 8601, or 2h, 7d); "
-                     "on a channel's first sync, also its start time"),
+        typer.Option(
+            "--since",
+            help="Re-read orders from this time (ISO 8601, or 2h, 7d); "
+            "on a channel's first sync, also its start time",
+        ),
     ] = None,
     force: Annotated[
         bool, typer.Option("--force", help="Push even when max_change would refuse it")
     ] = False,
-    json_output: Annotated[bool, typer.Option("--json", help="Print the run report as JSON only")] = False,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print the run report as JSON only")
+    ] = False,
 ) -> None:
     """Fetch orders from every channel, reconcile the ledger, push corrected quantities."""
     app_ctx = _ctx(ctx)
@@ -350,8 +359,13 @@ def stock_import(
         render.print_json(
             _out(),
             [
-                {"sku": c.sku, "expected": c.expected, "counted": c.counted,
-                 "variance": c.variance, "new": c.new}
+                {
+                    "sku": c.sku,
+                    "expected": c.expected,
+                    "counted": c.counted,
+                    "variance": c.variance,
+                    "new": c.new,
+                }
                 for c in counted
             ],
         )
@@ -382,11 +396,16 @@ def stock_export(
 @app.command()
 def orders(
     ctx: typer.Context,
-    channel: Annotated[list[str] | None, typer.Option("--channel", help="Only this channel")] = None,
-    status: Annotated[
-        str | None, typer.Option("--status", help="pending, paid, shipped, completed, cancelled, returned")
+    channel: Annotated[
+        list[str] | None, typer.Option("--channel", help="Only this channel")
     ] = None,
-    since: Annotated[str | None, typer.Option("--since", help="Updated since (ISO 8601, 2h, 7d)")] = None,
+    status: Annotated[
+        str | None,
+        typer.Option("--status", help="pending, paid, shipped, completed, cancelled, returned"),
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Updated since (ISO 8601, 2h, 7d)")
+    ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """Every channel's orders in one list, newest update first."""
@@ -404,7 +423,9 @@ def orders(
 @app.command("log")
 def log_command(
     ctx: typer.Context,
-    sku: Annotated[list[str] | None, typer.Option("--sku", help="Only this SKU (repeatable)")] = None,
+    sku: Annotated[
+        list[str] | None, typer.Option("--sku", help="Only this SKU (repeatable)")
+    ] = None,
     since: Annotated[str | None, typer.Option("--since", help="Since (ISO 8601, 2h, 7d)")] = None,
     limit: Annotated[int, typer.Option("--limit", help="At most this many movements")] = 100,
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,

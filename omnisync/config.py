@@ -62,8 +62,7 @@ def load_config(path: Path, *, environ: dict[str, str] | None = None) -> Config:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(
-            f"{path}: no such config file (run `omnisync init` to write one, "
-            f"or pass --config PATH)"
+            f"{path}: no such config file (run `omnisync init` to write one, or pass --config PATH)"
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read the config file: {exc}") from None
@@ -146,22 +145,22 @@ class _Parser:
         except ValueError:
             overlap_delta = None
         if overlap_delta is None:
-            raise self.error("sync", "overlap", f"expected a duration like \"10m\", got {overlap!r}")
+            raise self.error("sync", "overlap", f'expected a duration like "10m", got {overlap!r}')
         restock = sync.get("restock_returns", True)
         if not isinstance(restock, bool):
             raise self.error("sync", "restock_returns", f"expected true or false, got {restock!r}")
         max_change = sync.get("max_change", 0.5)
-        if isinstance(max_change, bool) or not isinstance(max_change, int | float) or not (
-            0 <= max_change <= 1
+        if (
+            isinstance(max_change, bool)
+            or not isinstance(max_change, int | float)
+            or not (0 <= max_change <= 1)
         ):
             raise self.error(
                 "sync", "max_change", f"expected a fraction from 0 to 1, got {max_change!r}"
             )
 
         channels_table = self._table(data, "channels")
-        channels = {
-            name: self._channel(name, table) for name, table in channels_table.items()
-        }
+        channels = {name: self._channel(name, table) for name, table in channels_table.items()}
         mapping = self._mapping(self._table(data, "mapping"), channels)
         bundles = self._bundles(self._table(data, "bundles"))
         return Config(
@@ -203,8 +202,10 @@ class _Parser:
         if isinstance(buffer, bool) or not isinstance(buffer, int) or buffer < 0:
             raise self.error(where, "buffer", f"expected a whole number ≥ 0, got {buffer!r}")
         share_value = table.get("share", 1.0)
-        if isinstance(share_value, bool) or not isinstance(share_value, int | float) or not (
-            0 <= share_value <= 1
+        if (
+            isinstance(share_value, bool)
+            or not isinstance(share_value, int | float)
+            or not (0 <= share_value <= 1)
         ):
             raise self.error(
                 where, "share", f"expected a fraction from 0 to 1, got {share_value!r}"
@@ -281,7 +282,7 @@ class _Parser:
         if mode & (stat.S_IRGRP | stat.S_IROTH):
             self.warnings.append(
                 f"{self.path}: [{where}] key '{key}' holds a literal secret in a file other "
-                f"users can read; use \"${{VAR}}\" and the environment, or chmod 600 the file"
+                f'users can read; use "${{VAR}}" and the environment, or chmod 600 the file'
             )
 
     def _base_url(self, where: str, value: Any) -> str:
@@ -312,7 +313,7 @@ class _Parser:
                     f"(configured: {', '.join(sorted(channels)) or 'none'})",
                 )
             if not isinstance(pairs, dict):
-                raise self.error("mapping", channel, "expected a table of \"CHANNEL-SKU\" = \"SKU\"")
+                raise self.error("mapping", channel, 'expected a table of "CHANNEL-SKU" = "SKU"')
             for channel_sku, sku in pairs.items():
                 if not isinstance(sku, str) or not sku.strip():
                     raise self.error(where, channel_sku, f"expected a SKU string, got {sku!r}")
@@ -324,7 +325,7 @@ class _Parser:
         for bundle, components in table.items():
             if not isinstance(components, dict) or not components:
                 raise self.error(
-                    "bundles", bundle, "expected a table of components like { \"MUG\" = 1 }"
+                    "bundles", bundle, 'expected a table of components like { "MUG" = 1 }'
                 )
             for sku, count in components.items():
                 if isinstance(count, bool) or not isinstance(count, int) or count < 1:
@@ -334,9 +335,7 @@ class _Parser:
                         f"component {sku!r}: expected a whole number ≥ 1, got {count!r}",
                     )
                 if sku == bundle or sku in table:
-                    raise self.error(
-                        "bundles", bundle, f"component {sku!r} is itself a bundle"
-                    )
+                    raise self.error("bundles", bundle, f"component {sku!r} is itself a bundle")
             bundles[bundle] = dict(components)
         return bundles
 

@@ -51,7 +51,13 @@ CHANNELS = {
     "toko": "the shop on Jalan Malioboro (till export)",
 }
 STATUSES = ["pending", "paid", "paid", "shipped", "shipped", "completed", "completed", "cancelled"]
-OWN_FILES = ("omnisync.toml", "inventory.db", "inventory.db-wal", "inventory.db-shm", "stock-take.csv")
+OWN_FILES = (
+    "omnisync.toml",
+    "inventory.db",
+    "inventory.db-wal",
+    "inventory.db-shm",
+    "stock-take.csv",
+)
 
 
 def _config_text() -> str:
@@ -100,27 +106,41 @@ def _channel_files(rng: random.Random, now: datetime) -> dict[str, dict[str, Any
             if channel == "toko" and sku.startswith("KAIN"):
                 continue  # not on the shop floor
             code = SHOPEE_CODES.get(sku, sku) if channel == "shopee" else sku
-            listings.append({"id": f"{channel[:3].upper()}-{number:03d}", "sku": code,
-                             "quantity": rng.randint(3, 30)})
+            listings.append(
+                {
+                    "id": f"{channel[:3].upper()}-{number:03d}",
+                    "sku": code,
+                    "quantity": rng.randint(3, 30),
+                }
+            )
         if channel != "toko":
             listings.append({"id": f"{channel[:3].upper()}-B01", "sku": BUNDLE[0], "quantity": 10})
         files[channel] = {"listings": listings, "orders": []}
 
-    def order(channel: str, number: int, status: str, lines: list[tuple[str, int]],
-              hours_ago: float) -> None:
+    def order(
+        channel: str, number: int, status: str, lines: list[tuple[str, int]], hours_ago: float
+    ) -> None:
         created = now - timedelta(hours=hours_ago)
         updated = created + timedelta(minutes=rng.randint(5, 90))
         updated = min(updated, now - timedelta(minutes=1))
-        files[channel]["orders"].append({
-            "id": f"{channel[:3].upper()}{number:05d}",
-            "status": status,
-            "created_at": to_iso(created),
-            "updated_at": to_iso(updated),
-            "lines": [
-                {"id": str(i), "sku": sku, "quantity": qty, "unit_price": "85000", "currency": "IDR"}
-                for i, (sku, qty) in enumerate(lines, start=1)
-            ],
-        })
+        files[channel]["orders"].append(
+            {
+                "id": f"{channel[:3].upper()}{number:05d}",
+                "status": status,
+                "created_at": to_iso(created),
+                "updated_at": to_iso(updated),
+                "lines": [
+                    {
+                        "id": str(i),
+                        "sku": sku,
+                        "quantity": qty,
+                        "unit_price": "85000",
+                        "currency": "IDR",
+                    }
+                    for i, (sku, qty) in enumerate(lines, start=1)
+                ],
+            }
+        )
 
     number = 10000
     plain = [sku for sku in skus if sku not in ("BATIK-PRG-XL", "WAYANG-KULIT-S", "KOPI-LUWAK-100")]
@@ -144,10 +164,15 @@ def _channel_files(rng: random.Random, now: datetime) -> dict[str, dict[str, Any
     order("tokopedia", 20006, "returned", [("KOPI-TORAJA-250", 1)], 30)
     order("tokopedia", 20007, "paid", [("SCARF-SUTRA-01", 1)], 1)
     # A Shopee sale that lands while omnisync is running: its push must not overwrite it.
-    files["shopee"]["sales_during_sync"] = [{
-        "id": "SHO30001", "status": "paid", "created_at": to_iso(now), "updated_at": to_iso(now),
-        "lines": [{"id": "1", "sku": "SHP-PRG-L", "quantity": 1}],
-    }]
+    files["shopee"]["sales_during_sync"] = [
+        {
+            "id": "SHO30001",
+            "status": "paid",
+            "created_at": to_iso(now),
+            "updated_at": to_iso(now),
+            "lines": [{"id": "1", "sku": "SHP-PRG-L", "quantity": 1}],
+        }
+    ]
     return files
 
 
@@ -186,9 +211,7 @@ def run_demo(directory: Path, *, out: Console) -> None:
     )
     with Ledger.open(config.ledger_path, write=True) as ledger:
         import_stock(ledger, directory / "stock-take.csv", now=now - timedelta(days=3))
-        report = asyncio.run(
-            run_sync(config, ledger, SyncOptions(since=now - timedelta(days=3)))
-        )
+        report = asyncio.run(run_sync(config, ledger, SyncOptions(since=now - timedelta(days=3))))
         balances = list(ledger.balances().values())
         pushed = last_pushed_by_sku(ledger, config)
     render.sync_summary(out, report, show_changes=False)

@@ -160,7 +160,9 @@ def reconcile_orders(
                 # The channel removed the line from the order: undo what it did.
                 for sku, effect in sorted(recorded[(order.id, line_id)].items()):
                     if effect:
-                        outcome.movements.append(LineMovement(order.id, line_id, sku, ZERO - effect))
+                        outcome.movements.append(
+                            LineMovement(order.id, line_id, sku, ZERO - effect)
+                        )
         for line in order.lines:
             resolved = catalog.resolve(channel, line.channel_sku)
             if resolved is None:
@@ -248,9 +250,7 @@ def plan_pushes(
     return plan
 
 
-def last_takers(
-    order_movements_newest_first: Iterable[tuple[str, int]], deficit: int
-) -> list[str]:
+def last_takers(order_movements_newest_first: Iterable[tuple[str, int]], deficit: int) -> list[str]:
     """The orders that took the last units of an oversold SKU.
 
     Args:

@@ -36,8 +36,21 @@ def _table(*columns: str, title: str | None = None) -> Table:
     return table
 
 
-_KEYS = {"sku", "channel", "listing", "order", "time", "started_at", "finished_at", "updated_at",
-         "start_time", "cursor", "status", "id", "run"}
+_KEYS = {
+    "sku",
+    "channel",
+    "listing",
+    "order",
+    "time",
+    "started_at",
+    "finished_at",
+    "updated_at",
+    "start_time",
+    "cursor",
+    "status",
+    "id",
+    "run",
+}
 _NUMERIC = {
     "orders",
     "movements",
@@ -62,12 +75,21 @@ _NUMERIC = {
 def sync_summary(out: Console, report: RunReport, *, show_changes: bool) -> None:
     title = "Dry run: nothing was written" if report.dry_run else f"Run {report.run_id}"
     table = _table(
-        "channel", "status", "orders", "movements", "pushed", "unchanged", "conflicts", "failed",
+        "channel",
+        "status",
+        "orders",
+        "movements",
+        "pushed",
+        "unchanged",
+        "conflicts",
+        "failed",
         title=title,
     )
     for name, channel in report.channels.items():
-        pushed = sum(1 for c in channel.changes if c.outcome == "planned") if report.dry_run else (
-            channel.listings_pushed
+        pushed = (
+            sum(1 for c in channel.changes if c.outcome == "planned")
+            if report.dry_run
+            else (channel.listings_pushed)
         )
         table.add_row(
             name,
@@ -88,8 +110,12 @@ def sync_summary(out: Console, report: RunReport, *, show_changes: bool) -> None
         for change in channel.changes:
             rows += 1
             changes.add_row(
-                name, change.listing_id, change.channel_sku, str(change.before),
-                str(change.after), change.outcome,
+                name,
+                change.listing_id,
+                change.channel_sku,
+                str(change.before),
+                str(change.after),
+                change.outcome,
             )
     if rows:
         out.print(changes)
@@ -121,7 +147,9 @@ def sync_problems(err: Console, report: RunReport) -> None:
 
 
 def stock_table(
-    out: Console, balances: Sequence[Balance], pushed: Mapping[str, Mapping[str, int]],
+    out: Console,
+    balances: Sequence[Balance],
+    pushed: Mapping[str, Mapping[str, int]],
     channels: Sequence[str],
 ) -> None:
     table = _table("sku", "name", "on_hand", "committed", "available", *channels)
@@ -141,7 +169,10 @@ def counted_table(out: Console, counted: Sequence[CountedSku]) -> None:
     table = _table("sku", "expected", "counted", "variance", "")
     for row in counted:
         table.add_row(
-            row.sku, str(row.expected), str(row.counted), f"{row.variance:+d}",
+            row.sku,
+            str(row.expected),
+            str(row.counted),
+            f"{row.variance:+d}",
             "new" if row.new else "",
         )
     out.print(table)
@@ -150,9 +181,7 @@ def counted_table(out: Console, counted: Sequence[CountedSku]) -> None:
 def orders_table(out: Console, orders: Sequence[Mapping[str, Any]]) -> None:
     table = _table("channel", "order", "status", "updated_at", "lines")
     for order in orders:
-        lines = ", ".join(
-            f"{line['quantity']}× {line['channel_sku']}" for line in order["lines"]
-        )
+        lines = ", ".join(f"{line['quantity']}× {line['channel_sku']}" for line in order["lines"])
         table.add_row(order["channel"], order["id"], order["status"], order["updated_at"], lines)
     out.print(table)
 
@@ -162,8 +191,14 @@ def log_table(out: Console, movements: Sequence[Mapping[str, Any]]) -> None:
     for m in movements:
         source = f"{m['channel']}:{m['order_id']}/{m['line_id']}" if m["channel"] else ""
         table.add_row(
-            str(m["id"]), m["time"], m["kind"], m["sku"], f"{m['on_hand']:+d}",
-            f"{m['committed']:+d}", source, m["reason"],
+            str(m["id"]),
+            m["time"],
+            m["kind"],
+            m["sku"],
+            f"{m['on_hand']:+d}",
+            f"{m['committed']:+d}",
+            source,
+            m["reason"],
         )
     out.print(table)
 
@@ -178,8 +213,11 @@ def runs_table(out: Console, runs: Sequence[Mapping[str, Any]]) -> None:
         if run.get("interrupted"):
             channels = "interrupted before it finished"
         table.add_row(
-            str(run["run_id"]), str(run["started_at"]), str(run["finished_at"] or "-"),
-            str(run["exit_code"] if run["exit_code"] is not None else "-"), channels,
+            str(run["run_id"]),
+            str(run["started_at"]),
+            str(run["finished_at"] or "-"),
+            str(run["exit_code"] if run["exit_code"] is not None else "-"),
+            channels,
         )
     out.print(table)
 
@@ -214,8 +252,12 @@ def channels_table(out: Console, rows: Sequence[Mapping[str, Any]]) -> None:
         if row["last_error"]:
             outcome += f": {row['last_error']}"
         table.add_row(
-            row["name"], row["type"], row["start_time"] or "-", row["cursor"] or "-",
-            str(row["last_run"] or "-"), outcome,
+            row["name"],
+            row["type"],
+            row["start_time"] or "-",
+            row["cursor"] or "-",
+            str(row["last_run"] or "-"),
+            outcome,
         )
     out.print(table)
 
@@ -233,12 +275,14 @@ def check_report(out: Console, err: Console, report: CheckReport) -> None:
             out.print(f"  unmapped listing: {label} maps to no SKU", markup=False, highlight=False)
         for sku, ids in channel.duplicates.items():
             out.print(
-                f"  {sku} is on {len(ids)} listings: {', '.join(ids)}", markup=False,
+                f"  {sku} is on {len(ids)} listings: {', '.join(ids)}",
+                markup=False,
                 highlight=False,
             )
     if report.unlisted_skus:
         out.print(
-            f"SKUs listed on no channel: {', '.join(report.unlisted_skus)}", markup=False,
+            f"SKUs listed on no channel: {', '.join(report.unlisted_skus)}",
+            markup=False,
             highlight=False,
         )
     out.print("check: ok" if report.ok else "check: problems found", markup=False)

@@ -77,6 +77,10 @@ class _ChannelRun:
     listings: list[Listing] = field(default_factory=list)
     orders: list[Order] = field(default_factory=list)
     plan: PushPlan | None = None
+    # What each listing shows as far as this run knows: read, then written or re-read.
+    shown: dict[str, int] = field(default_factory=dict)
+    # Movements from orders found while resolving conflicts, after other channels were planned.
+    late_movements: int = 0
 
     @property
     def ok(self) -> bool:
@@ -149,6 +153,7 @@ async def run_sync(
             for run in runs:
                 if run.ok:
                     _reconcile(run, run.orders, ledger, config, catalog, report.run_id, now())
+                    ledger.save_listings_read(run.config.name, run.listings, now=now())
             available = ledger.available()
             for run in runs:
                 if run.ok:
@@ -161,8 +166,24 @@ async def run_sync(
 
         say("pushing quantities")
         await asyncio.gather(
-            *(_push(run, ledger, config, options, report.run_id, now) for run in runs if run.ok)
+            *(
+                _push(run, run.plan.changes, ledger, config, report.run_id, now)
+                for run in runs
+                if run.ok and run.plan and not run.plan.refused
+            )
         )
+        if any(run.late_movements for run in runs):
+            # Sales that raced a write moved stock after the other channels were planned:
+            # one more pass brings every listing to the final numbers in this same run.
+            say("pushing the quantities that changed during the run")
+            settle = _settle_plans(runs, ledger, config, options)
+            await asyncio.gather(
+                *(
+                    _push(run, changes, ledger, config, report.run_id, now)
+                    for run, changes in settle
+                    if changes
+                )
+            )
         with ledger.atomic():
             available = ledger.available()
             report.oversold, report.unmapped = [], []
@@ -210,6 +231,7 @@ async def _fetch(run: _ChannelRun, now: Callable[[], datetime]) -> None:
         async with asyncio.timeout_at(run.deadline):
             # Listings before orders: see the module docstring, step 1.
             run.listings = await run.channel.list_listings()
+            run.shown = {listing.id: listing.quantity for listing in run.listings}
             run.until = now()
             assert run.since is not None
             run.orders = [
@@ -244,8 +266,9 @@ def _reconcile(
     catalog: Catalog,
     run_id: int,
     moment: datetime,
-) -> None:
-    """Apply fetched orders (and stored ones still waiting for a mapping) to the ledger."""
+) -> int:
+    """Apply fetched orders (and stored ones still waiting for a mapping) to the ledger;
+    return how many movements that wrote."""
     name = run.config.name
     assert run.start_time is not None
     # Stored first: a fetched version of the same order wins (it is at least as new).
@@ -279,7 +302,7 @@ def _reconcile(
         # idempotent.
         latest = max(order.updated_at for order in orders)
         ledger.set_cursor(name, min(latest, run.until))
-    ledger.save_listings_read(name, run.listings, now=moment)
+    return len(outcome.movements)
 
 
 def _plan(
@@ -313,17 +336,24 @@ def _plan(
 
 async def _push(
     run: _ChannelRun,
+    changes: Sequence[QuantityChange],
     ledger: Ledger,
     config: Config,
-    options: SyncOptions,
     run_id: int | None,
     now: Callable[[], datetime],
 ) -> None:
-    assert run.plan is not None and run_id is not None
-    if run.plan.refused or not run.plan.changes:
+    assert run_id is not None
+    if not changes:
         return
-    by_listing = {change.listing_id: change for change in run.report.changes}
-    pending = list(run.plan.changes)
+    by_listing = {entry.listing_id: entry for entry in run.report.changes}
+    for change in changes:
+        entry = by_listing.get(change.listing_id)
+        if entry is None:
+            entry = ListingChange(change.listing_id, change.channel_sku, change.expected, 0)
+            run.report.changes.append(entry)
+            by_listing[change.listing_id] = entry
+        entry.after, entry.outcome, entry.detail = change.target, "planned", ""
+    pending = list(changes)
     try:
         async with asyncio.timeout_at(run.deadline):
             for round_number in range(CONFLICT_ROUNDS + 1):
@@ -340,10 +370,39 @@ async def _push(
         run.fail(exc)
     except TimeoutError:
         run.fail(_budget_error(run))
-    counts = [change.outcome for change in run.report.changes]
-    run.report.listings_pushed = counts.count("written")
-    run.report.listings_conflict = counts.count("conflict")
-    run.report.listings_failed = counts.count("failed")
+    outcomes = [entry.outcome for entry in run.report.changes]
+    run.report.listings_pushed = outcomes.count("written")
+    run.report.listings_conflict = outcomes.count("conflict")
+    run.report.listings_failed = outcomes.count("failed")
+
+
+def _settle_plans(
+    runs: Sequence[_ChannelRun], ledger: Ledger, config: Config, options: SyncOptions
+) -> list[tuple[_ChannelRun, list[QuantityChange]]]:
+    """Re-plan every channel still in good standing against what its listings show now."""
+    catalog = _catalog(ledger, config)
+    available = ledger.available()
+    settle = []
+    for run in runs:
+        if not run.ok or run.plan is None or run.plan.refused:
+            continue
+        listings = [
+            Listing(item.id, item.channel_sku, run.shown.get(item.id, item.quantity), item.name)
+            for item in run.listings
+        ]
+        plan = plan_pushes(
+            run.config.name,
+            listings,
+            catalog=catalog,
+            available=available,
+            share=run.config.share,
+            buffer=run.config.buffer,
+            max_change=config.max_change,
+            force=options.force,
+        )
+        if not plan.refused:
+            settle.append((run, plan.changes))
+    return settle
 
 
 def _record_results(
@@ -361,17 +420,21 @@ def _record_results(
             continue
         change.outcome = result.outcome
         change.detail = REDACTOR.scrub(result.detail)
+        if result.outcome == "written":
+            run.shown[result.listing_id] = change.after
+        elif result.outcome == "conflict" and result.current is not None:
+            run.shown[result.listing_id] = result.current
         if result.outcome == "conflict":
             run.report.conflicts_seen += 1
             conflicts.append(result)
         elif result.outcome == "failed":
             run.report.errors.append(f"listing {result.listing_id}: {change.detail}")
-    for change in pending:
-        if change.listing_id not in answered:
+    for asked in pending:
+        if asked.listing_id not in answered:
             # An adapter that says nothing about a listing has not written it.
-            by_listing[change.listing_id].outcome = "failed"
-            by_listing[change.listing_id].detail = "the channel gave no result for it"
-            run.report.errors.append(f"listing {change.listing_id}: no result from the channel")
+            by_listing[asked.listing_id].outcome = "failed"
+            by_listing[asked.listing_id].detail = "the channel gave no result for it"
+            run.report.errors.append(f"listing {asked.listing_id}: no result from the channel")
     return conflicts
 
 
@@ -393,14 +456,18 @@ async def _replan_conflicts(
         async for order in run.channel.fetch_orders(updated_since=run.since, updated_until=until)
     ]
     current = {r.listing_id: r.current for r in conflicts}
-    if any(quantity is None for quantity in current.values()):
+    relisted = any(quantity is None for quantity in current.values())
+    if relisted:
         run.listings = await run.channel.list_listings()
         fresh = {listing.id: listing.quantity for listing in run.listings}
+        run.shown.update(fresh)
         current = {key: fresh.get(key) for key in current}
     run.until = until
     with ledger.atomic():
         catalog = _catalog(ledger, config)
-        _reconcile(run, orders, ledger, config, catalog, run_id, now())
+        run.late_movements += _reconcile(run, orders, ledger, config, catalog, run_id, now())
+        if relisted:
+            ledger.save_listings_read(run.config.name, run.listings, now=now())
         available = ledger.available()
     run.report.orders_fetched = len({order.id for order in run.orders + orders})
     run.orders = run.orders + orders
@@ -410,7 +477,8 @@ async def _replan_conflicts(
         quantity = current.get(change.listing_id)
         if change.listing_id not in current or quantity is None:
             continue
-        resolved = catalog.resolve(run.config.name, listing_skus.get(change.listing_id, change.channel_sku))
+        channel_sku = listing_skus.get(change.listing_id, change.channel_sku)
+        resolved = catalog.resolve(run.config.name, channel_sku)
         if resolved is None:
             continue
         target = listing_target(

@@ -42,8 +42,8 @@ def as_utc(moment: datetime) -> datetime:
 
 
 def to_iso(moment: datetime) -> str:
-    """The ledger's text form: UTC, second or microsecond precision, with `Z`."""
-    text = as_utc(moment).isoformat()
+    """The ledger's text form: UTC with microseconds and `Z`, so text order is time order."""
+    text = as_utc(moment).isoformat(timespec="microseconds")
     return text.replace("+00:00", "Z")
 
 

@@ -165,7 +165,7 @@ class FakeChannel:
     def _check_fail(self, step: str) -> None:
         if self.fail == step:
             raise ChannelUnavailableError(
-                self.name, f"simulated failure (fail = \"{step}\" in its config)"
+                self.name, f'simulated failure (fail = "{step}" in its config)'
             )
 
     # -- the Channel protocol --------------------------------------------------------------
@@ -232,9 +232,7 @@ class FakeChannel:
         state = self._parse(self._read_raw())
         return ChannelProbe(
             ok=True,
-            messages=(
-                f"{self.path}: {len(state.listings)} listings, {len(state.orders)} orders",
-            ),
+            messages=(f"{self.path}: {len(state.listings)} listings, {len(state.orders)} orders",),
         )
 
     async def aclose(self) -> None:

@@ -182,7 +182,9 @@ class Ledger:
                 rows += self.conn.execute(
                     query + f" WHERE s.sku IN ({marks}) GROUP BY s.sku ORDER BY s.sku", part
                 ).fetchall()
-        return {sku: Balance(sku, name, on_hand, committed) for sku, name, on_hand, committed in rows}
+        return {
+            sku: Balance(sku, name, on_hand, committed) for sku, name, on_hand, committed in rows
+        }
 
     def available(self) -> dict[str, int]:
         """on_hand − committed for every SKU, the number every target starts from."""
@@ -540,7 +542,9 @@ class Ledger:
 
     # -- listings ------------------------------------------------------------------------
 
-    def save_listings_read(self, channel: str, listings: Sequence[Listing], *, now: datetime) -> None:
+    def save_listings_read(
+        self, channel: str, listings: Sequence[Listing], *, now: datetime
+    ) -> None:
         stamp = to_iso(now)
         self.conn.executemany(
             "INSERT INTO listings (channel, listing_id, channel_sku, last_read, last_read_at) "
@@ -600,7 +604,9 @@ class Ledger:
         assert cursor.lastrowid is not None
         return cursor.lastrowid
 
-    def finish_run(self, run_id: int, *, finished_at: datetime, exit_code: int, report: str) -> None:
+    def finish_run(
+        self, run_id: int, *, finished_at: datetime, exit_code: int, report: str
+    ) -> None:
         self.conn.execute(
             "UPDATE runs SET finished_at = ?, exit_code = ?, report = ? WHERE run_id = ?",
             (to_iso(finished_at), exit_code, report, run_id),
@@ -687,10 +693,17 @@ def _acquire_lock(path: Path) -> FileLock:
     try:
         lock.acquire()
     except Timeout:
-        raise LedgerLockedError(f"{path}: another omnisync run holds the ledger{_holder(path)}") from None
+        raise LedgerLockedError(
+            f"{path}: another omnisync run holds the ledger{_holder(path)}"
+        ) from None
     try:
         _lock_info_path(path).write_text(
-            json.dumps({"pid": os.getpid(), "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+            json.dumps(
+                {
+                    "pid": os.getpid(),
+                    "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                }
+            )
         )
     except OSError:
         pass

@@ -1,0 +1,438 @@
+"""The HTTP machinery every HTTP channel shares: one client, one failure table, one budget.
+
+What a failure means is decided in one place, `classify_status` / `classify_exception`, and
+acted on in one loop, `ChannelHttp.send`:
+
+    kind        caused by                                     what happens
+    ----------  --------------------------------------------  -----------------------------------
+    throttled   429; 503 with Retry-After; a channel's own     wait as the channel says (Retry-After,
+                body signal (Shopify THROTTLED)                Shopify's throttleStatus), else back off
+    transient   5xx, 408, timeouts, connection errors          exponential backoff with jitter,
+                                                               at most `RetryPolicy.attempts` tries
+    auth        401, 403, a channel's access-denied signal     fail the channel at once, naming the
+                                                               credential to check
+    bad_request other 4xx, redirects, a channel's own errors   fail with what the channel said
+    malformed   a body that is not what the adapter expected   fail with what was expected and came
+
+Every wait is checked against the channel's time budget (config `timeout`): a retry that
+would sleep past it fails the channel now instead, and a request's own timeout never runs
+past it either. Every message is scrubbed of secrets before it leaves this module, and the
+`httpx` logger (which logs request URLs, where Woo's query-string credentials can sit) is
+scrubbed too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, NoReturn
+
+import httpx
+
+from omnisync import __version__
+from omnisync.errors import (
+    ChannelAuthError,
+    ChannelError,
+    ChannelResponseError,
+    ChannelUnavailableError,
+)
+from omnisync.redact import REDACTOR, RedactingFilter
+
+log = logging.getLogger("omnisync.http")
+
+USER_AGENT = (
+    f"omnisync/{__version__} (+https://pypi.org/project/omnisync/) httpx/{httpx.__version__}"
+)
+
+# Connect fast or not at all; a read may be slow (a big page), but never minutes.
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+DEFAULT_LIMITS = httpx.Limits(max_connections=8, max_keepalive_connections=8)
+
+# httpx logs every request URL at INFO; Woo's query-string fallback puts the consumer
+# secret there, so its records go through the same scrubber as ours.
+logging.getLogger("httpx").addFilter(RedactingFilter())
+
+
+def build_client(
+    *,
+    timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> httpx.AsyncClient:
+    """The default client of one channel: verified TLS, sane timeouts, omnisync's User-Agent."""
+    return httpx.AsyncClient(
+        timeout=timeout,
+        limits=DEFAULT_LIMITS,
+        transport=transport,
+        headers={"User-Agent": USER_AGENT},
+        follow_redirects=False,  # a redirect means a wrong URL or a login page: say so
+        trust_env=True,
+    )
+
+
+class Kind(StrEnum):
+    """What a failed exchange means, and so what to do about it (see the module docstring)."""
+
+    THROTTLED = "throttled"
+    TRANSIENT = "transient"
+    AUTH = "auth"
+    BAD_REQUEST = "bad_request"
+    MALFORMED = "malformed"
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """A classified failure: its kind, a human message, and a wait the channel asked for."""
+
+    kind: Kind
+    message: str
+    wait: float | None = None
+
+
+# The status table. Codes not listed fall back by class in `classify_status`.
+STATUS_TABLE: Mapping[int, Kind] = {
+    400: Kind.BAD_REQUEST,
+    401: Kind.AUTH,
+    402: Kind.AUTH,  # Shopify: the shop is frozen (unpaid); a person must act
+    403: Kind.AUTH,
+    404: Kind.BAD_REQUEST,
+    408: Kind.TRANSIENT,
+    409: Kind.TRANSIENT,
+    413: Kind.BAD_REQUEST,
+    422: Kind.BAD_REQUEST,
+    423: Kind.TRANSIENT,  # Shopify: the shop is locked for a moment
+    425: Kind.TRANSIENT,
+    429: Kind.THROTTLED,
+    500: Kind.TRANSIENT,
+    501: Kind.BAD_REQUEST,  # ModSecurity in front of Woo refusing the request
+    502: Kind.TRANSIENT,
+    503: Kind.TRANSIENT,  # THROTTLED when it carries Retry-After, see classify_status
+    504: Kind.TRANSIENT,
+}
+
+
+def retry_after(headers: httpx.Headers, *, now: datetime | None = None) -> float | None:
+    """Seconds from a Retry-After header (seconds or an HTTP date), or None."""
+    value = headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, (moment - (now or datetime.now(UTC))).total_seconds())
+
+
+def classify_status(response: httpx.Response) -> Verdict | None:
+    """The verdict on a response by its HTTP status alone; None when it succeeded."""
+    status = response.status_code
+    if 200 <= status < 300:
+        return None
+    wait = retry_after(response.headers)
+    kind = STATUS_TABLE.get(status)
+    if kind is None:
+        if 300 <= status < 400:
+            where = response.headers.get("Location", "?")
+            return Verdict(Kind.BAD_REQUEST, f"HTTP {status}: unexpected redirect to {where}")
+        kind = Kind.TRANSIENT if status >= 500 else Kind.BAD_REQUEST
+    if status == 503 and wait is not None:
+        kind = Kind.THROTTLED
+    return Verdict(kind, f"HTTP {status}: {snippet(response.text)}", wait)
+
+
+def classify_exception(exc: httpx.HTTPError) -> Verdict:
+    """The verdict on a request that raised instead of answering."""
+    name = type(exc).__name__
+    detail = str(exc) or name
+    if isinstance(exc, httpx.TimeoutException):
+        return Verdict(Kind.TRANSIENT, f"timed out ({name})")
+    if isinstance(exc, httpx.UnsupportedProtocol | httpx.TooManyRedirects):
+        return Verdict(Kind.BAD_REQUEST, f"{name}: {detail}")
+    if isinstance(exc, httpx.DecodingError):
+        return Verdict(Kind.MALFORMED, f"could not decode the response: {detail}")
+    # ConnectError, ReadError, WriteError, CloseError, RemoteProtocolError, ProxyError...
+    if isinstance(exc, httpx.TransportError):
+        return Verdict(Kind.TRANSIENT, f"{name}: {detail}")
+    return Verdict(Kind.TRANSIENT, f"{name}: {detail}")
+
+
+def snippet(text: str, limit: int = 200) -> str:
+    """A short, one-line, scrubbed excerpt of a body for an error message."""
+    flat = " ".join(text.split())
+    if len(flat) > limit:
+        flat = flat[:limit] + "…"
+    return REDACTOR.scrub(flat) or "(empty body)"
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How often and how long to retry; the budget caps all of it."""
+
+    attempts: int = 5  # tries of one request for transient failures
+    throttle_attempts: int = 30  # waits for one request while throttled
+    base: float = 0.5  # first backoff, seconds
+    cap: float = 20.0  # longest single backoff, seconds
+
+    def backoff(self, attempt: int, rng: random.Random) -> float:
+        """Exponential backoff with "equal jitter": half fixed, half random, so retries of
+        several channels spread out but a wait is never near zero."""
+        ceiling = min(self.cap, self.base * (2 ** max(0, attempt - 1)))
+        return ceiling / 2 + rng.uniform(0, ceiling / 2)
+
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass
+class Budget:
+    """A channel's time budget for one run, on the monotonic clock."""
+
+    channel: str
+    seconds: float
+    clock: Clock = time.monotonic
+    sleep_fn: Sleep = asyncio.sleep
+    deadline: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.deadline = self.clock() + self.seconds
+
+    def remaining(self) -> float:
+        return self.deadline - self.clock()
+
+    def exhausted(self, why: str) -> ChannelUnavailableError:
+        return ChannelUnavailableError(
+            self.channel,
+            REDACTOR.scrub(
+                f"{why}; gave up within its time budget of {self.seconds:g} s "
+                f"(config key 'timeout')"
+            ),
+        )
+
+    async def sleep(self, seconds: float, why: str) -> None:
+        """Sleep, unless that would run past the budget: then fail the channel now."""
+        if seconds <= 0:
+            return
+        if seconds >= self.remaining():
+            raise self.exhausted(f"{why}, and waiting {seconds:.1f} s more would exceed it")
+        await self.sleep_fn(seconds)
+
+
+class CostBucket:
+    """Paces a leaky-bucket API (Shopify GraphQL) from the figures every response carries.
+
+    The channel charges a query's requested cost up front and refunds the unused part after;
+    it restores `rate` points a second up to `maximum`. We keep the last `available` it
+    reported and when, and before each query wait until the bucket has refilled enough, so
+    requests are never bounced with THROTTLED while a run stays as fast as the bucket allows.
+    """
+
+    def __init__(self, budget: Budget) -> None:
+        self.budget = budget
+        self.maximum: float | None = None
+        self.rate: float | None = None
+        self.available: float | None = None
+        self.stamp = 0.0
+
+    def estimate(self) -> float | None:
+        if self.available is None or self.rate is None or self.maximum is None:
+            return None
+        refilled = self.available + (self.budget.clock() - self.stamp) * self.rate
+        return min(self.maximum, refilled)
+
+    async def reserve(self, cost: float) -> None:
+        """Wait until `cost` points are (by our estimate) in the bucket."""
+        estimate = self.estimate()
+        if estimate is None or self.rate is None or estimate >= cost:
+            return
+        needed = min(cost, self.maximum or cost) - estimate
+        await self.budget.sleep(needed / self.rate, "throttled by the channel's cost limit")
+
+    def update(self, *, maximum: float, available: float, rate: float) -> None:
+        self.maximum, self.available, self.rate = maximum, available, rate
+        self.stamp = self.budget.clock()
+
+    def wait_for(self, cost: float) -> float | None:
+        """Seconds until `cost` points will be there, from the last figures; None if unknown."""
+        estimate = self.estimate()
+        if estimate is None or not self.rate:
+            return None
+        return max(0.0, (cost - estimate) / self.rate)
+
+
+Classifier = Callable[[httpx.Response], Verdict | None]
+
+
+class ChannelHttp:
+    """One channel's HTTP session: retries by the failure table, inside the time budget.
+
+    `credential_hint` names what to check when the channel refuses the credentials (e.g.
+    "the token in [channels.shop] token"), since the message must say which one.
+    """
+
+    def __init__(
+        self,
+        channel: str,
+        *,
+        budget: Budget,
+        credential_hint: str,
+        client: httpx.AsyncClient | None = None,
+        policy: RetryPolicy | None = None,
+        headers: Mapping[str, str] | None = None,
+        auth: httpx.Auth | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.channel = channel
+        self.budget = budget
+        self.credential_hint = credential_hint
+        self._own_client = client is None
+        self.client = client if client is not None else build_client()
+        self.policy = policy or RetryPolicy()
+        self.headers = dict(headers or {})
+        self.headers.setdefault("User-Agent", USER_AGENT)
+        self.auth = auth
+        self.rng = rng or random.Random()
+        self.requests = 0  # every request sent, retries included (the benchmark counts them)
+
+    async def aclose(self) -> None:
+        if self._own_client:
+            await self.client.aclose()
+
+    def fail(self, verdict: Verdict, context: str = "") -> NoReturn:
+        """Raise the ChannelError a final verdict means, scrubbed."""
+        where = f"{context}: " if context else ""
+        message = REDACTOR.scrub(where + verdict.message)
+        if verdict.kind is Kind.AUTH:
+            raise ChannelAuthError(self.channel, f"{message} (check {self.credential_hint})")
+        if verdict.kind in (Kind.THROTTLED, Kind.TRANSIENT):
+            raise ChannelUnavailableError(self.channel, message)
+        raise ChannelResponseError(self.channel, message)
+
+    def _timeout(self) -> httpx.Timeout:
+        """The client's timeouts, shortened so no request outlives the budget."""
+        remaining = self.budget.remaining()
+        if remaining <= 0:
+            raise self.budget.exhausted("out of time")
+        base = self.client.timeout
+
+        def cap(value: float | None) -> float:
+            return remaining if value is None else min(value, remaining)
+
+        return httpx.Timeout(
+            connect=cap(base.connect),
+            read=cap(base.read),
+            write=cap(base.write),
+            pool=cap(base.pool),
+        )
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        json_body: Any = None,
+        params: Mapping[str, str | int] | None = None,
+        classify: Classifier | None = None,
+        before: Callable[[], Awaitable[None]] | None = None,
+        context: str = "",
+    ) -> httpx.Response:
+        """Send one request until it succeeds, retrying what the table says is worth it.
+
+        `classify` may look at a 2xx body for a channel's own signals (Shopify answers a
+        throttled query with HTTP 200); it returns None to accept the response. `before`
+        runs before every attempt (pacing). The same body is re-sent on every retry, so an
+        idempotency key in it is reused, as Shopify requires.
+        """
+        transient_tries = 0
+        throttled_tries = 0
+        content = None if json_body is None else json.dumps(json_body).encode()
+        headers = dict(self.headers)
+        if content is not None:
+            headers["Content-Type"] = "application/json"
+        while True:
+            if before is not None:
+                await before()
+            self.requests += 1
+            try:
+                response = await self.client.request(
+                    method,
+                    url,
+                    content=content,
+                    params=params,
+                    headers=headers,
+                    auth=self.auth if self.auth is not None else httpx.USE_CLIENT_DEFAULT,
+                    timeout=self._timeout(),
+                )
+                verdict = classify_status(response)
+                if verdict is None and classify is not None:
+                    verdict = classify(response)
+            except httpx.HTTPError as exc:
+                verdict = classify_exception(exc)
+            if verdict is None:
+                return response
+            if verdict.kind is Kind.THROTTLED:
+                throttled_tries += 1
+                if throttled_tries > self.policy.throttle_attempts:
+                    self.fail(verdict, context or f"{method} {_path(url)}")
+                wait = verdict.wait
+                if wait is None:
+                    wait = self.policy.backoff(throttled_tries, self.rng)
+                log.info("%s: throttled, waiting %.2f s", self.channel, wait)
+                await self.budget.sleep(wait, REDACTOR.scrub(f"throttled ({verdict.message})"))
+            elif verdict.kind is Kind.TRANSIENT:
+                transient_tries += 1
+                label = context or f"{method} {_path(url)}"
+                if transient_tries >= self.policy.attempts:
+                    self.fail(
+                        Verdict(
+                            verdict.kind,
+                            f"{verdict.message} (gave up after {transient_tries} tries)",
+                        ),
+                        label,
+                    )
+                wait = self.policy.backoff(transient_tries, self.rng)
+                log.info(
+                    "%s: %s, retrying in %.2f s",
+                    self.channel,
+                    REDACTOR.scrub(f"{label}: {verdict.message}"),
+                    wait,
+                )
+                await self.budget.sleep(wait, REDACTOR.scrub(f"{label}: {verdict.message}"))
+            else:
+                self.fail(verdict, context or f"{method} {_path(url)}")
+
+    def json(self, response: httpx.Response, expected: str) -> Any:
+        """The response's JSON, or a ChannelResponseError saying what was expected."""
+        try:
+            return response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise ChannelResponseError(
+                self.channel,
+                f"{_path(str(response.url))}: expected {expected}, got {snippet(response.text)}",
+            ) from None
+
+    def malformed(self, response: httpx.Response, expected: str, got: Any) -> ChannelError:
+        """The error for a body whose shape is not what the adapter needs."""
+        shown = got if isinstance(got, str) else json.dumps(got, default=str)
+        return ChannelResponseError(
+            self.channel,
+            f"{_path(str(response.url))}: expected {expected}, got {snippet(shown)}",
+        )
+
+
+def _path(url: str) -> str:
+    """A URL without its query string (which may hold credentials) for messages."""
+    return REDACTOR.scrub(httpx.URL(url).copy_with(query=None).path)
