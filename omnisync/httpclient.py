@@ -3,16 +3,19 @@
 What a failure means is decided in one place, `classify_status` / `classify_exception`, and
 acted on in one loop, `ChannelHttp.send`:
 
-    kind        caused by                                     what happens
-    ----------  --------------------------------------------  -----------------------------------
-    throttled   429; 503 with Retry-After; a channel's own     wait as the channel says (Retry-After,
-                body signal (Shopify THROTTLED)                Shopify's throttleStatus), else back off
-    transient   5xx, 408, timeouts, connection errors          exponential backoff with jitter,
-                                                               at most `RetryPolicy.attempts` tries
-    auth        401, 403, a channel's access-denied signal     fail the channel at once, naming the
-                                                               credential to check
-    bad_request other 4xx, redirects, a channel's own errors   fail with what the channel said
-    malformed   a body that is not what the adapter expected   fail with what was expected and came
+    kind         caused by                            what happens
+    -----------  -----------------------------------  -------------------------------------
+    throttled    429; 503 with Retry-After; the       wait as the channel says (Retry-After,
+                 channel's own body signal (Shopify   Shopify's throttleStatus), else back off
+                 THROTTLED)
+    transient    5xx, 408, timeouts, connection       exponential backoff with jitter, at most
+                 errors                               `RetryPolicy.attempts` tries
+    auth         401, 403, a channel's access-denied  fail the channel at once, naming the
+                 signal                               credential to check
+    bad_request  other 4xx, redirects, a channel's    fail with what the channel said
+                 own errors
+    malformed    a body that is not what the adapter  fail with what was expected and what came
+                 expected
 
 Every wait is checked against the channel's time budget (config `timeout`): a retry that
 would sleep past it fails the channel now instead, and a request's own timeout never runs
@@ -159,13 +162,17 @@ def classify_exception(exc: httpx.HTTPError) -> Verdict:
     detail = str(exc) or name
     if isinstance(exc, httpx.TimeoutException):
         return Verdict(Kind.TRANSIENT, f"timed out ({name})")
-    if isinstance(exc, httpx.UnsupportedProtocol | httpx.TooManyRedirects):
+    if isinstance(exc, httpx.HTTPStatusError):
+        return classify_status(exc.response) or Verdict(Kind.BAD_REQUEST, detail)
+    # The request itself is wrong (a bad URL scheme, a header httpx refuses to send).
+    if isinstance(
+        exc, httpx.UnsupportedProtocol | httpx.TooManyRedirects | httpx.LocalProtocolError
+    ):
         return Verdict(Kind.BAD_REQUEST, f"{name}: {detail}")
     if isinstance(exc, httpx.DecodingError):
         return Verdict(Kind.MALFORMED, f"could not decode the response: {detail}")
-    # ConnectError, ReadError, WriteError, CloseError, RemoteProtocolError, ProxyError...
-    if isinstance(exc, httpx.TransportError):
-        return Verdict(Kind.TRANSIENT, f"{name}: {detail}")
+    # ConnectError, ReadError, WriteError, CloseError, RemoteProtocolError, ProxyError, and
+    # StreamError: the network or the far end misbehaved; worth another try.
     return Verdict(Kind.TRANSIENT, f"{name}: {detail}")
 
 
@@ -189,7 +196,7 @@ class RetryPolicy:
     def backoff(self, attempt: int, rng: random.Random) -> float:
         """Exponential backoff with "equal jitter": half fixed, half random, so retries of
         several channels spread out but a wait is never near zero."""
-        ceiling = min(self.cap, self.base * (2 ** max(0, attempt - 1)))
+        ceiling = min(self.cap, self.base * 2.0 ** max(0, attempt - 1))
         return ceiling / 2 + rng.uniform(0, ceiling / 2)
 
 
@@ -306,6 +313,7 @@ class ChannelHttp:
         self.auth = auth
         self.rng = rng or random.Random()
         self.requests = 0  # every request sent, retries included (the benchmark counts them)
+        self.last_response: httpx.Response | None = None  # for an adapter's own follow-up
 
     async def aclose(self) -> None:
         if self._own_client:
@@ -376,6 +384,7 @@ class ChannelHttp:
                     auth=self.auth if self.auth is not None else httpx.USE_CLIENT_DEFAULT,
                     timeout=self._timeout(),
                 )
+                self.last_response = response
                 verdict = classify_status(response)
                 if verdict is None and classify is not None:
                     verdict = classify(response)

@@ -165,14 +165,22 @@ def reconcile_orders(
                         )
         for line in order.lines:
             resolved = catalog.resolve(channel, line.channel_sku)
+            status = order.line_status(line)
             if resolved is None:
                 # Kept as it is: a sale is never dropped, and a line that mapped before and
-                # lost its mapping keeps what it already did until it maps again.
+                # lost its mapping keeps what it already did until it maps again...
                 outcome.unmapped.append(
                     UnmappedLine(order.id, line.id, line.channel_sku, line.quantity)
                 )
+                if not desired_effect(status, line.quantity, restock_returns=restock_returns):
+                    # ...unless it now holds nothing whatever its SKU (cancelled, restocked,
+                    # quantity 0): then what it did is undone, or its units stay held for ever.
+                    for sku, effect in sorted(recorded.get((order.id, line.id), {}).items()):
+                        if effect:
+                            outcome.movements.append(
+                                LineMovement(order.id, line.id, sku, ZERO - effect)
+                            )
                 continue
-            status = order.line_status(line)
             desired = {
                 sku: desired_effect(status, line.quantity * count, restock_returns=restock_returns)
                 for sku, count in resolved.items()
@@ -241,7 +249,13 @@ def plan_pushes(
             plan.changes.append(
                 QuantityChange(listing.id, listing.channel_sku, listing.quantity, target)
             )
-    if not force and plan.mapped and plan.zeroing > max_change * plan.mapped:
+    # Compared exactly, from the decimal the user wrote: 0.29 × 100 is 28.999… in floats,
+    # which would refuse 29 of 100 listings although that is exactly the limit.
+    if (
+        not force
+        and plan.mapped
+        and Fraction(plan.zeroing, plan.mapped) > Fraction(str(max_change))
+    ):
         plan.refused = (
             f"would set {plan.zeroing} of {plan.mapped} listings to 0, more than max_change "
             f"({max_change:.0%}); nothing was pushed to this channel. If that is right, "

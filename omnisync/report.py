@@ -39,6 +39,24 @@ class ChannelReport:
     changes: list[ListingChange] = field(default_factory=list)
     orders_applied: list[str] = field(default_factory=list)
 
+    def to_dict(self) -> dict[str, Any]:
+        # By hand: dataclasses.asdict deep-copies, slow on a run that changed 10,000 listings.
+        data = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        data["errors"] = list(self.errors)
+        data["orders_applied"] = list(self.orders_applied)
+        data["changes"] = [
+            {
+                "listing_id": c.listing_id,
+                "channel_sku": c.channel_sku,
+                "before": c.before,
+                "after": c.after,
+                "outcome": c.outcome,
+                "detail": c.detail,
+            }
+            for c in self.changes
+        ]
+        return data
+
 
 @dataclass(slots=True)
 class Oversold:
@@ -63,6 +81,8 @@ class RunReport:
     channels: dict[str, ChannelReport] = field(default_factory=dict)
     oversold: list[Oversold] = field(default_factory=list)
     unmapped: list[Unmapped] = field(default_factory=list)
+    # Seconds per phase: fetch, reconcile (wall and CPU, planning included), push.
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def exit_code(self) -> ExitCode:
@@ -84,7 +104,8 @@ class RunReport:
             "finished_at": to_iso(self.finished_at) if self.finished_at else None,
             "dry_run": self.dry_run,
             "exit_code": int(self.exit_code),
-            "channels": {name: asdict(report) for name, report in self.channels.items()},
+            "channels": {name: report.to_dict() for name, report in self.channels.items()},
             "oversold": [asdict(item) for item in self.oversold],
             "unmapped": [asdict(item) for item in self.unmapped],
+            "timings": {key: round(value, 4) for key, value in self.timings.items()},
         }

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -47,6 +49,8 @@ from omnisync.reconcile import (
 from omnisync.redact import REDACTOR
 from omnisync.report import ChannelReport, ListingChange, Oversold, RunReport, Unmapped
 from omnisync.timeparse import utcnow
+
+log = logging.getLogger(__name__)
 
 # How many times a listing that moved between read and write is re-planned in one run.
 CONFLICT_ROUNDS = 3
@@ -145,8 +149,11 @@ async def run_sync(
         for run in runs:
             _plan_window(run, ledger, config, options, report.started_at)
         say(f"fetching {len(runs)} channel(s)")
+        clock = time.perf_counter()
         await asyncio.gather(*(_fetch(run, now) for run in runs))
+        report.timings["fetch"] = time.perf_counter() - clock
 
+        clock, cpu = time.perf_counter(), time.process_time()
         with ledger.atomic(rollback=options.dry_run):
             report.run_id = ledger.start_run(started_at=report.started_at, dry_run=options.dry_run)
             catalog = _catalog(ledger, config)
@@ -159,12 +166,15 @@ async def run_sync(
                 if run.ok:
                     run.plan = _plan(run, catalog, available, config, options)
             _collect_problems(report, ledger, config, available)
+        report.timings["reconcile"] = time.perf_counter() - clock
+        report.timings["reconcile_cpu"] = time.process_time() - cpu
         if options.dry_run:
             report.run_id = None
             report.finished_at = now()
             return report
 
         say("pushing quantities")
+        clock = time.perf_counter()
         await asyncio.gather(
             *(
                 _push(run, run.plan.changes, ledger, config, report.run_id, now)
@@ -184,6 +194,7 @@ async def run_sync(
                     if changes
                 )
             )
+        report.timings["push"] = time.perf_counter() - clock
         with ledger.atomic():
             available = ledger.available()
             report.oversold, report.unmapped = [], []
@@ -241,6 +252,14 @@ async def _fetch(run: _ChannelRun, now: Callable[[], datetime]) -> None:
                 )
             ]
         run.report.orders_fetched = len({order.id for order in run.orders})
+        log.info(
+            "%s: %d listings; %d orders updated in [%s, %s)",
+            run.config.name,
+            len(run.listings),
+            run.report.orders_fetched,
+            run.since,
+            run.until,
+        )
     except ChannelError as exc:
         run.fail(exc)
     except TimeoutError:
@@ -374,6 +393,13 @@ async def _push(
     run.report.listings_pushed = outcomes.count("written")
     run.report.listings_conflict = outcomes.count("conflict")
     run.report.listings_failed = outcomes.count("failed")
+    log.info(
+        "%s: %d listings written, %d conflicts met, %d failed",
+        run.config.name,
+        run.report.listings_pushed,
+        run.report.conflicts_seen,
+        run.report.listings_failed,
+    )
 
 
 def _settle_plans(

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import httpx
 
-from omnisync.channels import fake
+from omnisync.channels import fake, shopify, woocommerce
 from omnisync.channels.base import Channel, ChannelConfig, ChannelType, TokenStore
 
 # An explicit dict: adding a channel type is one line here, and nothing registers itself.
 CHANNEL_TYPES: dict[str, ChannelType] = {
     "fake": fake.CHANNEL_TYPE,
+    "shopify": shopify.CHANNEL_TYPE,
+    "woocommerce": woocommerce.CHANNEL_TYPE,
 }
 
 

@@ -21,7 +21,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from omnisync.channels.base import ChannelConfig, ChannelSettings, ChannelType, TokenStore
 from omnisync.errors import ChannelResponseError, ChannelUnavailableError
@@ -91,6 +91,10 @@ class FakeFile(_Strict):
     sales_during_sync: list[FakeOrder] = Field(default_factory=list)
 
 
+_LISTINGS = TypeAdapter(list[FakeListing])
+_ORDERS = TypeAdapter(list[FakeOrder])
+
+
 def _to_order(raw: FakeOrder) -> Order:
     return Order(
         id=raw.id,
@@ -137,23 +141,38 @@ class FakeChannel:
         return raw
 
     def _parse(self, raw: dict[str, Any]) -> FakeFile:
+        """Validate the whole file (a part of it: see `_parse_part`)."""
         try:
             return FakeFile.model_validate(raw)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(
-                f"[{part}]" if isinstance(part, int) else str(part) for part in first["loc"]
-            ).replace(".[", "[")
-            raise ChannelResponseError(
-                self.name, f"{self.path}: {where}: {first['msg'].lower()}"
-            ) from None
+            raise self._invalid(exc, ()) from None
+
+    def _parse_part(self, raw: dict[str, Any], part: str) -> list[Any]:
+        """Validate only `listings` or `orders`: a step reads only what it needs."""
+        adapter = _LISTINGS if part == "listings" else _ORDERS
+        try:
+            return adapter.validate_python(raw.get(part, []))
+        except ValidationError as exc:
+            raise self._invalid(exc, (part,)) from None
+
+    def _invalid(self, exc: ValidationError, prefix: tuple[str, ...]) -> ChannelResponseError:
+        first = exc.errors()[0]
+        where = ".".join(
+            f"[{part}]" if isinstance(part, int) else str(part) for part in (*prefix, *first["loc"])
+        ).replace(".[", "[")
+        return ChannelResponseError(self.name, f"{self.path}: {where}: {first['msg'].lower()}")
 
     def _write_raw(self, raw: dict[str, Any]) -> None:
         # Temp file in the same folder, then rename: a reader never sees half a file.
         handle, temp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
         try:
+            # mkstemp makes the file owner-only; keep the mode the user gave the channel file.
+            os.chmod(temp, self.path.stat().st_mode & 0o777)
             with os.fdopen(handle, "w", encoding="utf-8") as out:
-                json.dump(raw, out, indent=2, ensure_ascii=False)
+                # Indented for people to read; a file too big to read is written compact,
+                # since only json.dumps without indent runs at C speed.
+                big = len(raw.get("listings", [])) + len(raw.get("orders", [])) > 2000
+                out.write(json.dumps(raw, indent=None if big else 2, ensure_ascii=False))
                 out.write("\n")
                 out.flush()
                 os.fsync(out.fileno())
@@ -172,18 +191,18 @@ class FakeChannel:
 
     async def list_listings(self) -> list[Listing]:
         self._check_fail("fetch")
-        state = self._parse(self._read_raw())
+        items: list[FakeListing] = self._parse_part(self._read_raw(), "listings")
         return [
             Listing(id=item.id, channel_sku=item.sku, quantity=item.quantity, name=item.name)
-            for item in state.listings
+            for item in items
         ]
 
     async def fetch_orders(
         self, *, updated_since: datetime, updated_until: datetime
     ) -> AsyncIterator[Order]:
         self._check_fail("fetch")
-        state = self._parse(self._read_raw())
-        for raw in state.orders:
+        raw_orders: list[FakeOrder] = self._parse_part(self._read_raw(), "orders")
+        for raw in raw_orders:
             order = _to_order(raw)
             if updated_since <= order.updated_at < updated_until:
                 yield order
@@ -191,7 +210,7 @@ class FakeChannel:
     async def push_quantities(self, changes: Sequence[QuantityChange]) -> list[PushResult]:
         self._check_fail("push")
         raw = self._read_raw()
-        self._parse(raw)
+        self._parse_part(raw, "listings")
         self._happen_sales(raw)
         by_id = {str(item.get("id")): item for item in raw.get("listings", [])}
         results = []

@@ -97,14 +97,16 @@ CREATE TABLE channel_state (
     last_error  TEXT
 );
 
+-- Each listing as last read and last pushed; `shown` is what the channel shows as far as
+-- omnisync knows (the later of the two).
 CREATE TABLE listings (
     channel         TEXT NOT NULL,
     listing_id      TEXT NOT NULL,
     channel_sku     TEXT NOT NULL,
     last_read       INTEGER,
-    last_read_at    TEXT,
     last_pushed     INTEGER,
     last_pushed_at  TEXT,
+    shown           INTEGER,
     PRIMARY KEY (channel, listing_id)
 ) WITHOUT ROWID;
 

@@ -1,0 +1,223 @@
+"""Benchmark the core: a big ledger, one run that applies 10,000 changed orders.
+
+    python benchmarks/bench_core.py [--skus 100000] [--lines 1000000] [--changed 10000]
+
+Builds, in a temporary folder, a ledger of 1,000,000 historical order lines over 100,000 SKUs
+and four fake channels with 100,000 listings in all, whose files hold 10,000 changed orders
+(half new, half status changes of historical ones). Then runs one `sync` in a fresh process,
+so that its peak memory is its own, and prints the figures. Targets: reconcile and plan in
+under 1 s of CPU, peak memory under 200 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from omnisync.ledger import Ledger
+from omnisync.timeparse import to_iso
+
+CHANNELS = ("shopee", "tokopedia", "lazada", "toko")
+COUNTED = 1_000
+
+
+def build(root: Path, *, skus: int, lines: int, changed: int) -> None:
+    """Write the ledger, the config and the channel files under `root`."""
+    rng = random.Random(7)
+    now = datetime.now(UTC)
+    start = now - timedelta(days=300)
+    cursor = now - timedelta(hours=1)
+    sku_names = [f"SKU-{n:06d}" for n in range(skus)]
+    shipped = [0] * skus
+
+    clock = time.perf_counter()
+    ledger = Ledger.open(root / "inventory.db", write=True)
+    conn = ledger.conn
+    conn.execute("PRAGMA synchronous = OFF")
+    with ledger.atomic():
+        stamp = to_iso(start)
+        conn.executemany(
+            "INSERT INTO skus (sku, name, created_at) VALUES (?, '', ?)",
+            ((sku, stamp) for sku in sku_names),
+        )
+        conn.executemany(
+            "INSERT INTO movements (time, kind, sku, on_hand, committed, reason) "
+            "VALUES (?, 'count', ?, ?, 0, 'stock-take')",
+            ((stamp, sku, COUNTED) for sku in sku_names),
+        )
+        orders, order_lines, movements = [], [], []
+        per_order = 2
+        for number in range(lines // per_order):
+            channel = CHANNELS[number % len(CHANNELS)]
+            order_id = f"H{number:07d}"
+            created = start + timedelta(seconds=number * 20)
+            orders.append((channel, order_id, "completed", to_iso(created), to_iso(created)))
+            for line in range(per_order):
+                index = rng.randrange(skus)
+                quantity = 1
+                shipped[index] += quantity
+                order_lines.append((channel, order_id, str(line), sku_names[index], quantity))
+                movements.append(
+                    (to_iso(created), sku_names[index], -quantity, channel, order_id, str(line))
+                )
+        conn.executemany(
+            "INSERT INTO orders (channel, order_id, status, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            orders,
+        )
+        conn.executemany(
+            "INSERT INTO order_lines (channel, order_id, line_id, channel_sku, quantity) "
+            "VALUES (?, ?, ?, ?, ?)",
+            order_lines,
+        )
+        conn.executemany(
+            "INSERT INTO movements (time, kind, sku, on_hand, committed, channel, order_id, "
+            "line_id) VALUES (?, 'order', ?, ?, 0, ?, ?, ?)",
+            movements,
+        )
+        for channel in CHANNELS:
+            ledger.ensure_channel(channel, "fake", start_time=start)
+            ledger.set_cursor(channel, cursor)
+    ledger.close()
+    print(
+        f"built ledger: {len(movements):,} order lines, {skus:,} SKUs "
+        f"in {time.perf_counter() - clock:.1f} s"
+    )
+
+    # Channel files: each channel lists a quarter of the SKUs, at the quantity it should show
+    # before this run, so only what the changed orders move needs a push.
+    per_channel = skus // len(CHANNELS)
+    files: dict[str, dict[str, list[dict[str, object]]]] = {}
+    for c, channel in enumerate(CHANNELS):
+        files[channel] = {
+            "listings": [
+                {"id": f"{channel}-{n}", "sku": sku_names[n], "quantity": COUNTED - shipped[n]}
+                for n in range(c * per_channel, (c + 1) * per_channel)
+            ],
+            "orders": [],
+        }
+    for number in range(changed):
+        updated = to_iso(cursor + timedelta(seconds=1 + number * 0.3))
+        if number % 2 == 0:
+            channel = CHANNELS[number % len(CHANNELS)]
+            files[channel]["orders"].append(
+                {
+                    "id": f"N{number:07d}",
+                    "status": "paid",
+                    "created_at": updated,
+                    "updated_at": updated,
+                    "lines": [{"id": "1", "sku": sku_names[rng.randrange(skus)], "quantity": 1}],
+                }
+            )
+        else:
+            historical = rng.randrange(lines // 2)
+            channel = CHANNELS[historical % len(CHANNELS)]
+            row = order_lines[historical * 2 : historical * 2 + 2]
+            files[channel]["orders"].append(
+                {
+                    "id": f"H{historical:07d}",
+                    "status": "returned",
+                    "created_at": to_iso(start + timedelta(seconds=historical * 20)),
+                    "updated_at": updated,
+                    "lines": [{"id": r[2], "sku": r[3], "quantity": r[4]} for r in row],
+                }
+            )
+    (root / "fake").mkdir()
+    for channel, content in files.items():
+        (root / "fake" / f"{channel}.json").write_text(json.dumps(content))
+    config = ["[ledger]", 'path = "inventory.db"', "", "[sync]", "max_change = 0.5", ""]
+    for channel in CHANNELS:
+        config += [f"[channels.{channel}]", 'type = "fake"', f'path = "fake/{channel}.json"', ""]
+    (root / "omnisync.toml").write_text("\n".join(config))
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory. VmHWM, not ru_maxrss: on Linux ru_maxrss carries
+    the high-water mark of the parent that forked us (the builder, several hundred MB)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run(root: Path) -> None:
+    """One sync in this (fresh) process; print its report's figures as JSON."""
+    import asyncio
+
+    from omnisync.config import load_config
+    from omnisync.sync import SyncOptions, run_sync
+
+    config = load_config(root / "omnisync.toml")
+    clock, cpu = time.perf_counter(), time.process_time()
+    with Ledger.open(config.ledger_path, write=True) as ledger:
+        report = asyncio.run(run_sync(config, ledger, SyncOptions()))
+    figures = {
+        "wall_s": time.perf_counter() - clock,
+        "cpu_s": time.process_time() - cpu,
+        "peak_rss_mb": peak_rss_mb(),
+        "timings": report.timings,
+        "orders_fetched": sum(c.orders_fetched for c in report.channels.values()),
+        "movements": sum(c.movements for c in report.channels.values()),
+        "listings_pushed": sum(c.listings_pushed for c in report.channels.values()),
+        "listings_unchanged": sum(c.listings_unchanged for c in report.channels.values()),
+        "exit_code": int(report.exit_code),
+    }
+    print(json.dumps(figures))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--skus", type=int, default=100_000)
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--changed", type=int, default=10_000)
+    parser.add_argument("--run", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.run:
+        run(args.run)
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        build(root, skus=args.skus, lines=args.lines, changed=args.changed)
+        size = (root / "inventory.db").stat().st_size / 1e6
+        out = subprocess.run(
+            [sys.executable, __file__, "--run", str(root)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        figures = json.loads(out.stdout.strip().splitlines()[-1])
+        with sqlite3.connect(root / "inventory.db") as conn:
+            total = conn.execute("SELECT count(*) FROM movements").fetchone()[0]
+    t = figures["timings"]
+    print(f"ledger: {size:.0f} MB, {total:,} movements after the run")
+    print(
+        f"run: {figures['orders_fetched']:,} orders fetched, {figures['movements']:,} "
+        f"movements, {figures['listings_pushed']:,} listings pushed, "
+        f"{figures['listings_unchanged']:,} unchanged"
+    )
+    print(f"fetch (4 fake channels, JSON parse):  {t['fetch']:.3f} s")
+    print(
+        f"reconcile + plan:                     {t['reconcile']:.3f} s wall, "
+        f"{t['reconcile_cpu']:.3f} s CPU   (target < 1 s CPU)"
+    )
+    print(f"push (fake files rewritten):          {t['push']:.3f} s")
+    print(
+        f"whole run:                            {figures['wall_s']:.3f} s wall, "
+        f"{figures['cpu_s']:.3f} s CPU"
+    )
+    print(
+        f"peak memory (RSS):                    {figures['peak_rss_mb']:.0f} MB   (target < 200 MB)"
+    )
+
+
+if __name__ == "__main__":
+    main()
