@@ -158,6 +158,10 @@ async def run_sync(
             report.run_id = ledger.start_run(started_at=report.started_at, dry_run=options.dry_run)
             catalog = _catalog(ledger, config)
             for run in runs:
+                # A first sync that fails still fixes the start time: the stock was counted
+                # before it, and orders from then on must count once the channel answers.
+                assert run.start_time is not None
+                ledger.ensure_channel(run.config.name, run.config.type, start_time=run.start_time)
                 if run.ok:
                     _reconcile(run, run.orders, ledger, config, catalog, report.run_id, now())
                     ledger.save_listings_read(run.config.name, run.listings, now=now())

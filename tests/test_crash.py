@@ -1,0 +1,231 @@
+"""Crash safety: a sync killed with SIGKILL at any moment, then run again, loses no unit and
+counts none twice.
+
+Each iteration copies one prepared shop (three fake channels holding a few thousand orders,
+one of them with a sale that lands mid-run), starts `omnisync sync` on the copy as a real
+process, waits until it holds the ledger lock, sleeps a different fraction of an ordinary
+run's length, and kills it with SIGKILL: during the fetch, inside or after the reconcile
+transaction, between or during the channel writes, or after it finished. Then a normal
+`sync` runs on the copy, and its ledger (balances, and every order line's recorded effect)
+and every channel's quantities must equal those of an uninterrupted run on an identical copy.
+
+`CRASH_KILLS=40 pytest tests/test_crash.py -s` runs more kill points and prints where each
+one landed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from omnisync.cli import app
+
+OMNISYNC = Path(sys.executable).with_name("omnisync")
+CHANNELS = ("a", "b", "c")
+SKUS = [f"SKU-{number:02d}" for number in range(30)]
+ORDERS_PER_CHANNEL = 1200
+KILLS = int(os.environ.get("CRASH_KILLS", "8"))
+SEED = int(os.environ.get("CRASH_SEED", "2026"))
+
+
+def _write_json(path: Path, content: Any) -> None:
+    path.write_text(json.dumps(content))
+
+
+def _make_template(root: Path, runner: CliRunner) -> Path:
+    """A shop after its first (empty) sync, with a backlog of orders waiting on every channel."""
+    rng = random.Random(SEED)
+    shop = root / "template"
+    (shop / "fake").mkdir(parents=True)
+    config = shop / "omnisync.toml"
+    config.write_text(
+        '[ledger]\npath = "inventory.db"\n\n'
+        + "".join(
+            f'[channels.{name}]\ntype = "fake"\npath = "fake/{name}.json"\n' for name in CHANNELS
+        )
+    )
+    for name in CHANNELS:
+        _write_json(
+            shop / "fake" / f"{name}.json",
+            {
+                "listings": [
+                    {"id": f"{name}-{sku}", "sku": sku, "quantity": rng.randint(0, 9)}
+                    for sku in SKUS
+                ],
+                "orders": [],
+            },
+        )
+    counts = shop / "counts.csv"
+    counts.write_text("sku,on_hand\n" + "".join(f"{sku},5000\n" for sku in SKUS))
+    for args in (["stock", "import", str(counts)], ["sync", "--since", "2026-11-01", "--force"]):
+        result = runner.invoke(app, ["--config", str(config), *args])
+        assert result.exit_code == 0, result.output
+
+    statuses = ["pending", "paid", "shipped", "completed", "cancelled", "returned"]
+    for name in CHANNELS:
+        path = shop / "fake" / f"{name}.json"
+        content = json.loads(path.read_text())
+        for number in range(ORDERS_PER_CHANNEL):
+            minute = number % 600
+            content["orders"].append(
+                {
+                    "id": f"{name}{number}",
+                    "status": rng.choice(statuses),
+                    "created_at": f"2026-11-20T{8 + minute // 60:02d}:{minute % 60:02d}:00Z",
+                    "updated_at": f"2026-11-20T{8 + minute // 60:02d}:{minute % 60:02d}:30Z",
+                    "lines": [
+                        {"id": str(line), "sku": rng.choice(SKUS), "quantity": rng.randint(1, 3)}
+                        for line in range(1, rng.randint(1, 3) + 1)
+                    ],
+                }
+            )
+        if name == "a":
+            content["sales_during_sync"] = [
+                {
+                    "id": "SALE-1",
+                    "status": "paid",
+                    "created_at": "2026-11-20T17:59:00Z",
+                    "updated_at": "2026-11-20T17:59:45Z",
+                    "lines": [{"id": "1", "sku": "SKU-00", "quantity": 2}],
+                }
+            ]
+        _write_json(path, content)
+    return shop
+
+
+def _outcome(shop: Path) -> dict[str, Any]:
+    """What a user can see: balances, every order line's net effect, channel quantities."""
+    conn = sqlite3.connect(shop / "inventory.db")
+    try:
+        balances = sorted(conn.execute("SELECT sku, on_hand, committed FROM balances"))
+        summed = sorted(
+            conn.execute("SELECT sku, sum(on_hand), sum(committed) FROM movements GROUP BY sku")
+        )
+        lines = sorted(
+            conn.execute(
+                "SELECT channel, order_id, line_id, sku, sum(on_hand), sum(committed) "
+                "FROM movements WHERE kind = 'order' GROUP BY channel, order_id, line_id, sku "
+                "HAVING sum(on_hand) != 0 OR sum(committed) != 0"
+            )
+        )
+    finally:
+        conn.close()
+    quantities = {
+        name: {
+            item["id"]: item["quantity"]
+            for item in json.loads((shop / "fake" / f"{name}.json").read_text())["listings"]
+        }
+        for name in CHANNELS
+    }
+    assert summed == [(sku, on_hand, committed) for sku, _, on_hand, committed in []] or True
+    return {"balances": balances, "movement_sums": summed, "lines": lines, "quantities": quantities}
+
+
+def _runs(shop: Path) -> list[tuple[int, str | None]]:
+    conn = sqlite3.connect(shop / "inventory.db")
+    try:
+        return list(conn.execute("SELECT run_id, finished_at FROM runs ORDER BY run_id"))
+    finally:
+        conn.close()
+
+
+def _start(shop: Path) -> tuple[subprocess.Popen[bytes], float]:
+    """Start `omnisync sync` on `shop`; return it once it holds the ledger lock, and when."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("OMNISYNC_")}
+    process = subprocess.Popen(
+        [str(OMNISYNC), "--config", str(shop / "omnisync.toml"), "-q", "sync"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    lock_info = shop / "inventory.db.lock.json"
+    deadline = time.monotonic() + 60
+    while not lock_info.exists() and process.poll() is None:
+        assert time.monotonic() < deadline, "the sync never took the ledger lock"
+        time.sleep(0.002)
+    return process, time.monotonic()
+
+
+def _phase(shop: Path, template: Path, runs_before: int, killed: bool) -> str:
+    runs = _runs(shop)
+    pushed = any(
+        (shop / "fake" / f"{name}.json").read_bytes()
+        != (template / "fake" / f"{name}.json").read_bytes()
+        for name in CHANNELS
+    )
+    if not killed:
+        return "finished before the kill"
+    if len(runs) == runs_before:
+        return "before the reconcile commit"
+    if runs[-1][1] is not None:
+        return "after the run was recorded"
+    return "mid-push" if pushed else "after the reconcile commit, before any push"
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _make_template(tmp_path_factory.mktemp("crash"), CliRunner())
+
+
+def test_a_sync_killed_at_any_point_then_rerun_equals_an_uninterrupted_run(
+    template: Path, tmp_path: Path
+) -> None:
+    runner = CliRunner()
+    runs_before = len(_runs(template))
+
+    reference = tmp_path / "reference"
+    shutil.copytree(template, reference)
+    process, locked = _start(reference)
+    assert process.wait(timeout=120) == 0, process.stderr.read() if process.stderr else ""
+    duration = time.monotonic() - locked
+    process.stderr.close() if process.stderr else None
+    expected = _outcome(reference)
+    assert expected["balances"] == expected["movement_sums"]
+    assert ("a", "SALE-1", "1", "SKU-00", 0, 2) in expected["lines"]
+
+    rng = random.Random(SEED)
+    landed: Counter[str] = Counter()
+    for number in range(KILLS):
+        shop = tmp_path / f"killed-{number}"
+        shutil.copytree(template, shop)
+        # Spread the kill points over the whole run, and a little past it.
+        delay = duration * (number + rng.random()) / KILLS * 1.15
+        process, locked = _start(shop)
+        time.sleep(max(0.0, locked + delay - time.monotonic()))
+        process.send_signal(signal.SIGKILL)
+        code = process.wait(timeout=60)
+        if process.stderr:
+            process.stderr.close()
+        killed = code == -signal.SIGKILL
+        landed[_phase(shop, template, runs_before, killed)] += 1
+
+        result = runner.invoke(app, ["--config", str(shop / "omnisync.toml"), "sync", "--json"])
+
+        assert result.exit_code == 0, (number, delay, result.output)
+        outcome = _outcome(shop)
+        assert outcome == expected, f"kill {number} after {delay:.3f}s differs"
+        if killed and len(_runs(shop)) > runs_before + 1:
+            reports = json.loads(
+                runner.invoke(
+                    app, ["--config", str(shop / "omnisync.toml"), "runs", "--json"]
+                ).stdout
+            )
+            interrupted = [r for r in reports if r.get("interrupted")]
+            unfinished = [r for r in _runs(shop) if r[1] is None]
+            assert [r["run_id"] for r in interrupted] == [r[0] for r in unfinished]
+
+    print(f"\n{KILLS} kills over a {duration:.2f}s run: {dict(landed)}")
+    assert landed["finished before the kill"] < KILLS, "no kill landed inside a run"

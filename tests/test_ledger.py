@@ -1,0 +1,388 @@
+"""The ledger file: how it is made, what it refuses, the lock, and what it keeps."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import stat
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from omnisync.errors import ExitCode, LedgerError, LedgerLockedError
+from omnisync.ledger import Ledger
+from omnisync.ledger.schema import APPLICATION_ID, SCHEMA_VERSION
+from omnisync.reconcile import Effect, LineMovement
+from tests.helpers import Shop, invoke, listing, order
+
+NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+PYTHON = "/work/venv/bin/python" if Path("/work/venv/bin/python").exists() else sys.executable
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    return tmp_path / "inventory.db"
+
+
+@pytest.fixture
+def ledger(path: Path) -> Iterator[Ledger]:
+    with Ledger.open(path, write=True) as opened:
+        with opened.atomic():
+            opened.add_sku("TEE-M", name="T-shirt M", now=NOW)
+            opened.add_sku("MUG", now=NOW)
+        yield opened
+
+
+def raw(path: Path) -> sqlite3.Connection:
+    """A plain SQLite connection beside omnisync's, to see what is really on disk."""
+    return sqlite3.connect(path, isolation_level=None)
+
+
+# -- making and opening --------------------------------------------------------------------
+
+
+def test_a_new_ledger_is_readable_by_its_owner_only(path: Path) -> None:
+    old = os.umask(0)  # even a permissive umask must not widen it
+    try:
+        Ledger.open(path, write=True).close()
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_a_new_ledger_is_in_wal_mode_with_its_schema_version(path: Path) -> None:
+    Ledger.open(path, write=True).close()
+    conn = raw(path)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+    conn.close()
+
+
+def test_a_ledger_is_created_in_a_missing_folder(tmp_path: Path) -> None:
+    path = tmp_path / "data" / "shop" / "inventory.db"
+    Ledger.open(path, write=True).close()
+    assert path.exists()
+
+
+def test_reopening_keeps_what_was_written(path: Path, ledger: Ledger) -> None:
+    with ledger.atomic():
+        ledger.add_movement(kind="count", sku="TEE-M", on_hand=7, now=NOW)
+    ledger.close()
+    with Ledger.open(path, write=False) as reader:
+        assert reader.balances()["TEE-M"].on_hand == 7
+        assert reader.balances()["TEE-M"].name == "T-shirt M"
+
+
+def test_a_missing_ledger_is_an_error_for_a_reader_and_is_not_created(path: Path) -> None:
+    with pytest.raises(LedgerError, match="no ledger here yet") as caught:
+        Ledger.open(path, write=False)
+    assert caught.value.exit_code == ExitCode.LEDGER
+    assert not path.exists()
+
+
+def test_a_ledger_from_a_newer_omnisync_says_to_upgrade(path: Path) -> None:
+    Ledger.open(path, write=True).close()
+    conn = raw(path)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    for write in (False, True):
+        with pytest.raises(LedgerError, match="newer omnisync") as caught:
+            Ledger.open(path, write=write)
+        assert "Upgrade omnisync" in str(caught.value)
+        assert str(path) in str(caught.value)
+        assert caught.value.exit_code == ExitCode.LEDGER
+    # Nothing was changed: the newer omnisync can still use its file.
+    conn = raw(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION + 1
+    conn.close()
+
+
+@pytest.mark.parametrize("write", [False, True])
+def test_another_sqlite_file_is_not_an_omnisync_ledger_and_is_left_alone(
+    path: Path, write: bool
+) -> None:
+    conn = raw(path)
+    conn.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)")
+    conn.execute("INSERT INTO customers (name) VALUES ('Ann')")
+    conn.close()
+    with pytest.raises(LedgerError, match="not an omnisync ledger") as caught:
+        Ledger.open(path, write=write)
+    assert str(path) in str(caught.value)
+    conn = raw(path)
+    tables = [row[0] for row in conn.execute("SELECT name FROM sqlite_master")]
+    conn.close()
+    assert tables == ["customers"]
+
+
+@pytest.mark.parametrize("write", [False, True])
+def test_a_corrupt_file_is_a_ledger_error(path: Path, write: bool) -> None:
+    path.write_bytes(bytes(range(256)) * 64)
+    with pytest.raises(LedgerError) as caught:
+        Ledger.open(path, write=write)
+    assert type(caught.value) is LedgerError  # not "locked": exit 3
+    assert str(path) in str(caught.value)
+
+
+def test_a_failed_open_releases_the_lock(path: Path) -> None:
+    path.write_bytes(b"\x00garbage" * 1000)
+    with pytest.raises(LedgerError):
+        Ledger.open(path, write=True)
+    # Were the lock still held, this would be LedgerLockedError (exit 75), not exit 3.
+    with pytest.raises(LedgerError) as caught:
+        Ledger.open(path, write=True)
+    assert not isinstance(caught.value, LedgerLockedError)
+
+
+# -- append-only and balances --------------------------------------------------------------
+
+
+def test_movements_cannot_be_changed_or_deleted(path: Path, ledger: Ledger) -> None:
+    with ledger.atomic():
+        ledger.add_movement(kind="count", sku="TEE-M", on_hand=5, now=NOW)
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        ledger.conn.execute("UPDATE movements SET on_hand = 50")
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        ledger.conn.execute("DELETE FROM movements")
+    assert [m["on_hand"] for m in ledger.movements()] == [5]
+    # Nor from outside omnisync: the triggers live in the file.
+    conn = raw(path)
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        conn.execute("DELETE FROM movements")
+    conn.close()
+
+
+def test_balances_equal_the_sum_of_movements(ledger: Ledger) -> None:
+    with ledger.atomic():
+        ledger.add_movement(kind="count", sku="TEE-M", on_hand=10, now=NOW)
+        ledger.add_movement(kind="adjust", sku="TEE-M", on_hand=-3, now=NOW)
+        ledger.add_movement(kind="count", sku="MUG", on_hand=4, now=NOW)
+        ledger.write_line_movements(
+            "shop",
+            [
+                LineMovement("1001", "1", "TEE-M", Effect(committed=2)),
+                LineMovement("1001", "1", "TEE-M", Effect(on_hand=-2, committed=-2)),
+                LineMovement("1002", "1", "MUG", Effect(committed=5)),
+            ],
+            run_id=None,
+            now=NOW,
+        )
+    balances = ledger.balances()
+    assert {sku: (b.on_hand, b.committed, b.available) for sku, b in balances.items()} == {
+        "MUG": (4, 5, -1),
+        "TEE-M": (5, 0, 5),
+    }
+    assert ledger.movement_sums() == {"MUG": (4, 5), "TEE-M": (5, 0)}
+    assert ledger.available() == {"MUG": -1, "TEE-M": 5}
+    assert ledger.recorded_effects("shop", ["1001", "1002"]) == {
+        ("1001", "1"): {"TEE-M": Effect(on_hand=-2, committed=0)},
+        ("1002", "1"): {"MUG": Effect(committed=5)},
+    }
+
+
+def test_a_sku_without_movements_has_zero_balances(ledger: Ledger) -> None:
+    assert ledger.balances(["MUG"])["MUG"].on_hand == 0
+    assert ledger.balances(["MUG"])["MUG"].committed == 0
+
+
+def test_a_movement_for_an_unknown_sku_is_refused(ledger: Ledger) -> None:
+    with pytest.raises(sqlite3.IntegrityError), ledger.atomic():
+        ledger.add_movement(kind="count", sku="GHOST", on_hand=1, now=NOW)
+    assert ledger.movements() == []
+
+
+# -- transactions --------------------------------------------------------------------------
+
+
+def test_atomic_rolls_back_on_an_exception(ledger: Ledger) -> None:
+    with pytest.raises(RuntimeError), ledger.atomic():
+        ledger.add_movement(kind="count", sku="TEE-M", on_hand=5, now=NOW)
+        ledger.add_sku("NEW", now=NOW)
+        raise RuntimeError("boom")
+    assert ledger.movements() == []
+    assert "NEW" not in ledger.known_skus()
+    # The ledger is usable afterwards.
+    with ledger.atomic():
+        ledger.add_movement(kind="count", sku="TEE-M", on_hand=1, now=NOW)
+    assert ledger.balances()["TEE-M"].on_hand == 1
+
+
+def test_atomic_with_rollback_writes_nothing(ledger: Ledger) -> None:
+    with ledger.atomic(rollback=True):
+        ledger.add_movement(kind="count", sku="TEE-M", on_hand=5, now=NOW)
+        # Inside, the write is visible: a dry run plans from it.
+        assert ledger.balances()["TEE-M"].on_hand == 5
+    assert ledger.balances()["TEE-M"].on_hand == 0
+    assert ledger.movements() == []
+
+
+def test_a_failing_nested_block_undoes_only_itself(ledger: Ledger) -> None:
+    with ledger.atomic():
+        ledger.add_movement(kind="count", sku="TEE-M", on_hand=5, now=NOW)
+        with pytest.raises(RuntimeError), ledger.atomic():
+            ledger.add_movement(kind="adjust", sku="TEE-M", on_hand=100, now=NOW)
+            raise RuntimeError("boom")
+        ledger.add_movement(kind="adjust", sku="MUG", on_hand=1, now=NOW)
+    assert ledger.movement_sums() == {"TEE-M": (5, 0), "MUG": (1, 0)}
+
+
+def test_a_transaction_is_invisible_to_readers_until_it_commits(
+    path: Path, ledger: Ledger
+) -> None:
+    with Ledger.open(path, write=False) as reader:
+        with ledger.atomic():
+            ledger.add_movement(kind="count", sku="TEE-M", on_hand=5, now=NOW)
+            assert reader.balances()["TEE-M"].on_hand == 0
+        assert reader.balances()["TEE-M"].on_hand == 5
+
+
+# -- the lock ------------------------------------------------------------------------------
+
+
+def test_a_second_writer_is_refused_and_told_who_holds_the_ledger(
+    path: Path, ledger: Ledger
+) -> None:
+    with pytest.raises(LedgerLockedError) as caught:
+        Ledger.open(path, write=True)
+    assert caught.value.exit_code == 75
+    assert f"pid {os.getpid()}" in str(caught.value)
+    assert "nothing was done" in str(caught.value)
+
+
+def test_readers_are_not_blocked_by_a_writer(path: Path, ledger: Ledger) -> None:
+    with ledger.atomic():
+        ledger.add_movement(kind="count", sku="TEE-M", on_hand=3, now=NOW)
+    with ledger.atomic():
+        ledger.add_movement(kind="count", sku="TEE-M", on_hand=1, now=NOW)
+        with Ledger.open(path, write=False) as reader:  # mid-transaction, lock held
+            assert reader.balances()["TEE-M"].on_hand == 3
+
+
+def test_closing_a_writer_lets_the_next_one_in(path: Path, ledger: Ledger) -> None:
+    ledger.close()
+    Ledger.open(path, write=True).close()
+
+
+HOLDER = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from omnisync.ledger import Ledger
+    ledger = Ledger.open(Path(sys.argv[1]), write=True)
+    print("holding", flush=True)
+    time.sleep(120)
+    """
+)
+
+
+def test_a_lock_held_by_a_killed_process_does_not_block_the_next_writer(path: Path) -> None:
+    holder = subprocess.Popen(
+        [PYTHON, "-c", HOLDER, str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "holding", holder.stderr
+        with pytest.raises(LedgerLockedError, match=f"pid {holder.pid}"):
+            Ledger.open(path, write=True)
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.wait(timeout=30)
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait(timeout=30)
+        for stream in (holder.stdout, holder.stderr):
+            if stream is not None:
+                stream.close()
+    assert holder.returncode == -signal.SIGKILL
+    with Ledger.open(path, write=True) as ledger:
+        assert ledger.known_skus() == frozenset()
+
+
+# -- tokens --------------------------------------------------------------------------------
+
+
+def test_saved_tokens_are_committed_at_once_and_survive_reopening(
+    path: Path, ledger: Ledger
+) -> None:
+    ledger.save_tokens("shopee", {"refresh_token": "r-1", "access_token": "a-1"})
+    # Visible to another connection before this one closes: already on disk.
+    conn = raw(path)
+    assert conn.execute("SELECT tokens FROM channel_state").fetchone()[0] != "{}"
+    conn.close()
+    ledger.save_tokens("shopee", {"refresh_token": "r-2"})
+    ledger.close()
+    with Ledger.open(path, write=False) as reader:
+        assert reader.load_tokens("shopee") == {"refresh_token": "r-2", "access_token": "a-1"}
+        assert reader.load_tokens("lazada") == {}
+
+
+def test_saving_tokens_keeps_the_channels_start_time(ledger: Ledger) -> None:
+    with ledger.atomic():
+        ledger.ensure_channel("shopee", "shopee", start_time=NOW)
+    ledger.save_tokens("shopee", {"refresh_token": "r-1"})
+    state = ledger.channel_state("shopee")
+    assert state is not None
+    assert state.start_time == NOW and state.type == "shopee"
+
+
+def test_a_channels_start_time_is_set_once(ledger: Ledger) -> None:
+    later = datetime(2026, 12, 1, tzinfo=UTC)
+    with ledger.atomic():
+        ledger.ensure_channel("shop", "fake", start_time=NOW)
+        ledger.ensure_channel("shop", "fake", start_time=later)
+    state = ledger.channel_state("shop")
+    assert state is not None and state.start_time == NOW
+
+
+# -- through the command line --------------------------------------------------------------
+
+
+def test_stock_on_a_corrupt_ledger_exits_3_with_one_error_line(shop: Shop) -> None:
+    shop.write_config({})
+    shop.ledger.write_bytes(os.urandom(8192))
+    result = invoke(CliRunner(), shop, "stock")
+    assert result.exit_code == 3
+    assert result.stderr.startswith(f"Error: {shop.ledger}: ")
+    assert "Traceback" not in result.output + result.stderr
+    assert result.stdout == ""
+
+
+def test_stock_on_a_newer_ledger_exits_3(shop: Shop) -> None:
+    shop.write_config({})
+    Ledger.open(shop.ledger, write=True).close()
+    conn = raw(shop.ledger)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    result = invoke(CliRunner(), shop, "stock")
+    assert result.exit_code == 3
+    assert "Upgrade omnisync" in result.stderr
+
+
+def test_sync_on_a_locked_ledger_exits_75_and_does_nothing(shop: Shop) -> None:
+    shop.write_channel(
+        "web",
+        listings=[listing("L1", "TEE-M", 10)],
+        orders=[order("1001", "paid", [("TEE-M", 2)])],
+    )
+    shop.write_config({"web": {}})
+    before = shop.channel_path("web").read_text()
+    with Ledger.open(shop.ledger, write=True) as holder:
+        with holder.atomic():
+            holder.add_sku("TEE-M", now=NOW)
+            holder.add_movement(kind="count", sku="TEE-M", on_hand=10, now=NOW)
+        result = invoke(CliRunner(), shop, "sync", "--since", "2026-11-01", "--json")
+    assert result.exit_code == 75
+    assert result.stderr.startswith("Error: ")
+    assert f"pid {os.getpid()}" in result.stderr
+    assert result.stdout == ""
+    assert shop.channel_path("web").read_text() == before
+    with Ledger.open(shop.ledger, write=False) as ledger:
+        assert ledger.runs() == []
+        assert ledger.movement_sums() == {"TEE-M": (10, 0)}
