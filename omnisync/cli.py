@@ -331,7 +331,8 @@ def stock_set(
     )
 
 
-@stock_app.command("add")
+# A write-off is typed as `stock add MUG -2`: "-2" is a number here, not an option.
+@stock_app.command("add", context_settings={"ignore_unknown_options": True})
 def stock_add(
     ctx: typer.Context,
     sku: Annotated[str, typer.Argument(help="The SKU")],
@@ -385,7 +386,11 @@ def stock_export(
         if file is None:
             export_stock(ledger, sys.stdout)
             return
-        with file.open("w", encoding="utf-8", newline="") as out:
+        try:
+            out = file.open("w", encoding="utf-8", newline="")
+        except OSError as exc:
+            raise ConfigError(f"{file}: cannot write it: {exc.strerror}") from None
+        with out:
             count = export_stock(ledger, out)
     _err().print(f"wrote {count} SKUs to {file}", markup=False)
 
@@ -412,8 +417,9 @@ def orders(
     statuses = ("pending", "paid", "shipped", "completed", "cancelled", "returned")
     if status is not None and status not in statuses:
         raise ConfigError(f"--status: expected one of {', '.join(statuses)}, got {status!r}")
+    since_time = _since(since)  # a bad --since is exit 2 even before there is a ledger
     with _ctx(ctx).ledger_only(write=False) as ledger:
-        rows = ledger.list_orders(channels=channel or (), status=status, since=_since(since))
+        rows = ledger.list_orders(channels=channel or (), status=status, since=since_time)
     if json_output:
         render.print_json(_out(), rows)
     else:
@@ -431,8 +437,9 @@ def log_command(
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """Movements, newest first."""
+    since_time = _since(since)
     with _ctx(ctx).ledger_only(write=False) as ledger:
-        rows = ledger.movements(skus=sku or (), since=_since(since), limit=limit)
+        rows = ledger.movements(skus=sku or (), since=since_time, limit=limit)
     if json_output:
         render.print_json(_out(), rows)
     else:

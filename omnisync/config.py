@@ -30,6 +30,8 @@ COMMON_KEYS = ("buffer", "enabled", "share", "type")
 HTTP_KEYS = ("base_url", "timeout")
 _CHANNEL_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# A table header, `[a.b]`, with any comment after it.
+_HEADER = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(?:#.*)?$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +71,10 @@ def load_config(path: Path, *, environ: dict[str, str] | None = None) -> Config:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        # `file:line:` like every other config error (tomllib puts the line in its message).
+        at = re.search(r"\(at line (\d+), column \d+\)", str(exc))
+        where = f"{path}:{at.group(1)}" if at else f"{path}"
+        raise ConfigError(f"{where}: not valid TOML: {exc}") from None
     return _Parser(path, text, environ).parse(data)
 
 
@@ -87,16 +92,23 @@ class _Parser:
         """The line of `key` inside `[table]` (or of the header itself), found by reading."""
         current = ""
         header_line = None
-        key_re = re.compile(r'^\s*"?' + re.escape(key) + r'"?\s*=') if key else None
+        key_re = re.compile(r"^\s*[\"']?" + re.escape(key) + r"[\"']?\s*=") if key else None
         for number, line in enumerate(self.lines, start=1):
-            stripped = line.strip()
-            if stripped.startswith("["):
-                current = stripped.strip("[]").strip().replace('"', "")
+            header = _HEADER.match(line)
+            if header:
+                current = re.sub(r"\s*\.\s*", ".", header.group(1)).replace('"', "")
+                current = current.replace("'", "")
                 if current == table:
                     header_line = number
+                elif not table and key and current.split(".")[0] == key:
+                    return number  # a top-level table given by its header, [key] or [key.x]
                 continue
             if key_re and current == table and key_re.match(line):
                 return number
+        if header_line is None and "." in table:
+            # An inline table (`shop = { ... }` inside [channels]): point at its line.
+            parent, _, name = table.rpartition(".")
+            return self._line(parent, name)
         return header_line
 
     def error(self, table: str, key: str | None, message: str) -> ConfigError:
@@ -186,7 +198,7 @@ class _Parser:
             raise self.error(
                 where, None, f"missing key 'type' (one of: {', '.join(sorted(CHANNEL_TYPES))})"
             )
-        if type_name not in CHANNEL_TYPES:
+        if not isinstance(type_name, str) or type_name not in CHANNEL_TYPES:
             raise self.error(
                 where,
                 "type",
@@ -218,7 +230,9 @@ class _Parser:
             raise self.error(where, "timeout", f"expected seconds > 0, got {timeout!r}")
         base_url = table.get("base_url")
         if base_url is not None:
-            base_url = self._base_url(where, self._expand(where, "base_url", base_url))
+            if isinstance(base_url, str):  # a wrong type is reported by _base_url
+                base_url = self._expand(where, "base_url", base_url)
+            base_url = self._base_url(where, base_url)
 
         secret_keys = {
             key

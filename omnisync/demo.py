@@ -14,6 +14,7 @@ from rich.console import Console
 
 from omnisync import render
 from omnisync.config import load_config
+from omnisync.errors import ConfigError
 from omnisync.ledger import Ledger
 from omnisync.stock import import_stock
 from omnisync.sync import SyncOptions, last_pushed_by_sku, run_sync
@@ -199,7 +200,10 @@ def write_demo(directory: Path, *, now: datetime) -> Path:
 def run_demo(directory: Path, *, out: Console) -> None:
     """Write the demo, count the stock in, run one sync, and show what happened."""
     now = utcnow()
-    config_path = write_demo(directory, now=now)
+    try:
+        config_path = write_demo(directory, now=now)
+    except OSError as exc:  # DIR is a file, or not writable: the command line is wrong
+        raise ConfigError(f"{directory}: cannot write the demo there: {exc.strerror}") from None
     config = load_config(config_path)
     out.print(
         f"Demo shop written to {directory}/: {len(PRODUCTS)} SKUs counted in "
@@ -233,4 +237,5 @@ def run_demo(directory: Path, *, out: Console) -> None:
         f"  omnisync {cfg} stock add SCARF-SUTRA-01 5 --new && omnisync {cfg} sync\n"
         f"  omnisync {cfg} runs",
         markup=False,
+        soft_wrap=True,  # never break a suggested command across lines: it is copied and run
     )

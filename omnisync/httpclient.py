@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import ipaddress
 import json
 import logging
 import random
@@ -224,7 +225,7 @@ class Budget:
         return ChannelUnavailableError(
             self.channel,
             REDACTOR.scrub(
-                f"{why}; gave up within its time budget of {self.seconds:g} s "
+                f"{why}; gave up within the channel's time budget of {self.seconds:g} s "
                 f"(config key 'timeout')"
             ),
         )
@@ -234,7 +235,7 @@ class Budget:
         if seconds <= 0:
             return
         if seconds >= self.remaining():
-            raise self.exhausted(f"{why}, and waiting {seconds:.1f} s more would exceed it")
+            raise self.exhausted(f"{why} (the next wait, {seconds:.1f} s, would not fit)")
         await self.sleep_fn(seconds)
 
 
@@ -253,6 +254,7 @@ class CostBucket:
         self.rate: float | None = None
         self.available: float | None = None
         self.stamp = 0.0
+        self._lock = asyncio.Lock()
 
     def estimate(self) -> float | None:
         if self.available is None or self.rate is None or self.maximum is None:
@@ -261,12 +263,21 @@ class CostBucket:
         return min(self.maximum, refilled)
 
     async def reserve(self, cost: float) -> None:
-        """Wait until `cost` points are (by our estimate) in the bucket."""
-        estimate = self.estimate()
-        if estimate is None or self.rate is None or estimate >= cost:
-            return
-        needed = min(cost, self.maximum or cost) - estimate
-        await self.budget.sleep(needed / self.rate, "throttled by the channel's cost limit")
+        """Wait until `cost` points are (by our estimate) in the bucket, and book them."""
+        # One query at a time through here, so queries sent side by side queue for points
+        # instead of all counting the same ones.
+        async with self._lock:
+            estimate = self.estimate()
+            if estimate is None or self.rate is None:
+                return
+            if estimate < cost:
+                needed = min(cost, self.maximum or cost) - estimate
+                await self.budget.sleep(needed / self.rate, "throttled by the channel's cost limit")
+            # Booked in our estimate now; the response's own figures replace it.
+            refilled = self.estimate()
+            if refilled is not None:
+                self.available = refilled - cost
+                self.stamp = self.budget.clock()
 
     def update(self, *, maximum: float, available: float, rate: float) -> None:
         self.maximum, self.available, self.rate = maximum, available, rate
@@ -364,6 +375,12 @@ class ChannelHttp:
         runs before every attempt (pacing). The same body is re-sent on every retry, so an
         idempotency key in it is reused, as Shopify requires.
         """
+        if not secure_enough(url):
+            raise ChannelResponseError(
+                self.channel,
+                f"refusing plain http:// to {httpx.URL(url).host}: only a loopback base_url "
+                f"may use http",
+            )
         transient_tries = 0
         throttled_tries = 0
         content = None if json_body is None else json.dumps(json_body).encode()
@@ -440,6 +457,22 @@ class ChannelHttp:
             self.channel,
             f"{_path(str(response.url))}: expected {expected}, got {snippet(shown)}",
         )
+
+
+def secure_enough(url: str) -> bool:
+    """HTTPS, or plain HTTP to this machine only (tests, a local proxy): credentials travel."""
+    parsed = httpx.URL(url)
+    if parsed.scheme == "https":
+        return True
+    if parsed.scheme != "http":
+        return False
+    host = parsed.host
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _path(url: str) -> str:

@@ -16,7 +16,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from fractions import Fraction
-from math import floor
 
 from omnisync.models import Listing, Order, QuantityChange, Status
 
@@ -201,7 +200,8 @@ def sellable(resolved: Mapping[str, int], available: Mapping[str, int]) -> int:
 
 def listing_target(units: int, *, share: Fraction, buffer: int) -> int:
     """`max(0, floor(units × share) − buffer)`: what a listing should show."""
-    return max(0, floor(units * share) - buffer)
+    # Integer floor division is exact and, over 100,000 listings, far cheaper than Fraction.
+    return max(0, units * share.numerator // share.denominator - buffer)
 
 
 @dataclass(slots=True)

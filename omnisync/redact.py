@@ -65,7 +65,8 @@ class Redactor:
         """Scrub strings inside nested lists and dicts (a JSON report before it is printed)."""
         if isinstance(value, str):
             return self.scrub(value)
-        if isinstance(value, list):
+        if isinstance(value, list | tuple):
+            # A tuple becomes a JSON array just like a list: scrub it the same way.
             return [self.scrub_any(item) for item in value]
         if isinstance(value, dict):
             return {key: self.scrub_any(item) for key, item in value.items()}

@@ -93,6 +93,7 @@ class RunReport:
             or any(
                 c.status == "failed" or c.errors or c.listings_failed
                 for c in self.channels.values()
+                if c.status != "skipped"  # disabled on purpose: nothing to look at
             )
         )
         return ExitCode.NEEDS_ATTENTION if needs_attention else ExitCode.OK

@@ -92,7 +92,9 @@ class _ChannelRun:
 
     def fail(self, error: Exception) -> None:
         self.report.status = "failed"
-        self.report.errors.append(REDACTOR.scrub(str(error)))
+        # The report files errors under the channel's name: "b: b: …" helps nobody.
+        text = error.message if isinstance(error, ChannelError) else str(error)
+        self.report.errors.append(REDACTOR.scrub(text))
 
 
 class _LedgerTokens:
@@ -102,7 +104,10 @@ class _LedgerTokens:
         self.ledger = ledger
 
     def load_tokens(self, channel: str) -> dict[str, str]:
-        return self.ledger.load_tokens(channel)
+        tokens = self.ledger.load_tokens(channel)
+        for value in tokens.values():
+            REDACTOR.add(value)  # rotated tokens are as secret as the config's
+        return tokens
 
     def save_tokens(self, channel: str, tokens: dict[str, str]) -> None:
         self.ledger.save_tokens(channel, tokens)
@@ -233,12 +238,14 @@ def _plan_window(
         # First sync: orders from now on (or from --since) count; older ones are already
         # inside the counted stock.
         run.start_time = options.since or started
-    if options.since is not None:
-        run.since = options.since
-    elif state is not None and state.cursor is not None:
+    if state is not None and state.cursor is not None:
         run.since = max(run.start_time, state.cursor - config.overlap)
     else:
         run.since = run.start_time
+    if options.since is not None:
+        # --since re-reads from WHEN: it widens the window, never narrows it, or orders
+        # updated between the cursor and WHEN would be skipped for good once the cursor moves.
+        run.since = min(run.since, options.since)
 
 
 async def _fetch(run: _ChannelRun, now: Callable[[], datetime]) -> None:

@@ -15,15 +15,23 @@ def parse_duration(text: str) -> timedelta:
     if not match:
         raise ValueError(f"expected a duration like 30s, 10m, 2h or 7d, got {text!r}")
     amount, unit = match.groups()
-    return timedelta(**{_UNITS[unit]: int(amount)})
+    try:
+        return timedelta(**{_UNITS[unit]: int(amount)})
+    except OverflowError:
+        raise ValueError(f"{text!r} is longer than a duration can be") from None
 
 
 def parse_when(text: str, *, now: datetime) -> datetime:
     """A relative duration back from `now`, or an ISO 8601 date/time (UTC when no offset)."""
     try:
-        return now - parse_duration(text)
+        duration = parse_duration(text)
     except ValueError:
         pass
+    else:
+        try:
+            return now - duration
+        except OverflowError:
+            raise ValueError(f"{text!r} reaches back before the year 1") from None
     try:
         parsed = datetime.fromisoformat(text.strip())
     except ValueError:

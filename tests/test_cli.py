@@ -202,6 +202,17 @@ def test_stock_commands_smoke(synced: Shop, runner: CliRunner, tmp_path: Path) -
     assert [row["sku"] for row in low] == ["MUG"]
 
 
+def test_stock_export_to_a_folder_that_does_not_exist_is_an_error_line(
+    synced: Shop, runner: CliRunner, tmp_path: Path
+) -> None:
+    target = tmp_path / "missing" / "out.csv"
+
+    result = invoke(runner, synced, "stock", "export", str(target))
+
+    assert result.exit_code == 2
+    assert result.stderr == f"Error: {target}: cannot write it: No such file or directory\n"
+
+
 # -- orders, log, runs, channels -----------------------------------------------------------
 
 
@@ -416,7 +427,7 @@ def test_config_comes_from_the_environment_when_no_option_is_given(
 @pytest.mark.parametrize(
     ("config", "message"),
     [
-        ('[sync]\nmax_chnage = 0.5\n', "[sync] key 'max_chnage': unknown key"),
+        ("[sync]\nmax_chnage = 0.5\n", "[sync] key 'max_chnage': unknown key"),
         ('[channels.a]\ntype = "ebay"\n', "[channels.a] key 'type': unknown channel type 'ebay'"),
         ('[channels.a]\ntype = "fake"\n', "[channels.a]: missing key 'path'"),
         ("[sync\n", "not valid TOML"),
@@ -507,9 +518,7 @@ def test_a_held_ledger_exits_75_and_nothing_is_done(synced: Shop, runner: CliRun
     assert as_json(invoke(runner, synced, "stock", "--json"))[1]["committed"] == 2
 
 
-def test_exit_1_when_the_run_needs_a_person_and_0_when_not(
-    synced: Shop, runner: CliRunner
-) -> None:
+def test_exit_1_when_the_run_needs_a_person_and_0_when_not(synced: Shop, runner: CliRunner) -> None:
     assert invoke(runner, synced, "sync").exit_code == 0
     synced.write_config({"a": {}, "b": {"fail": "fetch"}})
     assert invoke(runner, synced, "sync").exit_code == 1
@@ -542,7 +551,7 @@ def test_python_dash_m_omnisync_shows_help() -> None:
 
     assert done.returncode == 0
     assert "Usage" in done.stdout
-    for command in ("init", "demo", "check", "sync", "stock", "orders", "log", "runs"):
+    for command in ("init", "demo", "check", "sync", "stock", "orders", "log", "runs", "channels"):
         assert command in done.stdout
 
 

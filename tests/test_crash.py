@@ -25,6 +25,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +37,8 @@ from omnisync.cli import app
 OMNISYNC = Path(sys.executable).with_name("omnisync")
 CHANNELS = ("a", "b", "c")
 SKUS = [f"SKU-{number:02d}" for number in range(30)]
-ORDERS_PER_CHANNEL = 1200
-KILLS = int(os.environ.get("CRASH_KILLS", "8"))
+ORDERS_PER_CHANNEL = 600
+KILLS = int(os.environ.get("CRASH_KILLS", "9"))
 SEED = int(os.environ.get("CRASH_SEED", "2026"))
 
 
@@ -130,7 +131,6 @@ def _outcome(shop: Path) -> dict[str, Any]:
         }
         for name in CHANNELS
     }
-    assert summed == [(sku, on_hand, committed) for sku, _, on_hand, committed in []] or True
     return {"balances": balances, "movement_sums": summed, "lines": lines, "quantities": quantities}
 
 
@@ -148,15 +148,38 @@ def _start(shop: Path) -> tuple[subprocess.Popen[bytes], float]:
     process = subprocess.Popen(
         [str(OMNISYNC), "--config", str(shop / "omnisync.toml"), "-q", "sync"],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
         env=env,
     )
     lock_info = shop / "inventory.db.lock.json"
     deadline = time.monotonic() + 60
     while not lock_info.exists() and process.poll() is None:
         assert time.monotonic() < deadline, "the sync never took the ledger lock"
-        time.sleep(0.002)
+        time.sleep(0.001)
     return process, time.monotonic()
+
+
+def _wait_for(process: subprocess.Popen[bytes], condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 60
+    while not condition() and process.poll() is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.0005)
+
+
+def _wal_grew(shop: Path) -> Callable[[], bool]:
+    """True once the run writes to the ledger's write-ahead log (its first transactions)."""
+    wal = shop / "inventory.db-wal"
+    start = wal.stat().st_size if wal.exists() else 0
+    return lambda: wal.exists() and wal.stat().st_size > start
+
+
+def _a_channel_written(shop: Path) -> Callable[[], bool]:
+    """True once a push has rewritten any channel's file."""
+    files = [shop / "fake" / f"{name}.json" for name in CHANNELS]
+    inodes = [path.stat().st_ino for path in files]
+    return lambda: any(
+        path.stat().st_ino != inode for path, inode in zip(files, inodes, strict=True)
+    )
 
 
 def _phase(shop: Path, template: Path, runs_before: int, killed: bool) -> str:
@@ -189,9 +212,8 @@ def test_a_sync_killed_at_any_point_then_rerun_equals_an_uninterrupted_run(
     reference = tmp_path / "reference"
     shutil.copytree(template, reference)
     process, locked = _start(reference)
-    assert process.wait(timeout=120) == 0, process.stderr.read() if process.stderr else ""
+    assert process.wait(timeout=120) == 0
     duration = time.monotonic() - locked
-    process.stderr.close() if process.stderr else None
     expected = _outcome(reference)
     assert expected["balances"] == expected["movement_sums"]
     assert ("a", "SALE-1", "1", "SKU-00", 0, 2) in expected["lines"]
@@ -201,31 +223,36 @@ def test_a_sync_killed_at_any_point_then_rerun_equals_an_uninterrupted_run(
     for number in range(KILLS):
         shop = tmp_path / f"killed-{number}"
         shutil.copytree(template, shop)
-        # Spread the kill points over the whole run, and a little past it.
+        # A third of the kills at moments spread over the whole run (and a little past it),
+        # a third as soon as the ledger's log grows (inside the first transactions), a third
+        # as soon as the first channel file is rewritten (between channel writes).
+        trigger = ("time", "ledger", "channel")[number % 3]
         delay = duration * (number + rng.random()) / KILLS * 1.15
         process, locked = _start(shop)
-        time.sleep(max(0.0, locked + delay - time.monotonic()))
+        if trigger == "time":
+            time.sleep(max(0.0, locked + delay - time.monotonic()))
+        else:
+            delay = rng.random() * 0.003
+            _wait_for(process, _wal_grew(shop) if trigger == "ledger" else _a_channel_written(shop))
+            time.sleep(delay)
         process.send_signal(signal.SIGKILL)
         code = process.wait(timeout=60)
-        if process.stderr:
-            process.stderr.close()
         killed = code == -signal.SIGKILL
-        landed[_phase(shop, template, runs_before, killed)] += 1
+        phase = _phase(shop, template, runs_before, killed)
+        landed[phase] += 1
 
         result = runner.invoke(app, ["--config", str(shop / "omnisync.toml"), "sync", "--json"])
 
-        assert result.exit_code == 0, (number, delay, result.output)
+        assert result.exit_code == 0, (number, trigger, delay, result.output)
         outcome = _outcome(shop)
-        assert outcome == expected, f"kill {number} after {delay:.3f}s differs"
-        if killed and len(_runs(shop)) > runs_before + 1:
-            reports = json.loads(
-                runner.invoke(
-                    app, ["--config", str(shop / "omnisync.toml"), "runs", "--json"]
-                ).stdout
-            )
-            interrupted = [r for r in reports if r.get("interrupted")]
-            unfinished = [r for r in _runs(shop) if r[1] is None]
-            assert [r["run_id"] for r in interrupted] == [r[0] for r in unfinished]
+        assert outcome == expected, f"kill {number} ({trigger}, {delay:.3f}s, {phase}) differs"
+        # A run killed after it was recorded as started shows as interrupted in `runs`.
+        reports = json.loads(
+            runner.invoke(app, ["--config", str(shop / "omnisync.toml"), "runs", "--json"]).stdout
+        )
+        interrupted = [report["run_id"] for report in reports if report.get("interrupted")]
+        mid_run = phase in ("mid-push", "after the reconcile commit, before any push")
+        assert interrupted == ([runs_before + 1] if mid_run else []), phase
 
     print(f"\n{KILLS} kills over a {duration:.2f}s run: {dict(landed)}")
     assert landed["finished before the kill"] < KILLS, "no kill landed inside a run"

@@ -11,6 +11,7 @@ import sys
 import textwrap
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from typer.testing import CliRunner
 from omnisync.errors import ExitCode, LedgerError, LedgerLockedError
 from omnisync.ledger import Ledger
 from omnisync.ledger.schema import APPLICATION_ID, SCHEMA_VERSION
+from omnisync.models import Listing, Order, OrderLine, PushResult, QuantityChange, Status
 from omnisync.reconcile import Effect, LineMovement
 from tests.helpers import Shop, invoke, listing, order
 
@@ -51,7 +53,11 @@ def raw(path: Path) -> sqlite3.Connection:
 def test_a_new_ledger_is_readable_by_its_owner_only(path: Path) -> None:
     old = os.umask(0)  # even a permissive umask must not widen it
     try:
-        Ledger.open(path, write=True).close()
+        with Ledger.open(path, write=True) as ledger:
+            # Tokens sit in the write-ahead log before a checkpoint: it is owner-only too.
+            ledger.save_tokens("shopee", {"refresh_token": "r-1"})
+            wal = path.with_name(path.name + "-wal")
+            assert stat.S_IMODE(wal.stat().st_mode) == 0o600
     finally:
         os.umask(old)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
@@ -233,9 +239,7 @@ def test_a_failing_nested_block_undoes_only_itself(ledger: Ledger) -> None:
     assert ledger.movement_sums() == {"TEE-M": (5, 0), "MUG": (1, 0)}
 
 
-def test_a_transaction_is_invisible_to_readers_until_it_commits(
-    path: Path, ledger: Ledger
-) -> None:
+def test_a_transaction_is_invisible_to_readers_until_it_commits(path: Path, ledger: Ledger) -> None:
     with Ledger.open(path, write=False) as reader:
         with ledger.atomic():
             ledger.add_movement(kind="count", sku="TEE-M", on_hand=5, now=NOW)
@@ -339,6 +343,101 @@ def test_a_channels_start_time_is_set_once(ledger: Ledger) -> None:
         ledger.ensure_channel("shop", "fake", start_time=later)
     state = ledger.channel_state("shop")
     assert state is not None and state.start_time == NOW
+
+
+# -- orders, listings, runs ----------------------------------------------------------------
+
+
+def _order(order_id: str, status: Status, *lines: OrderLine, updated: datetime = NOW) -> Order:
+    return Order(order_id, status, NOW, updated, lines)
+
+
+def test_orders_are_stored_as_last_seen(ledger: Ledger) -> None:
+    first = _order(
+        "1001",
+        Status.PAID,
+        OrderLine("1", "TEE-M", 2, unit_price=Decimal("19.90"), currency="SGD"),
+        OrderLine("2", "OLD-CODE", 1, status=Status.CANCELLED),
+    )
+    with ledger.atomic():
+        ledger.save_orders("web", [first], unmapped={("1001", "2")}, run_id=1)
+    assert ledger.stored_orders("web", ["1001"]) == [first]
+    assert ledger.orders_with_unmapped_lines("web") == [first]
+    assert ledger.unmapped_lines() == [("web", "OLD-CODE", "1001", "cancelled", 1)]
+
+    # The channel dropped line 2 and the order shipped: only what the channel shows is kept.
+    later = datetime(2026, 11, 21, tzinfo=UTC)
+    second = _order("1001", Status.SHIPPED, OrderLine("1", "TEE-M", 2), updated=later)
+    with ledger.atomic():
+        ledger.save_orders("web", [second], unmapped=set(), run_id=2)
+    assert ledger.stored_orders("web", ["1001"]) == [second]
+    assert ledger.known_updated_at("web", ["1001", "9999"]) == {"1001": later}
+    assert ledger.orders_with_unmapped_lines("web") == []
+    assert ledger.unmapped_lines() == []
+    # Same order id on another channel is another order.
+    assert ledger.stored_orders("shop", ["1001"]) == []
+
+
+def test_the_last_known_listing_quantity_is_the_newer_of_pushed_and_read(
+    ledger: Ledger,
+) -> None:
+    t1, t2, t3 = (datetime(2026, 11, 20, hour, tzinfo=UTC) for hour in (9, 10, 11))
+    with ledger.atomic():
+        ledger.save_listings_read("web", [Listing("W1", "TEE-M", 10)], now=t1)
+        ledger.save_pushed(
+            "web",
+            [QuantityChange("W1", "TEE-M", 10, 8), QuantityChange("W2", "MUG", 3, 0)],
+            [PushResult("W1", "written"), PushResult("W2", "conflict", current=2)],
+            now=t2,
+        )
+    assert ledger.last_pushed() == [("web", "TEE-M", 8)]
+    with ledger.atomic():
+        ledger.save_listings_read("web", [Listing("W1", "TEE-M", 7)], now=t3)
+    assert ledger.last_pushed() == [("web", "TEE-M", 7)]  # it sold since: 7 is the truth
+
+
+def test_order_takes_lists_the_newest_orders_first(ledger: Ledger) -> None:
+    older = Order("A", Status.SHIPPED, NOW, NOW, (OrderLine("1", "TEE-M", 2),))
+    newer_time = datetime(2026, 11, 20, 12, tzinfo=UTC)
+    newer = Order("B", Status.PAID, newer_time, newer_time, (OrderLine("1", "TEE-M", 3),))
+    with ledger.atomic():
+        ledger.save_orders("web", [older, newer], unmapped=set(), run_id=None)
+        ledger.write_line_movements(
+            "web",
+            [
+                LineMovement("A", "1", "TEE-M", Effect(committed=2)),
+                LineMovement("A", "1", "TEE-M", Effect(on_hand=-2, committed=-2)),
+                LineMovement("B", "1", "TEE-M", Effect(committed=3)),
+            ],
+            run_id=None,
+            now=NOW,
+        )
+    assert ledger.order_takes("TEE-M") == [("web:B", 3), ("web:A", 2)]
+
+
+def test_a_run_that_never_finished_is_reported_as_interrupted(ledger: Ledger) -> None:
+    with ledger.atomic():
+        run_id = ledger.start_run(started_at=NOW, dry_run=False)
+    (run,) = ledger.runs()
+    assert run["run_id"] == run_id and run["interrupted"] is True and run["finished_at"] is None
+
+
+def test_many_skus_and_orders_are_read_in_slices(ledger: Ledger) -> None:
+    """SQLite limits the parameters of one statement; reads of thousands of keys still work."""
+    skus = [f"SKU-{number:05d}" for number in range(1234)]
+    with ledger.atomic():
+        for sku in skus:
+            ledger.add_sku(sku, now=NOW)
+        ledger.write_line_movements(
+            "web",
+            [LineMovement(f"O{n}", "1", sku, Effect(committed=1)) for n, sku in enumerate(skus)],
+            run_id=None,
+            now=NOW,
+        )
+    assert len(ledger.balances(skus)) == 1234
+    recorded = ledger.recorded_effects("web", [f"O{n}" for n in range(1234)])
+    assert len(recorded) == 1234
+    assert recorded[("O1233", "1")] == {"SKU-01233": Effect(committed=1)}
 
 
 # -- through the command line --------------------------------------------------------------

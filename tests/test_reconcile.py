@@ -9,9 +9,11 @@ from __future__ import annotations
 import itertools
 import tempfile
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -65,7 +67,7 @@ CATALOG = Catalog(
 def make_order(
     order_id: str,
     status: Status | str,
-    lines: list[tuple[str, str, int]] | list[tuple[str, str, int, Status | None]],
+    lines: Sequence[tuple[Any, ...]],
     *,
     created: datetime = T0,
     updated: datetime = T0,
@@ -194,9 +196,7 @@ def test_an_edited_line_quantity_is_corrected(
 
 def test_a_line_removed_from_an_order_is_undone() -> None:
     ledger = SimLedger()
-    ledger.apply(
-        [make_order("1", "paid", [("1", "TEE-M", 2), ("2", "MUG", 1)], updated=later(0))]
-    )
+    ledger.apply([make_order("1", "paid", [("1", "TEE-M", 2), ("2", "MUG", 1)], updated=later(0))])
     outcome = ledger.apply([make_order("1", "paid", [("1", "TEE-M", 2)], updated=later(1))])
     assert outcome.movements == [LineMovement("1", "2", "MUG", Effect(committed=-1))]
     assert ledger.stock() == {"TEE-M": Effect(committed=2)}
@@ -684,7 +684,9 @@ def expected_stock(versions: list[Order], *, restock: bool) -> dict[str, Effect]
         for line in order.lines:
             resolved = CATALOG.resolve(CHANNEL, line.channel_sku)
             for sku, count in (resolved or {}).items():
-                effect = spec_effect(order.line_status(line), line.quantity * count, restock=restock)
+                effect = spec_effect(
+                    order.line_status(line), line.quantity * count, restock=restock
+                )
                 totals[sku] = totals[sku] + effect
     return {sku: effect for sku, effect in totals.items() if effect}
 
@@ -752,3 +754,43 @@ def test_the_real_ledger_balances_equal_its_movements_and_the_spec(
     assert balances == sums
     expected = expected_stock(versions, restock=restock)
     assert balances == {sku: (e.on_hand, e.committed) for sku, e in expected.items()}
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    quantities=st.lists(
+        st.tuples(
+            st.sampled_from(["TEE-M", "MUG", "CAP", "GIFT-SET", "NOPE"]), st.integers(-5, 50)
+        ),
+        max_size=8,
+    ),
+    available=st.fixed_dictionaries({sku: st.integers(-10, 60) for sku in ("TEE-M", "MUG", "CAP")}),
+    share=st.integers(0, 100).map(lambda percent: Fraction(percent, 100)),
+    buffer=st.integers(0, 5),
+)
+def test_a_listing_is_never_offered_more_than_the_stock_behind_it(
+    quantities: list[tuple[str, int]],
+    available: dict[str, int],
+    share: Fraction,
+    buffer: int,
+) -> None:
+    items = [Listing(f"L{n}", sku, quantity) for n, (sku, quantity) in enumerate(quantities)]
+    result = plan_pushes(
+        CHANNEL,
+        items,
+        catalog=CATALOG,
+        available=available,
+        share=share,
+        buffer=buffer,
+        max_change=1.0,
+        force=False,
+    )
+    shown = {item.id: item.quantity for item in items}
+    for change in result.changes:
+        assert change.target >= 0
+        assert change.expected == shown[change.listing_id] != change.target
+        for sku, count in (CATALOG.resolve(CHANNEL, change.channel_sku) or {}).items():
+            assert change.target * count <= max(0, available[sku]) * share
+    assert result.unchanged + len(result.changes) == result.mapped
+    assert result.mapped + len(result.unmapped) == len(items)
+    assert all(item.channel_sku == "NOPE" for item in result.unmapped)

@@ -132,7 +132,11 @@ class FakeChannel:
             raw = json.loads(self.path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise ChannelUnavailableError(self.name, f"{self.path}: no such file") from None
-        except json.JSONDecodeError as exc:
+        except OSError as exc:  # a folder, or unreadable: this channel fails, not the run
+            raise ChannelUnavailableError(
+                self.name, f"{self.path}: cannot read it: {exc.strerror}"
+            ) from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ChannelResponseError(self.name, f"{self.path}: not valid JSON: {exc}") from None
         if not isinstance(raw, dict):
             raise ChannelResponseError(

@@ -1,8 +1,9 @@
 """Shopify through the Admin GraphQL API: orders in, `available` quantities out.
 
-Listings are the variants' inventory items at the configured location (`Listing.id` is the
-InventoryItem GID). Untracked items and items not stocked at the location are skipped (logged);
-a variant without a SKU is returned with `channel_sku=""`, so it is reported and never written.
+Listings are the variants' inventory items stocked at the configured location (`Listing.id` is
+the InventoryItem GID), read as that location's inventory levels. Untracked items are skipped
+(logged); an item without a SKU is returned with `channel_sku=""`, so it is reported and never
+written.
 
 Status mapping (an order's `status`, and a per-line override where a line differs):
 
@@ -36,12 +37,15 @@ API quirks handled here:
 - `inventorySetQuantities` takes `changeFromQuantity` (2026-01+; `compareQuantity` before),
   the quantity this run read: Shopify refuses a write when a sale moved it (compare-and-set).
   The call is all-or-nothing when any item has a userError, so the other items are re-sent.
-  Each call carries an `@idempotent` key, reused when the same request is retried.
+  Each call carries an `@idempotent` key, reused when the same request is retried, and a
+  `referenceDocumentUri` naming the run (`reference_document_uri`: a UUID made when the
+  channel opens, unless the engine sets the run's own). Up to 4 calls run at once.
 - Without the `read_all_orders` scope only the last 60 days of orders are visible.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import uuid
@@ -61,7 +65,7 @@ from omnisync.channels.base import (
     SecretStr,
     TokenStore,
 )
-from omnisync.errors import ChannelError
+from omnisync.errors import ChannelError, ChannelResponseError
 from omnisync.httpclient import Budget, ChannelHttp, CostBucket, Kind, RetryPolicy, Verdict, snippet
 from omnisync.models import (
     ChannelProbe,
@@ -80,18 +84,21 @@ DEFAULT_API_VERSION = "2026-10"
 MAX_QUERY_COST = 1000  # Shopify refuses a single query that requests more (MAX_COST_EXCEEDED)
 MAX_PAGE = 250  # Shopify's cap on `first` and on input arrays
 MUTATION_COST = 10
+PUSH_CONCURRENCY = 4  # inventorySetQuantities calls in flight at once (10 points each)
 
 # Requested cost of one node, by Shopify's rules: an object costs 1, a connection 2 plus
 # `first` times its node, scalars 0.
-# productVariants node: variant + inventoryItem + inventoryLevel + quantities = 4.
-LISTING_NODE_COST = 4
-LISTING_PAGE = min(MAX_PAGE, (MAX_QUERY_COST - 2) // LISTING_NODE_COST)  # 249
+# location.inventoryLevels node: level + quantities + item = 3 (the item carries the SKU;
+# the variant's title would cost a fourth point per listing, a third more, so it is not read).
+LISTING_NODE_COST = 3
+LISTING_PAGE = min(MAX_PAGE, (MAX_QUERY_COST - 2 - 1) // LISTING_NODE_COST)  # 250
 # Order node: the order 1; lineItems 2 + LINES × (line 1 + originalUnitPriceSet 1 +
 # shopMoney 1); refunds 2 + REFUNDS × (refund 1 + refundLineItems 2 + REFUND_LINES ×
-# (refundLineItem 1 + lineItem 1)).
-ORDER_LINES = 10
+# (refundLineItem 1 + lineItem 1)). Sized for the common order (a few lines, at most two
+# refunds) so a page holds 26 orders; bigger orders get a follow-up query each.
+ORDER_LINES = 5
 ORDER_REFUNDS = 2
-ORDER_REFUND_LINES = 10
+ORDER_REFUND_LINES = 3
 
 
 def order_node_cost(lines: int, refunds: int, refund_lines: int) -> int:
@@ -192,15 +199,12 @@ query OrderRefunds($id: ID!, $refunds: Int!, $refundLines: Int!) {{
 """
 LISTINGS_QUERY = """
 query Listings($first: Int!, $after: String, $location: ID!) {
-  productVariants(first: $first, after: $after) {
-    pageInfo { hasNextPage endCursor }
-    nodes {
-      id sku displayName
-      inventoryItem {
-        id tracked
-        inventoryLevel(locationId: $location) {
-          quantities(names: ["available"]) { name quantity }
-        }
+  location(id: $location) {
+    inventoryLevels(first: $first, after: $after) {
+      pageInfo { hasNextPage endCursor }
+      nodes {
+        quantities(names: ["available"]) { name quantity }
+        item { id sku tracked }
       }
     }
   }
@@ -218,9 +222,18 @@ query Levels($ids: [ID!]!, $location: ID!) {
   }
 }
 """
+# `@idempotent` exists from 2026-01; a store pinned to an older version cannot take it.
 SET_MUTATION = """
 mutation SetQuantities($input: InventorySetQuantitiesInput!, $key: String!) {
   inventorySetQuantities(input: $input) @idempotent(key: $key) {
+    inventoryAdjustmentGroup { id }
+    userErrors { code field message }
+  }
+}
+"""
+SET_MUTATION_UNKEYED = """
+mutation SetQuantities($input: InventorySetQuantitiesInput!) {
+  inventorySetQuantities(input: $input) {
     inventoryAdjustmentGroup { id }
     userErrors { code field message }
   }
@@ -287,11 +300,9 @@ class ShopifyChannel:
         # Names the run in Shopify's inventory history; the engine may set a better one.
         self.reference_document_uri = f"gid://omnisync/SyncRun/{uuid.uuid4()}"
         # 2026-01 renamed the compare-and-set field; earlier pinned versions use the old name.
-        self.cas_field = (
-            "compareQuantity"
-            if settings.api_version != "unstable" and settings.api_version < "2026-01"
-            else "changeFromQuantity"
-        )
+        before_2026 = settings.api_version != "unstable" and settings.api_version < "2026-01"
+        self.cas_field = "compareQuantity" if before_2026 else "changeFromQuantity"
+        self.idempotent = not before_2026
 
     # -- GraphQL plumbing ---------------------------------------------------------------
 
@@ -360,51 +371,50 @@ class ShopifyChannel:
     # -- listings --------------------------------------------------------------------------
 
     async def list_listings(self) -> list[Listing]:
+        # The location's inventory levels are exactly the items that can be written there
+        # (others answer ITEM_NOT_STOCKED_AT_LOCATION), one level per variant.
         listings: list[Listing] = []
-        untracked = not_stocked = 0
+        untracked = 0
         after: str | None = None
         while True:
             response, data = await self._graphql(
                 LISTINGS_QUERY,
                 {"first": LISTING_PAGE, "after": after, "location": self.location},
-                cost=2 + LISTING_PAGE * LISTING_NODE_COST,
-                context="reading product variants",
+                cost=2 + 1 + LISTING_PAGE * LISTING_NODE_COST,
+                context="reading inventory levels",
             )
-            nodes, info = self._connection(response, data, "productVariants")
+            location = data.get("location")
+            if location is None and "location" in data:
+                raise ChannelResponseError(
+                    self.name,
+                    f"location {self.location} not found: check [channels.{self.name}] "
+                    f"location (run `omnisync check`)",
+                )
+            if not isinstance(location, dict):
+                raise self.http.malformed(response, "`location` with inventoryLevels", data)
+            nodes, info = self._connection(response, location, "inventoryLevels")
             for node in nodes:
                 try:
-                    item = node["inventoryItem"]
+                    item = node["item"]
                     if not item.get("tracked"):
                         untracked += 1
                         continue
-                    level = item.get("inventoryLevel")
-                    if level is None:
-                        not_stocked += 1
-                        continue
-                    quantity = _available(level["quantities"])
                     listings.append(
                         Listing(
                             id=str(item["id"]),
-                            channel_sku=(node.get("sku") or "").strip(),
-                            quantity=quantity,
-                            name=str(node.get("displayName") or ""),
+                            channel_sku=(item.get("sku") or "").strip(),
+                            quantity=_available(node["quantities"]),
                         )
                     )
                 except (KeyError, TypeError, ValueError):
                     raise self.http.malformed(
-                        response, "a variant with inventoryItem { id tracked inventoryLevel }", node
+                        response, "an inventory level with quantities and item { id sku }", node
                     ) from None
             if not info.get("hasNextPage"):
                 break
             after = _cursor(self.http, response, info)
-        if untracked or not_stocked:
-            log.info(
-                "%s: skipped %d untracked variants and %d not stocked at %s",
-                self.name,
-                untracked,
-                not_stocked,
-                self.location,
-            )
+        if untracked:
+            log.info("%s: skipped %d untracked inventory items", self.name, untracked)
         return listings
 
     def _connection(
@@ -523,9 +533,17 @@ class ShopifyChannel:
     async def push_quantities(self, changes: Sequence[QuantityChange]) -> list[PushResult]:
         results: list[PushResult] = []
         stale: list[QuantityChange] = []
-        for start in range(0, len(changes), MAX_PAGE):
-            chunk = list(changes[start : start + MAX_PAGE])
-            done, conflicts = await self._push_chunk(chunk)
+        slots = asyncio.Semaphore(PUSH_CONCURRENCY)
+
+        async def push(
+            chunk: list[QuantityChange],
+        ) -> tuple[list[PushResult], list[QuantityChange]]:
+            async with slots:
+                return await self._push_chunk(chunk)
+
+        # Calls touch disjoint items and each is compare-and-set, so they may overlap.
+        chunks = [list(changes[i : i + MAX_PAGE]) for i in range(0, len(changes), MAX_PAGE)]
+        for done, conflicts in await asyncio.gather(*(push(chunk) for chunk in chunks)):
             results += done
             stale += conflicts
         if stale:
@@ -550,7 +568,7 @@ class ShopifyChannel:
         stale: list[QuantityChange] = []
         pending = chunk
         while pending:
-            variables = {
+            variables: dict[str, Any] = {
                 # A fresh key per distinct request: Shopify answers a reused key with new
                 # variables by IDEMPOTENCY_KEY_PARAMETER_MISMATCH. Network retries of this
                 # very request re-send the same body, so they reuse it.
@@ -570,8 +588,13 @@ class ShopifyChannel:
                     ],
                 },
             }
+            if not self.idempotent:
+                del variables["key"]
             response, data = await self._graphql(
-                SET_MUTATION, variables, cost=MUTATION_COST, context="setting quantities"
+                SET_MUTATION if self.idempotent else SET_MUTATION_UNKEYED,
+                variables,
+                cost=MUTATION_COST,
+                context="setting quantities",
             )
             payload = data.get("inventorySetQuantities")
             if not isinstance(payload, dict) or not isinstance(payload.get("userErrors"), list):

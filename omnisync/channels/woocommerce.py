@@ -29,16 +29,22 @@ API quirks handled here:
   order when an earlier one leaves the result set: we sort by id ascending and send no upper
   bound, so an order modified during the walk keeps its place and new orders are appended;
   the window's upper bound is applied here, and the next run picks up what moved past it.
+- `status=any` (the default) leaves trashed orders out, so they are fetched by a second walk
+  with `status=trash` (that `any` excludes trash is read from Woo's code, not its docs).
 - No compare-and-set: just before each batch write the listings are re-read, and a listing
   whose quantity moved since this run read it is returned as a conflict, not overwritten.
   A sale in the few milliseconds between that re-read and the write can still be lost; the
   next run's order fetch corrects the quantity.
+- Woo documents no rate limit: collections are paged in order, while variation lists and
+  write batches (independent of each other) go up to 8 at once; a host's own 429 / 503 with
+  Retry-After is waited out.
 - Batch writes take at most 100 objects and answer HTTP 200 with a per-item `error` object
   for the items that failed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator, Sequence
@@ -74,6 +80,7 @@ log = logging.getLogger(__name__)
 
 PAGE = 100  # WordPress's maximum per_page
 BATCH = 100  # woocommerce_rest_batch_items_limit's default
+CONCURRENCY = 8  # requests at once where order does not matter (variations, batches)
 
 STATUSES: dict[str, Status] = {
     "pending": Status.PENDING,
@@ -159,6 +166,7 @@ class WooCommerceChannel:
             auth=httpx.BasicAuth(settings.key.reveal(), settings.secret.reveal()),
         )
         self.query_auth = False
+        self._slots = asyncio.Semaphore(CONCURRENCY)
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -172,14 +180,15 @@ class WooCommerceChannel:
         context: str,
     ) -> httpx.Response:
         params = dict(params or {})
-        if self.query_auth:
+        in_query = self.query_auth
+        if in_query:
             params |= self._auth_params()
         try:
             return await self.http.send(
                 method, f"{self.api}{path}", params=params, json_body=json_body, context=context
             )
         except ChannelAuthError:
-            if self.query_auth or not self._credentials_missing():
+            if in_query or not self._credentials_missing():
                 raise
         # The server dropped the Authorization header: Woo's documented fallback.
         log.info(
@@ -263,26 +272,16 @@ class WooCommerceChannel:
                     raise self.http.malformed(
                         response, "a product with id, type, manage_stock, stock_quantity", product
                     ) from None
-        for parent in variable:
-            async for response, variations in self._pages(
-                f"/products/{parent}/variations",
-                {"_fields": VARIATION_FIELDS, "orderby": "id", "order": "asc"},
-                expected="a list of variations",
-                context=f"reading the variations of product {parent}",
-            ):
-                for variation in variations:
-                    try:
-                        managed = variation.get("manage_stock")
-                        if managed is True:
-                            listings.append(_listing(f"{parent}/{variation['id']}", variation))
-                        elif managed != "parent":  # "parent": the parent is the listing
-                            left_alone.append(str(variation.get("sku") or variation["id"]))
-                    except (KeyError, TypeError, ValueError):
-                        raise self.http.malformed(
-                            response,
-                            "a variation with id, manage_stock, stock_quantity",
-                            variation,
-                        ) from None
+
+        # Each variable product's variations are their own collection; read several at once
+        # (Woo documents no rate limit, and a handful of connections is what a browser uses).
+        async def read(parent: int) -> tuple[list[Listing], list[str]]:
+            async with self._slots:
+                return await self._variations(parent)
+
+        for found, skipped in await asyncio.gather(*(read(parent) for parent in variable)):
+            listings += found
+            left_alone += skipped
         if left_alone:
             log.warning(
                 "%s: %d products do not manage stock and are left alone (%s%s)",
@@ -292,6 +291,28 @@ class WooCommerceChannel:
                 ", …" if len(left_alone) > 5 else "",
             )
         return listings
+
+    async def _variations(self, parent: int) -> tuple[list[Listing], list[str]]:
+        listings: list[Listing] = []
+        left_alone: list[str] = []
+        async for response, variations in self._pages(
+            f"/products/{parent}/variations",
+            {"_fields": VARIATION_FIELDS, "orderby": "id", "order": "asc"},
+            expected="a list of variations",
+            context=f"reading the variations of product {parent}",
+        ):
+            for variation in variations:
+                try:
+                    managed = variation.get("manage_stock")
+                    if managed is True:
+                        listings.append(_listing(f"{parent}/{variation['id']}", variation))
+                    elif managed != "parent":  # "parent": the parent is the listing
+                        left_alone.append(str(variation.get("sku") or variation["id"]))
+                except (KeyError, TypeError, ValueError):
+                    raise self.http.malformed(
+                        response, "a variation with id, manage_stock, stock_quantity", variation
+                    ) from None
+        return listings, left_alone
 
     # -- orders ----------------------------------------------------------------------------
 
@@ -305,6 +326,17 @@ class WooCommerceChannel:
             "orderby": "id",
             "order": "asc",
         }
+        # Woo's default `status=any` leaves out trashed orders, whose stock must come back:
+        # they are read by a second walk, normally one short page.
+        walks = (params, params | {"status": "trash"})
+        for walk in walks:
+            async for order in self._walk_orders(walk, seen):
+                if updated_since <= order.updated_at < updated_until:
+                    yield order
+
+    async def _walk_orders(
+        self, params: dict[str, str | int], seen: set[str]
+    ) -> AsyncIterator[Order]:
         async for response, orders in self._pages(
             "/orders", params, expected="a list of orders", context="reading orders"
         ):
@@ -317,10 +349,8 @@ class WooCommerceChannel:
                         "an order with id, status, date_created_gmt, date_modified_gmt, line_items",
                         raw,
                     ) from None
-                if order.id in seen:
-                    continue
-                seen.add(order.id)
-                if updated_since <= order.updated_at < updated_until:
+                if order.id not in seen:
+                    seen.add(order.id)
                     yield order
 
     def _order(self, raw: dict[str, Any]) -> Order:
@@ -364,10 +394,23 @@ class WooCommerceChannel:
                 results.append(PushResult(change.listing_id, "failed", "not a WooCommerce id"))
                 continue
             groups[parent if variation else None].append(change)
-        for group_parent, group in groups.items():
-            collection = f"/products/{group_parent}/variations" if group_parent else "/products"
-            for start in range(0, len(group), BATCH):
-                results += await self._push_batch(collection, group[start : start + BATCH])
+        batches = [
+            (
+                f"/products/{parent}/variations" if parent else "/products",
+                group[start : start + BATCH],
+            )
+            for parent, group in groups.items()
+            for start in range(0, len(group), BATCH)
+        ]
+
+        async def push(collection: str, batch: list[QuantityChange]) -> list[PushResult]:
+            async with self._slots:
+                return await self._push_batch(collection, batch)
+
+        # Batches touch disjoint listings, so they may run side by side; each still re-reads
+        # its own listings right before writing them.
+        for done in await asyncio.gather(*(push(*batch) for batch in batches)):
+            results += done
         return results
 
     async def _push_batch(self, collection: str, batch: list[QuantityChange]) -> list[PushResult]:

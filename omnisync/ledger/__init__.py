@@ -531,6 +531,10 @@ class Ledger:
     def save_tokens(self, channel: str, tokens: dict[str, str]) -> None:
         """Store rotated tokens at once, in their own transaction: a single-use refresh token
         that is lost locks the shop out."""
+        if self._depth:
+            # Inside another transaction this would be a savepoint, undone with it (a dry
+            # run rolls back): the engine never holds a transaction across channel I/O.
+            raise RuntimeError("save_tokens must not run inside a ledger transaction")
         with self.atomic():
             merged = {**self.load_tokens(channel), **tokens}
             self.conn.execute(

@@ -133,3 +133,60 @@ def test_check_reports_each_channel_without_leaking_credentials(
     assert "Main warehouse" in output
     for secret in (shopify_api.TOKEN, woocommerce_api.KEY, woocommerce_api.SECRET):
         assert secret not in output
+
+
+def test_a_sale_during_the_run_is_not_overwritten_on_either_shop(
+    tmp_path: Path, shops: tuple[FakeShopify, FakeWoo, str, str]
+) -> None:
+    shopify, woo, shopify_url, woo_url = shops
+    (tmp_path / "omnisync.toml").write_text(
+        f"""
+[ledger]
+path = "inventory.db"
+
+[channels.shop]
+type = "shopify"
+store = "test-shop.myshopify.com"
+token = "${{SHOPIFY_TOKEN}}"
+location = "1"
+base_url = "{shopify_url}"
+
+[channels.woo]
+type = "woocommerce"
+url = "https://shop.example"
+key = "${{WOO_KEY}}"
+secret = "${{WOO_SECRET}}"
+base_url = "{woo_url}"
+"""
+    )
+    for sku in ("TEE-M", "MUG"):
+        assert omnisync(tmp_path, "stock", "set", sku, "10", "--new").returncode == 0
+
+    def just_now() -> datetime:
+        return datetime.now(UTC) - timedelta(seconds=1)
+
+    def shopify_sale(operation: str, variables: dict[str, Any]) -> None:
+        # Right before omnisync's first write, a customer buys a TEE-M on Shopify.
+        if operation == "SetQuantities" and 5002 not in sold:
+            sold.add(5002)
+            shopify.add_order(5002, [("TEE-M", 1)], updated=iso(just_now()))
+            shopify.sell("TEE-M", 1)
+
+    def woo_sale(request: Any) -> None:
+        # Right before omnisync re-reads to write, a customer buys a MUG on Woo.
+        if "include" in request.query and "woo" not in sold:
+            sold.add("woo")
+            woo.add_order([("MUG", 1)], status="processing", modified=iso(just_now(), z=False))
+            woo.sell("MUG", 1)
+
+    sold: set[object] = set()
+    shopify.before.append(shopify_sale)
+    woo.before.append(woo_sale)
+
+    result = omnisync(tmp_path, "sync", "--json", "--since", "1d")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert sold == {5002, "woo"}
+    # Stock 10 each. Sold: TEE-M 2 + 1 on Shopify; MUG 1 + 1 on Woo. Both channels agree,
+    # and neither mid-run sale was written back into stock.
+    assert (shopify.available("TEE-M"), shopify.available("MUG")) == (7, 8)
+    assert (woo.stock("TEE-M"), woo.stock("MUG")) == (7, 8)

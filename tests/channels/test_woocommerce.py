@@ -48,7 +48,12 @@ def test_orders_arrive_once_each_over_several_pages(woo: FakeWoo) -> None:
     orders = run(go())
     assert [o.id for o in orders] == [str(i) for i in ids]
     requests = gets(woo, "/orders")
-    assert [r.query["page"] for r in requests] == ["1", "2", "3"]
+    assert [(r.query.get("status"), r.query["page"]) for r in requests] == [
+        (None, "1"),
+        (None, "2"),
+        (None, "3"),
+        ("trash", "1"),  # `any` leaves trashed orders out
+    ]
     assert requests[0].query["per_page"] == "100"
     assert requests[0].query["dates_are_gmt"] == "true"
     assert requests[0].query["modified_after"] == "2026-11-19T23:59:59"
@@ -75,6 +80,17 @@ def test_an_order_updated_while_paging_does_not_push_others_off_a_page(woo: Fake
     assert len(got) == len(set(got))
     assert set(got) == {str(i) for i in ids}  # not one order skipped
     assert [(o.id, o.status) for o in second] == [(str(ids[3]), Status.COMPLETED)]
+
+
+def test_a_trashed_order_is_fetched_and_releases_its_stock(woo: FakeWoo) -> None:
+    woo.add_order([("TEE-M", 2)], status="trash", modified=at(1))
+
+    async def go() -> list[Order]:
+        async with woo_channel(woo) as channel:
+            return await fetch(channel)
+
+    [order] = run(go())
+    assert order.status is Status.CANCELLED
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,9 @@ Test knobs:
 - `before_list` / `before_fetch`: async hooks awaited at the start of those steps;
 - `sell_between`: called once, after the listings were read and before the first push
   is applied, to "sell" on the channel (see `sell`), the way a marketplace sale races a write;
-- `omit_results`: listing ids `push_quantities` says nothing about (a buggy adapter).
+- `omit_results`: listing ids `push_quantities` says nothing about (a buggy adapter);
+- `report_current=False`: a conflict does not say what the listing shows now (some APIs
+  only refuse the write), so the engine must read the listings again.
 """
 
 from __future__ import annotations
@@ -72,6 +74,7 @@ class MemoryChannel:
     before_fetch: Callable[[], Awaitable[None]] | None = None
     sell_between: Callable[[MemoryChannel], None] | None = None
     omit_results: set[str] = field(default_factory=set)
+    report_current: bool = True
     supports_compare_and_set: bool = True
     # What the engine did: every push_quantities call's changes, and fetch windows.
     pushes: list[list[QuantityChange]] = field(default_factory=list)
@@ -153,7 +156,7 @@ class MemoryChannel:
                         change.listing_id,
                         "conflict",
                         f"quantity is {listing.quantity}, expected {change.expected}",
-                        current=listing.quantity,
+                        current=listing.quantity if self.report_current else None,
                     )
                 )
             else:

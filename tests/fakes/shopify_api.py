@@ -89,12 +89,14 @@ class FakeShopify(FakeApp):
         self.bucket = bucket or Bucket()
         self.locations = {LOCATION: "Main warehouse"}
         self.variants: list[Variant] = []
+        self.items: set[str] = set()
         self.levels: dict[tuple[str, str], int] = {}
         self.orders: dict[str, dict[str, Any]] = {}
         self.idempotency: dict[str, tuple[str, dict[str, Any]]] = {}
         self.adjustments: list[dict[str, Any]] = []  # every applied inventorySetQuantities input
         self.operations: list[tuple[str, dict[str, Any]]] = []
         self.throttled = 0  # requests answered THROTTLED
+        self.spent = 0.0  # points actually charged (after refunds), for the benchmark's floor
         # Called with the operation name before it runs: a test "sells" or edits here.
         self.before: list[Any] = []
 
@@ -111,6 +113,7 @@ class FakeShopify(FakeApp):
     ) -> str:
         number = len(self.variants) + 1
         item = f"gid://shopify/InventoryItem/{47000 + number}"
+        self.items.add(item)
         self.variants.append(
             Variant(
                 f"gid://shopify/ProductVariant/{44000 + number}",
@@ -280,6 +283,7 @@ class FakeShopify(FakeApp):
         self.bucket.available -= requested
         actual = min(requested, max(1, _objects(data)))
         self.bucket.available += requested - actual  # Shopify refunds the unused part
+        self.spent += actual
         return Response(
             200,
             {
@@ -296,9 +300,13 @@ class FakeShopify(FakeApp):
 
     @staticmethod
     def _requested_cost(operation: str, v: dict[str, Any]) -> int:
+        return int(FakeShopify._cost(operation, v))
+
+    @staticmethod
+    def _cost(operation: str, v: dict[str, Any]) -> Any:
         """Shopify's worst-case cost: objects 1, connections 2 + first × node."""
         if operation == "Listings":
-            return 2 + v["first"] * 4
+            return 1 + 2 + v["first"] * 3
         if operation == "Orders":
             refund = 1 + 2 + v["refundLines"] * 2
             node = 1 + (2 + v["lines"] * 3) + (2 + v["refunds"] * refund)
@@ -324,30 +332,27 @@ class FakeShopify(FakeApp):
         }
 
     def _op_Listings(self, query: str, v: dict[str, Any]) -> dict[str, Any]:
+        if v["location"] not in self.locations:
+            return {"location": None}
+        stocked = [x for x in self.variants if (x.item, v["location"]) in self.levels]
         start = _uncursor(v["after"]) if v.get("after") else 0
-        page = self.variants[start : start + v["first"]]
-        nodes = []
-        for variant in page:
-            level = self.levels.get((variant.item, v["location"]))
-            nodes.append(
-                {
-                    "id": variant.id,
-                    "sku": variant.sku,
-                    "displayName": variant.name,
-                    "inventoryItem": {
-                        "id": variant.item,
-                        "tracked": variant.tracked,
-                        "inventoryLevel": None
-                        if level is None
-                        else {"quantities": [{"name": "available", "quantity": level}]},
-                    },
-                }
-            )
+        page = stocked[start : start + v["first"]]
+        nodes = [
+            {
+                "quantities": [
+                    {"name": "available", "quantity": self.levels[(x.item, v["location"])]}
+                ],
+                "item": {"id": x.item, "sku": x.sku, "tracked": x.tracked},
+            }
+            for x in page
+        ]
         end = start + len(page)
         return {
-            "productVariants": {
-                "pageInfo": {"hasNextPage": end < len(self.variants), "endCursor": _cursor(end)},
-                "nodes": nodes,
+            "location": {
+                "inventoryLevels": {
+                    "pageInfo": {"hasNextPage": end < len(stocked), "endCursor": _cursor(end)},
+                    "nodes": nodes,
+                }
             }
         }
 
@@ -420,7 +425,7 @@ class FakeShopify(FakeApp):
         nodes: list[dict[str, Any] | None] = []
         for item in v["ids"]:
             level = self.levels.get((item, v["location"]))
-            known = any(variant.item == item for variant in self.variants)
+            known = item in self.items
             nodes.append(
                 None
                 if not known
@@ -488,7 +493,7 @@ class FakeShopify(FakeApp):
                         "message": "The specified location could not be found.",
                     }
                 )
-            elif not any(variant.item == q["inventoryItemId"] for variant in self.variants):
+            elif q["inventoryItemId"] not in self.items:
                 errors.append(
                     {
                         "code": "INVALID_INVENTORY_ITEM",

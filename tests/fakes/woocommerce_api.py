@@ -253,7 +253,12 @@ class FakeWoo(FakeApp):
         return self._page(request, rows)
 
     def _orders(self, request: Request) -> Response:
-        rows = list(self.orders.values())
+        status = request.query.get("status", "any")
+        if status == "any":  # as Woo's: every status but trash
+            rows = [row for row in self.orders.values() if row["status"] != "trash"]
+        else:
+            wanted = set(status.split(","))
+            rows = [row for row in self.orders.values() if row["status"] in wanted]
         if request.query.get("dates_are_gmt") != "true" and "modified_after" in request.query:
             return Response(
                 400,

@@ -1,0 +1,215 @@
+"""Benchmark: one `omnisync sync` against loopback Shopify and WooCommerce fakes with latency.
+
+Prints figures, asserts nothing. Each fake adds a fixed latency to every request and
+enforces its documented limits (Shopify: the 1,000-point single-query cap and the leaky
+cost bucket, THROTTLED when it runs dry; WooCommerce: none beyond 100 per page / batch).
+The sync runs as the installed CLI in its own process, so the fakes' threads do not share
+its interpreter lock.
+
+    /work/venv/bin/python benchmarks/bench_http.py [--listings 5000] [--orders 2000]
+
+Definitions of what is printed:
+- minimal requests: the fewest requests the same work takes under each channel's documented
+  limits and omnisync's query shapes: pages of at most the documented size (Shopify's sized
+  under the 1,000-point cap), writes of at most 250 (Shopify) / 100 (Woo) items, and on Woo
+  one re-read per write batch (Woo has no compare-and-set; the spec requires the re-read).
+- rate-limit floor: the least time the work can take. Shopify: points actually spent minus
+  the bucket's starting content, over the restore rate; and never less than its chain of
+  dependent requests (cursor pages) times the latency. WooCommerce: no documented limit, so
+  only its chain of dependent requests times the latency. The run's floor is the larger.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from omnisync.channels.shopify import LISTING_PAGE, MAX_PAGE, ORDER_PAGE  # noqa: E402
+from omnisync.channels.woocommerce import BATCH, PAGE  # noqa: E402
+from tests.fakes import shopify_api, woocommerce_api  # noqa: E402
+from tests.fakes.server import serve  # noqa: E402
+from tests.fakes.shopify_api import Bucket, FakeShopify  # noqa: E402
+from tests.fakes.woocommerce_api import FakeWoo  # noqa: E402
+
+STOCK = 100
+
+
+def build(args: argparse.Namespace) -> tuple[FakeShopify, FakeWoo, list[str]]:
+    """Both shops with the same SKUs; each gets `orders` recent one-unit orders."""
+    skus = [f"SKU-{n:05d}" for n in range(args.listings)]
+    # All orders inside the run's window: from an hour ago, one a second.
+    recent = datetime.now(UTC) - timedelta(hours=1)
+    shopify = FakeShopify(
+        latency=args.latency,
+        bucket=Bucket(maximum=args.bucket, rate=args.restore_rate, available=args.bucket),
+    )
+    for sku in skus:
+        shopify.add_variant(sku, STOCK)
+    for n in range(args.orders):  # Shopify sells the first `orders` SKUs
+        stamp = (recent + timedelta(seconds=n)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        shopify.add_order(100000 + n, [(skus[n], 1)], updated=stamp)
+
+    woo = FakeWoo(latency=args.latency)
+    per_parent = 10
+    variable = args.listings // 5 // per_parent  # a fifth of the listings are variations
+    simple = args.listings - variable * per_parent
+    for sku in skus[:simple]:
+        woo.add_product(sku, STOCK)
+    for p in range(variable):
+        chunk = skus[simple + p * per_parent : simple + (p + 1) * per_parent]
+        woo.add_variable(f"PARENT-{p}", [(sku, STOCK) for sku in chunk])
+    for n in range(args.orders):  # Woo sells the last `orders` SKUs
+        stamp = (recent + timedelta(seconds=n)).strftime("%Y-%m-%dT%H:%M:%S")
+        woo.add_order([(skus[-1 - n], 1)], status="processing", modified=stamp)
+    return shopify, woo, skus
+
+
+def minimal(args: argparse.Namespace, skus: list[str], woo: FakeWoo) -> tuple[int, int, int]:
+    """Minimal requests for Shopify and Woo, and how many listings change on each."""
+    sold = set(skus[: args.orders]) | set(skus[-args.orders :])
+    changed = len(sold)
+    shopify = (
+        math.ceil(args.listings / LISTING_PAGE)
+        + max(1, math.ceil(args.orders / ORDER_PAGE))
+        + math.ceil(changed / MAX_PAGE)
+    )
+    simple_changed = sum(
+        1 for p in woo.products.values() if p["type"] == "simple" and p["sku"] in sold
+    )
+    # Orders: the pages of `status=any`, and one of `status=trash` (see the adapter).
+    woo_min = math.ceil(len(woo.products) / PAGE) + max(1, math.ceil(args.orders / PAGE)) + 1
+    woo_min += 2 * math.ceil(simple_changed / BATCH)
+    for variations in woo.variations.values():
+        woo_min += math.ceil(len(variations) / PAGE)
+        hit = sum(1 for v in variations.values() if v["sku"] in sold)
+        woo_min += 2 * math.ceil(hit / BATCH)
+    return shopify, woo_min, changed
+
+
+def omnisync(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ) | {
+        "SHOPIFY_TOKEN": shopify_api.TOKEN,
+        "WOO_KEY": woocommerce_api.KEY,
+        "WOO_SECRET": woocommerce_api.SECRET,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "omnisync", "--config", str(root / "omnisync.toml"), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--listings", type=int, default=5000)
+    parser.add_argument("--orders", type=int, default=2000)
+    parser.add_argument("--latency", type=float, default=0.05, help="seconds per request")
+    parser.add_argument("--bucket", type=float, default=2000.0, help="Shopify maximumAvailable")
+    parser.add_argument(
+        "--restore-rate", type=float, default=2000.0, help="Shopify points restored per second"
+    )
+    args = parser.parse_args()
+
+    shopify, woo, skus = build(args)
+    shopify_min, woo_min, changed = minimal(args, skus, woo)
+    with tempfile.TemporaryDirectory() as tmp, serve(shopify) as s_url, serve(woo) as w_url:
+        root = Path(tmp)
+        with open(root / "stock.csv", "w", newline="") as out:
+            writer = csv.writer(out)
+            writer.writerow(["sku", "on_hand"])
+            writer.writerows([sku, STOCK] for sku in skus)
+        (root / "omnisync.toml").write_text(
+            f"""
+[ledger]
+path = "inventory.db"
+
+[channels.shop]
+type = "shopify"
+store = "bench.myshopify.com"
+token = "${{SHOPIFY_TOKEN}}"
+location = "1"
+base_url = "{s_url}"
+timeout = 600
+
+[channels.woo]
+type = "woocommerce"
+url = "https://bench.example"
+key = "${{WOO_KEY}}"
+secret = "${{WOO_SECRET}}"
+base_url = "{w_url}"
+timeout = 600
+"""
+        )
+        imported = omnisync(root, "stock", "import", str(root / "stock.csv"))
+        if imported.returncode != 0:
+            sys.exit(f"stock import failed: {imported.stderr}")
+        shopify.requests.clear()
+        woo.requests.clear()
+        shopify.spent = 0.0
+        shopify.bucket.available, shopify.bucket.stamp = args.bucket, time.monotonic()
+
+        started = time.monotonic()
+        result = omnisync(root, "sync", "--json", "--since", "2h")
+        process = time.monotonic() - started
+    if not result.stdout.strip():
+        sys.exit(f"sync printed no report (exit {result.returncode}): {result.stderr}")
+    report = json.loads(result.stdout)
+    # The run's own clock: from the run's start to its report, without interpreter start-up.
+    wall = (
+        datetime.fromisoformat(report["finished_at"]) - datetime.fromisoformat(report["started_at"])
+    ).total_seconds()
+
+    shopify_requests, woo_requests = len(shopify.requests), len(woo.requests)
+    cost_floor = max(0.0, shopify.spent - args.bucket) / args.restore_rate
+    shopify_chain = (
+        math.ceil(args.listings / LISTING_PAGE) + math.ceil(args.orders / ORDER_PAGE) + 1
+    ) * args.latency
+    woo_chain = 7 * args.latency  # products p1, rest; variations; orders p1, rest; read; write
+    floor = max(cost_floor, shopify_chain, woo_chain)
+
+    print(f"omnisync sync: {args.listings} listings per channel, {args.orders} changed orders")
+    print(f"per channel, {changed} listings to push, {args.latency * 1000:.0f} ms per request")
+    print(f"Shopify bucket {args.bucket:g} points, restoring {args.restore_rate:g}/s")
+    print(f"exit code {result.returncode}")
+    for name, channel in report["channels"].items():
+        print(
+            f"  {name}: {channel['status']}, {channel['orders_fetched']} orders, "
+            f"{channel['listings_pushed']} pushed, errors {channel['errors']}"
+        )
+    print(f"engine timings: {report.get('timings')}")
+    print()
+    print(f"{'':24}{'Shopify':>12}{'WooCommerce':>14}")
+    print(f"{'requests':24}{shopify_requests:>12}{woo_requests:>14}")
+    print(f"{'minimal requests':24}{shopify_min:>12}{woo_min:>14}")
+    print(
+        f"{'requests / minimal':24}{shopify_requests / shopify_min:>12.3f}"
+        f"{woo_requests / woo_min:>14.3f}"
+    )
+    print(f"{'THROTTLED answers':24}{shopify.throttled:>12}{'-':>14}")
+    print(f"{'points spent':24}{shopify.spent:>12.0f}{'-':>14}")
+    print(f"{'floor, s':24}{max(cost_floor, shopify_chain):>12.2f}{woo_chain:>14.2f}")
+    print()
+    print(f"wall time           {wall:8.2f} s   (the run, by its report)")
+    print(f"process time        {process:8.2f} s   (the CLI process, start-up included)")
+    print(f"rate-limit floor    {floor:8.2f} s")
+    print(f"wall / floor        {wall / floor:8.3f}    (target ≤ 1.25)")
+    total = shopify_requests + woo_requests
+    print(f"requests / minimal  {total / (shopify_min + woo_min):8.3f}    (target ≤ 1.05)")
+
+
+if __name__ == "__main__":
+    main()
