@@ -131,6 +131,17 @@ def build(root: Path, *, skus: int, lines: int, changed: int) -> None:
                     "lines": [{"id": r[2], "sku": r[3], "quantity": r[4]} for r in row],
                 }
             )
+    # The ledger has run before: it holds every listing as last read, as a live shop's does.
+    with Ledger.open(root / "inventory.db", write=True) as ledger, ledger.atomic():
+        ledger.conn.executemany(
+            "INSERT INTO listings (channel, listing_id, channel_sku, last_read, shown) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (
+                (channel, item["id"], item["sku"], item["quantity"], item["quantity"])
+                for channel, content in files.items()
+                for item in content["listings"]
+            ),
+        )
     (root / "fake").mkdir()
     for channel, content in files.items():
         (root / "fake" / f"{channel}.json").write_text(json.dumps(content))

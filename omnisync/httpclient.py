@@ -340,11 +340,11 @@ class ChannelHttp:
             raise ChannelUnavailableError(self.channel, message)
         raise ChannelResponseError(self.channel, message)
 
-    def _timeout(self) -> httpx.Timeout:
+    def _timeout(self, last_failure: str | None) -> httpx.Timeout:
         """The client's timeouts, shortened so no request outlives the budget."""
         remaining = self.budget.remaining()
         if remaining <= 0:
-            raise self.budget.exhausted("out of time")
+            raise self.budget.exhausted(last_failure or "out of time")
         base = self.client.timeout
 
         def cap(value: float | None) -> float:
@@ -383,6 +383,7 @@ class ChannelHttp:
             )
         transient_tries = 0
         throttled_tries = 0
+        last_failure: str | None = None
         content = None if json_body is None else json.dumps(json_body).encode()
         headers = dict(self.headers)
         if content is not None:
@@ -399,7 +400,7 @@ class ChannelHttp:
                     params=params,
                     headers=headers,
                     auth=self.auth if self.auth is not None else httpx.USE_CLIENT_DEFAULT,
-                    timeout=self._timeout(),
+                    timeout=self._timeout(last_failure),
                 )
                 self.last_response = response
                 verdict = classify_status(response)
@@ -409,6 +410,7 @@ class ChannelHttp:
                 verdict = classify_exception(exc)
             if verdict is None:
                 return response
+            last_failure = REDACTOR.scrub(f"{context or _path(url)}: {verdict.message}")
             if verdict.kind is Kind.THROTTLED:
                 throttled_tries += 1
                 if throttled_tries > self.policy.throttle_attempts:

@@ -52,6 +52,9 @@ def desired_effect(status: Status, quantity: int, *, restock_returns: bool) -> E
     return ZERO  # cancelled before shipping
 
 
+_NO_MAPPING: Mapping[str, str] = {}
+
+
 @dataclass(frozen=True, slots=True)
 class Catalog:
     """What turns a channel SKU into ledger SKUs: known SKUs, `[mapping]` and `[bundles]`."""
@@ -64,7 +67,7 @@ class Catalog:
         """The SKUs and unit counts one unit of `channel_sku` stands for; None if unmapped."""
         if not channel_sku:
             return None
-        sku = self.mapping.get(channel, {}).get(channel_sku, channel_sku)
+        sku = self.mapping.get(channel, _NO_MAPPING).get(channel_sku, channel_sku)
         components = self.bundles.get(sku)
         if components is not None:
             if all(component in self.skus for component in components):
@@ -236,13 +239,20 @@ def plan_pushes(
     refused whole unless `force`: an empty or wrong ledger must not wipe a shop.
     """
     plan = PushPlan()
+    resolve = catalog.resolve
     for listing in listings:
-        resolved = catalog.resolve(channel, listing.channel_sku)
+        resolved = resolve(channel, listing.channel_sku)
         if resolved is None:
             plan.unmapped.append(listing)
             continue
         plan.mapped += 1
-        target = listing_target(sellable(resolved, available), share=share, buffer=buffer)
+        if len(resolved) == 1:
+            # The common case, a plain SKU, without the generator `sellable` needs for bundles.
+            ((sku, count),) = resolved.items()
+            units = available.get(sku, 0) // count
+        else:
+            units = sellable(resolved, available)
+        target = listing_target(units, share=share, buffer=buffer)
         if target == listing.quantity:
             plan.unchanged += 1
         else:

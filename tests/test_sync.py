@@ -1107,7 +1107,7 @@ def test_a_listing_that_keeps_selling_during_the_run_is_never_overwritten(rig: R
     rig.run()
     a.put_order(make_order("1", "paid", [("TEE-M", 2)], created=at(1)))
     rig.clock.advance(10)
-    sold = []
+    sold: list[int] = []
 
     def sell_again(channel: MemoryChannel) -> None:
         # A sale lands before every write this run makes: the channel never settles.
