@@ -164,7 +164,14 @@ def init(
     app_ctx = _ctx(ctx)
     written = write_starter(app_ctx.config_path, force=force)
     config = load_config(written)
-    Ledger.open(app_ctx.ledger_path(config), write=True).close()
+    ledger_path = app_ctx.ledger_path(config)
+    try:
+        ledger_path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"{ledger_path.parent}: cannot create the folder: {exc.strerror}"
+        ) from None
+    Ledger.open(ledger_path, write=True).close()
     _out().print(
         f"Wrote {written} and created the ledger {app_ctx.ledger_path(config)}.\n"
         "Next: import a stock-take (`omnisync stock import counts.csv`), add your channels "

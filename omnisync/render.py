@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -270,9 +271,12 @@ def check_report(out: Console, err: Console, report: CheckReport) -> None:
         out.print(f"{channel.name} ({channel.type}): {state}", markup=False, highlight=False)
         for message in channel.messages:
             out.print(f"  {message}", markup=False, highlight=False)
-        for channel_sku in channel.unmapped:
-            label = repr(channel_sku) if channel_sku else "a listing with no SKU"
-            out.print(f"  unmapped listing: {label} maps to no SKU", markup=False, highlight=False)
+        for channel_sku, count in Counter(channel.unmapped).items():
+            label = repr(channel_sku) if channel_sku else "no SKU"
+            times = f" ({count} listings)" if count > 1 else ""
+            out.print(
+                f"  unmapped listing: {label} maps to no SKU{times}", markup=False, highlight=False
+            )
         for sku, ids in channel.duplicates.items():
             out.print(
                 f"  {sku} is on {len(ids)} listings: {', '.join(ids)}",

@@ -26,6 +26,7 @@ import asyncio
 import json
 import logging
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -275,6 +276,25 @@ async def _fetch(run: _ChannelRun, now: Callable[[], datetime]) -> None:
         run.fail(exc)
     except TimeoutError:
         run.fail(_budget_error(run))
+    except Exception as exc:  # noqa: BLE001 - see _adapter_bug
+        run.fail(_adapter_bug(run, exc))
+
+
+def _adapter_bug(run: _ChannelRun, exc: Exception) -> ChannelError:
+    """An adapter raised something other than a ChannelError: a bug, most likely a payload
+    shape it did not expect. Fail that channel, not the whole run, so the other channels
+    are still kept right; log the traceback (scrubbed) so the bug can be reported."""
+    log.error(
+        "%s: unexpected error in the %s adapter:\n%s",
+        run.config.name,
+        run.config.type,
+        REDACTOR.scrub(traceback.format_exc()),
+    )
+    return ChannelError(
+        run.config.name,
+        f"unexpected error in the {run.config.type} adapter ({type(exc).__name__}: "
+        f"{REDACTOR.scrub(str(exc))}); run with -v for details and please report it",
+    )
 
 
 def _budget_error(run: _ChannelRun) -> ChannelUnavailableError:
@@ -400,6 +420,8 @@ async def _push(
         run.fail(exc)
     except TimeoutError:
         run.fail(_budget_error(run))
+    except Exception as exc:  # noqa: BLE001 - see _adapter_bug
+        run.fail(_adapter_bug(run, exc))
     outcomes = [entry.outcome for entry in run.report.changes]
     run.report.listings_pushed = outcomes.count("written")
     run.report.listings_conflict = outcomes.count("conflict")

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from omnisync.cli import app
 from omnisync.errors import ExitCode, LedgerError, LedgerLockedError
 from omnisync.ledger import Ledger
 from omnisync.ledger.schema import APPLICATION_ID, SCHEMA_VERSION
@@ -72,10 +73,19 @@ def test_a_new_ledger_is_in_wal_mode_with_its_schema_version(path: Path) -> None
     conn.close()
 
 
-def test_a_ledger_is_created_in_a_missing_folder(tmp_path: Path) -> None:
+def test_a_ledger_in_a_missing_folder_is_an_error_and_leaves_no_folder(tmp_path: Path) -> None:
+    # A mistyped --ledger must not scatter folders; `init` is what creates them.
     path = tmp_path / "data" / "shop" / "inventory.db"
-    Ledger.open(path, write=True).close()
-    assert path.exists()
+    with pytest.raises(LedgerError, match="the folder .*data/shop does not exist"):
+        Ledger.open(path, write=True)
+    assert not (tmp_path / "data").exists()
+
+
+def test_init_creates_the_ledgers_folder(tmp_path: Path) -> None:
+    config, ledger = tmp_path / "omnisync.toml", tmp_path / "data" / "inventory.db"
+    result = CliRunner().invoke(app, ["--config", str(config), "--ledger", str(ledger), "init"])
+    assert result.exit_code == 0, result.output
+    assert ledger.exists()
 
 
 def test_reopening_keeps_what_was_written(path: Path, ledger: Ledger) -> None:

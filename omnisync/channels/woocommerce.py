@@ -166,6 +166,7 @@ class WooCommerceChannel:
             auth=httpx.BasicAuth(settings.key.reveal(), settings.secret.reveal()),
         )
         self.query_auth = False
+        self.header_works = False
         self._slots = asyncio.Semaphore(CONCURRENCY)
 
     # -- plumbing --------------------------------------------------------------------------
@@ -184,12 +185,16 @@ class WooCommerceChannel:
         if in_query:
             params |= self._auth_params()
         try:
-            return await self.http.send(
+            response = await self.http.send(
                 method, f"{self.api}{path}", params=params, json_body=json_body, context=context
             )
         except ChannelAuthError:
-            if in_query or not self._credentials_missing():
+            # Once the header has worked, a refusal is about permissions, not a lost header.
+            if in_query or self.header_works or not self._credentials_missing():
                 raise
+        else:
+            self.header_works = self.header_works or not in_query
+            return response
         # The server dropped the Authorization header: Woo's documented fallback.
         log.info(
             "%s: Basic auth header not received by the shop; using query parameters", self.name

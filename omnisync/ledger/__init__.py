@@ -685,7 +685,6 @@ def _connect(path: Path, *, create: bool) -> sqlite3.Connection:
                 f"{path}: no ledger here yet (run `omnisync init`, or a first `omnisync sync`)"
             )
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
             # Owner-only from the first byte: the ledger holds channel tokens.
             os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
         except FileExistsError:
@@ -714,7 +713,9 @@ def _acquire_lock(path: Path) -> FileLock:
     The lock is an OS file lock, so a killed process releases it with its last breath: a
     stale lock file left on disk never blocks the next run.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.parent.is_dir():
+        # Not created on the fly: a mistyped --ledger must not leave folders behind.
+        raise LedgerError(f"{path}: the folder {path.parent} does not exist")
     lock = FileLock(str(path) + ".lock", timeout=0)
     try:
         lock.acquire()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Coroutine, Iterator
+from collections.abc import AsyncIterator, Coroutine
 from typing import Any, TypeVar
 
 import httpx
@@ -109,11 +109,3 @@ def shopify() -> FakeShopify:
 @pytest.fixture
 def woo() -> FakeWoo:
     return FakeWoo()
-
-
-@pytest.fixture
-def served_shopify(shopify: FakeShopify) -> Iterator[str]:
-    from tests.fakes.server import serve
-
-    with serve(shopify) as url:
-        yield url

@@ -319,6 +319,22 @@ def test_throttled_query_waits_as_throttle_status_says_then_succeeds() -> None:
     assert shopify.throttled == 1
 
 
+def test_a_throttle_wait_longer_than_the_budget_fails_at_once() -> None:
+    # Empty bucket restoring 1 point a second: the first page would wait ~12 minutes.
+    shopify = FakeShopify(bucket=Bucket(maximum=2000, rate=1, available=0))
+    shopify.add_variant("TEE-M", 10)
+
+    async def go() -> None:
+        async with shopify_channel(shopify, timeout=60) as channel:
+            await channel.list_listings()
+
+    started = datetime.now(UTC)
+    with pytest.raises(ChannelUnavailableError, match="THROTTLED.*would not fit"):
+        run(go())
+    assert (datetime.now(UTC) - started).total_seconds() < 5
+    assert shopify.throttled == 1
+
+
 def test_queries_are_paced_by_cost_instead_of_bouncing_off_the_bucket() -> None:
     # A bucket that holds one listings page (753 points) and refills it in 0.2 s.
     shopify = FakeShopify(bucket=Bucket(maximum=1000, rate=4000, available=1000))

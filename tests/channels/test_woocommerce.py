@@ -222,6 +222,29 @@ def test_a_server_that_drops_the_auth_header_gets_the_query_string_fallback(
     assert woocommerce_api.SECRET not in caplog.text
 
 
+def test_a_read_only_key_is_told_apart_from_a_dropped_header(woo: FakeWoo) -> None:
+    woo.fail_next(
+        Fault(
+            status=401,
+            body={
+                "code": "woocommerce_rest_cannot_batch",
+                "message": "Sorry, you are not allowed to batch manipulate this resource.",
+                "data": {"status": 401},
+            },
+            match="/batch",
+        )
+    )
+
+    async def go() -> Any:
+        async with woo_channel(woo) as channel:
+            return await channel.probe()
+
+    probe = run(go())
+    assert not probe.ok
+    assert "not allowed to batch" in probe.messages[-1]
+    assert not any("consumer_key" in r.query for r in woo.requests)
+
+
 def test_wrong_keys_fail_at_once_naming_key_and_secret() -> None:
     woo = FakeWoo(secret="cs_the_real_secret_000000")
 
