@@ -325,11 +325,12 @@ def _reconcile(
     candidates = ledger.orders_with_unmapped_lines(name) + list(orders)
     ids = list(dict.fromkeys(order.id for order in candidates))
     ledger.ensure_channel(name, run.config.type, start_time=run.start_time)
+    known_updated_at = ledger.known_updated_at(name, ids)
     outcome = reconcile_orders(
         name,
         candidates,
         recorded=ledger.recorded_effects(name, ids),
-        known_updated_at=ledger.known_updated_at(name, ids),
+        known_updated_at=known_updated_at,
         catalog=catalog,
         start_time=run.start_time,
         restock_returns=config.restock_returns,
@@ -340,6 +341,7 @@ def _reconcile(
         outcome.applied,
         unmapped={(line.order_id, line.line_id) for line in outcome.unmapped},
         run_id=run_id,
+        known=known_updated_at.keys(),
     )
     run.report.movements += len(outcome.movements)
     run.report.orders_applied.extend(

@@ -7,7 +7,7 @@ import os
 import sqlite3
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -280,8 +280,13 @@ class Ledger:
         *,
         unmapped: set[tuple[str, str]],
         run_id: int | None,
+        known: Collection[str] | None = None,
     ) -> None:
-        """Store each order and its lines as last seen; drop lines the channel no longer has."""
+        """Store each order and its lines as last seen; drop lines the channel no longer has.
+
+        `known`, when given, names the orders the ledger already holds: only their old lines
+        need deleting (the others are new, and a big run saves half its deletes).
+        """
         self.conn.executemany(
             "INSERT INTO orders (channel, order_id, status, created_at, updated_at, first_run, "
             "last_run) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (channel, order_id) DO UPDATE "
@@ -300,7 +305,7 @@ class Ledger:
                 for o in orders
             ],
         )
-        for part in _chunks([o.id for o in orders]):
+        for part in _chunks([o.id for o in orders if known is None or o.id in known]):
             marks = ",".join("?" * len(part))
             self.conn.execute(
                 f"DELETE FROM order_lines WHERE channel = ? AND order_id IN ({marks})",
