@@ -327,7 +327,8 @@ def _reconcile(
     assert run.start_time is not None
     # Stored first: a fetched version of the same order wins (it is at least as new).
     candidates = ledger.orders_with_unmapped_lines(name) + list(orders)
-    ids = list(dict.fromkeys(order.id for order in candidates))
+    # Sorted: lookups and writes then walk the ledger's B-trees in key order, page by page.
+    ids = sorted({order.id for order in candidates})
     ledger.ensure_channel(name, run.config.type, start_time=run.start_time)
     known_updated_at = ledger.known_updated_at(name, ids)
     outcome = reconcile_orders(
@@ -342,7 +343,7 @@ def _reconcile(
     ledger.write_line_movements(name, outcome.movements, run_id=run_id, now=moment)
     ledger.save_orders(
         name,
-        outcome.applied,
+        sorted(outcome.applied, key=lambda order: order.id),
         unmapped={(line.order_id, line.line_id) for line in outcome.unmapped},
         run_id=run_id,
         known=known_updated_at.keys(),

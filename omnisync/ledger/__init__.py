@@ -188,12 +188,15 @@ class Ledger:
 
     def available(self) -> dict[str, int]:
         """on_hand − committed for every SKU, the number every target starts from."""
-        # dict() straight from the cursor: on 100,000 SKUs a Python loop costs twice as much.
-        return dict(
-            self.conn.execute(
-                "SELECT sku, sum(on_hand) - sum(committed) FROM balances GROUP BY sku"
-            )
-        )
+        # One row per SKU while every movement is at one location: dict() straight from the
+        # cursor then, which on 100,000 SKUs costs half of a GROUP BY.
+        rows = self.conn.execute("SELECT sku, on_hand - committed FROM balances").fetchall()
+        available = dict(rows)
+        if len(available) != len(rows):
+            available = {}
+            for sku, units in rows:
+                available[sku] = available.get(sku, 0) + units
+        return available
 
     def movement_sums(self) -> dict[str, tuple[int, int]]:
         """on_hand and committed per SKU summed from the movements themselves (for checks)."""
