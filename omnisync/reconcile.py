@@ -232,13 +232,18 @@ def plan_pushes(
     buffer: int,
     max_change: float,
     force: bool,
+    settled: int = 0,
 ) -> PushPlan:
     """Compare each mapped listing with its target; keep only those that differ.
 
     A push that would set more than `max_change` of the channel's mapped listings to zero is
     refused whole unless `force`: an empty or wrong ledger must not wipe a shop.
+
+    Args:
+        settled: mapped listings left out of `listings` because they are known to show their
+            target already; they count as mapped and unchanged.
     """
-    plan = PushPlan()
+    plan = PushPlan(unchanged=settled, mapped=settled)
     resolve = catalog.resolve
     for listing in listings:
         resolved = resolve(channel, listing.channel_sku)

@@ -31,6 +31,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from omnisync import __version__
 from omnisync.channels import Channel, open_channel
 from omnisync.channels.base import ChannelConfig
 from omnisync.config import Config
@@ -171,11 +172,10 @@ async def run_sync(
                 if run.ok:
                     _reconcile(run, run.orders, ledger, config, catalog, report.run_id, now())
                     ledger.save_listings_read(run.config.name, run.listings, now=now())
-            available = ledger.available()
             for run in runs:
                 if run.ok:
-                    run.plan = _plan(run, catalog, available, config, options)
-            _collect_problems(report, ledger, config, available)
+                    run.plan = _plan(run, ledger, catalog, config, options)
+            _collect_problems(report, ledger, config)
         report.timings["reconcile"] = time.perf_counter() - clock
         report.timings["reconcile_cpu"] = time.process_time() - cpu
         if options.dry_run:
@@ -210,9 +210,8 @@ async def run_sync(
             )
         report.timings["push"] = time.perf_counter() - clock
         with ledger.atomic():
-            available = ledger.available()
             report.oversold, report.unmapped = [], []
-            _collect_problems(report, ledger, config, available)
+            _collect_problems(report, ledger, config)
             report.finished_at = now()
             for run in runs:
                 ledger.set_channel_outcome(
@@ -364,21 +363,63 @@ def _reconcile(
 
 def _plan(
     run: _ChannelRun,
+    ledger: Ledger,
     catalog: Catalog,
-    available: dict[str, int],
     config: Config,
     options: SyncOptions,
 ) -> PushPlan:
+    """Plan one channel's push, computing targets only where something could have changed.
+
+    A listing that shows the target planned for it last time, whose SKUs have not moved since
+    (no movement with a higher id) and whose channel's settings, mapping and bundles are the
+    same (the plan key), still has that target: it is settled without arithmetic. On a shop
+    of 100,000 listings a run then costs what its orders touched, not what the shop holds.
+    """
+    name = run.config.name
+    key = _plan_key(run.config, config, catalog)
+    old_key, planned_through = ledger.plan_marks(name)
+    through = ledger.last_movement_id()
+    candidates: list[Listing] = run.listings
+    settled = 0
+    if old_key == key and planned_through is not None:
+        moved = ledger.skus_moved_since(planned_through)
+        stored = ledger.stored_targets(name)
+        mapping = config.mapping.get(name, {})
+        candidates = []
+        for listing in run.listings:
+            target = stored.get(listing.id)
+            if target is not None and target == listing.quantity:
+                sku = mapping.get(listing.channel_sku, listing.channel_sku)
+                components = config.bundles.get(sku)
+                if sku not in moved if components is None else moved.isdisjoint(components):
+                    settled += 1
+                    continue
+            candidates.append(listing)
+        needed: set[str] = set()
+        for listing in candidates:
+            resolved = catalog.resolve(name, listing.channel_sku)
+            if resolved:
+                needed.update(resolved)
+        available = ledger.available_for(needed)
+    else:
+        available = ledger.available()
     plan = plan_pushes(
-        run.config.name,
-        run.listings,
+        name,
+        candidates,
         catalog=catalog,
         available=available,
         share=run.config.share,
         buffer=run.config.buffer,
         max_change=config.max_change,
         force=options.force,
+        settled=settled,
     )
+    targets: dict[str, int | None] = {listing.id: listing.quantity for listing in candidates}
+    targets.update((change.listing_id, change.target) for change in plan.changes)
+    targets.update((listing.id, None) for listing in plan.unmapped)
+    ledger.save_targets(name, targets.items())
+    ledger.set_plan_marks(name, key, through)
+
     run.report.listings_unchanged = plan.unchanged
     run.report.listings_unmapped = len(plan.unmapped)
     outcome = "refused" if plan.refused else "planned"
@@ -389,6 +430,20 @@ def _plan(
     if plan.refused:
         run.report.errors.append(plan.refused)
     return plan
+
+
+def _plan_key(channel: ChannelConfig, config: Config, catalog: Catalog) -> str:
+    """Everything a listing's target depends on besides stock, as one string."""
+    return json.dumps(
+        [
+            __version__,  # a new omnisync may compute targets differently
+            str(channel.share),
+            channel.buffer,
+            sorted(config.mapping.get(channel.name, {}).items()),
+            sorted((bundle, sorted(parts.items())) for bundle, parts in config.bundles.items()),
+            len(catalog.skus),  # a new SKU can map a listing that mapped nowhere
+        ]
+    )
 
 
 async def _push(
@@ -560,16 +615,10 @@ async def _replan_conflicts(
     return replanned
 
 
-def _collect_problems(
-    report: RunReport, ledger: Ledger, config: Config, available: dict[str, int]
-) -> None:
-    for sku in sorted(sku for sku, units in available.items() if units < 0):
+def _collect_problems(report: RunReport, ledger: Ledger, config: Config) -> None:
+    for sku, units in ledger.oversold().items():
         report.oversold.append(
-            Oversold(
-                sku=sku,
-                available=available[sku],
-                orders=last_takers(ledger.order_takes(sku), -available[sku]),
-            )
+            Oversold(sku=sku, available=units, orders=last_takers(ledger.order_takes(sku), -units))
         )
     grouped: dict[tuple[str, str], list[str]] = {}
     for channel, channel_sku, order_id, status, quantity in ledger.unmapped_lines():

@@ -198,6 +198,39 @@ class Ledger:
                 available[sku] = available.get(sku, 0) + units
         return available
 
+    def available_for(self, skus: Iterable[str]) -> dict[str, int]:
+        """on_hand − committed for the SKUs asked (those with any movement)."""
+        available: dict[str, int] = {}
+        for part in _chunks(sorted(set(skus))):
+            marks = ",".join("?" * len(part))
+            for sku, units in self.conn.execute(
+                f"SELECT sku, on_hand - committed FROM balances WHERE sku IN ({marks})", part
+            ):
+                available[sku] = available.get(sku, 0) + units
+        return available
+
+    def oversold(self) -> dict[str, int]:
+        """SKUs whose available is below zero, with it; read through a partial index."""
+        return dict(
+            self.conn.execute(
+                "SELECT sku, sum(on_hand) - sum(committed) FROM balances WHERE sku IN "
+                "(SELECT sku FROM balances WHERE on_hand < committed) "
+                "GROUP BY sku HAVING sum(on_hand) < sum(committed) ORDER BY sku"
+            )
+        )
+
+    def last_movement_id(self) -> int:
+        row = self.conn.execute("SELECT max(id) FROM movements").fetchone()
+        return int(row[0] or 0)
+
+    def skus_moved_since(self, movement_id: int) -> set[str]:
+        return {
+            row[0]
+            for row in self.conn.execute(
+                "SELECT DISTINCT sku FROM movements WHERE id > ?", (movement_id,)
+            )
+        }
+
     def movement_sums(self) -> dict[str, tuple[int, int]]:
         """on_hand and committed per SKU summed from the movements themselves (for checks)."""
         return {
@@ -573,7 +606,8 @@ class Ledger:
             "INSERT INTO listings (channel, listing_id, channel_sku, last_read, shown) "
             "VALUES (?, ?, ?, ?, ?) ON CONFLICT (channel, listing_id) DO UPDATE SET "
             "channel_sku = excluded.channel_sku, last_read = excluded.last_read, "
-            "shown = excluded.shown",
+            "shown = excluded.shown, target = CASE WHEN listings.channel_sku = "
+            "excluded.channel_sku THEN listings.target END",
             [
                 (channel, item.id, item.channel_sku, item.quantity, item.quantity)
                 for item in listings
@@ -606,6 +640,33 @@ class Ledger:
                 for r in results
                 if r.outcome == "conflict" and r.current is not None
             ],
+        )
+
+    def stored_targets(self, channel: str) -> dict[str, int | None]:
+        """The target each listing of a channel was last planned."""
+        return dict(
+            self.conn.execute(
+                "SELECT listing_id, target FROM listings WHERE channel = ?", (channel,)
+            )
+        )
+
+    def save_targets(self, channel: str, targets: Iterable[tuple[str, int | None]]) -> None:
+        self.conn.executemany(
+            "UPDATE listings SET target = ? WHERE channel = ? AND listing_id = ?",
+            [(target, channel, listing_id) for listing_id, target in targets],
+        )
+
+    def plan_marks(self, channel: str) -> tuple[str | None, int | None]:
+        """(plan key, last movement id) of the channel's last plan."""
+        row = self.conn.execute(
+            "SELECT plan_key, planned_through FROM channel_state WHERE channel = ?", (channel,)
+        ).fetchone()
+        return (row[0], row[1]) if row else (None, None)
+
+    def set_plan_marks(self, channel: str, key: str, through: int) -> None:
+        self.conn.execute(
+            "UPDATE channel_state SET plan_key = ?, planned_through = ? WHERE channel = ?",
+            (key, through, channel),
         )
 
     def last_pushed(self) -> list[tuple[str, str, int]]:

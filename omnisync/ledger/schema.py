@@ -52,6 +52,8 @@ CREATE TABLE balances (
     committed   INTEGER NOT NULL,
     PRIMARY KEY (sku, location)
 ) WITHOUT ROWID;
+-- SKUs below zero somewhere, found without reading every balance.
+CREATE INDEX balances_short ON balances (sku) WHERE on_hand < committed;
 CREATE TRIGGER movements_update_balances AFTER INSERT ON movements
 BEGIN
     INSERT INTO balances (sku, location, on_hand, committed)
@@ -94,7 +96,9 @@ CREATE TABLE channel_state (
     tokens      TEXT NOT NULL DEFAULT '{}',
     last_run    INTEGER,
     last_status TEXT,
-    last_error  TEXT
+    last_error  TEXT,
+    plan_key    TEXT,           -- what the last plan's targets depended on besides stock
+    planned_through INTEGER     -- the last movement id those targets saw
 );
 
 -- Each listing as last read and last pushed; `shown` is what the channel shows as far as
@@ -107,6 +111,7 @@ CREATE TABLE listings (
     last_pushed     INTEGER,
     last_pushed_at  TEXT,
     shown           INTEGER,
+    target          INTEGER,   -- the target last planned for it; NULL while it maps nowhere
     PRIMARY KEY (channel, listing_id)
 ) WITHOUT ROWID;
 
