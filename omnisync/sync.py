@@ -85,6 +85,8 @@ class _ChannelRun:
     plan: PushPlan | None = None
     # What each listing shows as far as this run knows: read, then written or re-read.
     shown: dict[str, int] = field(default_factory=dict)
+    # The target planned for each listing by the last run (see _plan).
+    planned: dict[str, int | None] = field(default_factory=dict)
     # Movements from orders found while resolving conflicts, after other channels were planned.
     late_movements: int = 0
 
@@ -171,7 +173,9 @@ async def run_sync(
                 ledger.ensure_channel(run.config.name, run.config.type, start_time=run.start_time)
                 if run.ok:
                     _reconcile(run, run.orders, ledger, config, catalog, report.run_id, now())
-                    ledger.save_listings_read(run.config.name, run.listings, now=now())
+                    run.planned = ledger.save_listings_read(
+                        run.config.name, run.listings, now=now()
+                    )
             for run in runs:
                 if run.ok:
                     run.plan = _plan(run, ledger, catalog, config, options)
@@ -381,9 +385,10 @@ def _plan(
     through = ledger.last_movement_id()
     candidates: list[Listing] = run.listings
     settled = 0
+    stored: dict[str, int | None] = {}
     if old_key == key and planned_through is not None:
         moved = ledger.skus_moved_since(planned_through)
-        stored = ledger.stored_targets(name)
+        stored = run.planned
         mapping = config.mapping.get(name, {})
         candidates = []
         for listing in run.listings:
@@ -417,7 +422,14 @@ def _plan(
     targets: dict[str, int | None] = {listing.id: listing.quantity for listing in candidates}
     targets.update((change.listing_id, change.target) for change in plan.changes)
     targets.update((listing.id, None) for listing in plan.unmapped)
-    ledger.save_targets(name, targets.items())
+    ledger.save_targets(
+        name,
+        [
+            (listing_id, target)
+            for listing_id, target in targets.items()
+            if listing_id not in stored or stored[listing_id] != target
+        ],
+    )
     ledger.set_plan_marks(name, key, through)
 
     run.report.listings_unchanged = plan.unchanged

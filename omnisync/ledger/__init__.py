@@ -224,11 +224,11 @@ class Ledger:
         return int(row[0] or 0)
 
     def skus_moved_since(self, movement_id: int) -> set[str]:
+        # A rowid range read, deduplicated here: with DISTINCT SQLite walks the whole by-SKU
+        # index instead.
         return {
             row[0]
-            for row in self.conn.execute(
-                "SELECT DISTINCT sku FROM movements WHERE id > ?", (movement_id,)
-            )
+            for row in self.conn.execute("SELECT sku FROM movements WHERE id > ?", (movement_id,))
         }
 
     def movement_sums(self) -> dict[str, tuple[int, int]]:
@@ -592,16 +592,25 @@ class Ledger:
 
     def save_listings_read(
         self, channel: str, listings: Sequence[Listing], *, now: datetime
-    ) -> None:
+    ) -> dict[str, int | None]:
         """Record what a channel's listings showed; only rows that changed are written, as a
-        big shop reads the same 100,000 quantities run after run."""
-        stored = {
-            listing_id: (channel_sku, shown)
-            for listing_id, channel_sku, shown in self.conn.execute(
-                "SELECT listing_id, channel_sku, shown FROM listings WHERE channel = ?",
-                (channel,),
-            )
-        }
+        big shop reads the same 100,000 quantities run after run.
+
+        Returns the target last planned for each listing (None where there is none, or its
+        channel SKU changed since): read here, in the same pass, for the planner.
+        """
+        stored: dict[str, tuple[str, int | None]] = {}
+        targets: dict[str, int | None] = {}
+        for listing_id, channel_sku, shown, target in self.conn.execute(
+            "SELECT listing_id, channel_sku, shown, target FROM listings WHERE channel = ?",
+            (channel,),
+        ):
+            stored[listing_id] = (channel_sku, shown)
+            targets[listing_id] = target
+        for item in listings:
+            known = stored.get(item.id)
+            if known is None or known[0] != item.channel_sku:
+                targets[item.id] = None
         self.conn.executemany(
             "INSERT INTO listings (channel, listing_id, channel_sku, last_read, shown) "
             "VALUES (?, ?, ?, ?, ?) ON CONFLICT (channel, listing_id) DO UPDATE SET "
@@ -614,6 +623,7 @@ class Ledger:
                 if stored.get(item.id) != (item.channel_sku, item.quantity)
             ],
         )
+        return targets
 
     def save_pushed(
         self,
@@ -640,14 +650,6 @@ class Ledger:
                 for r in results
                 if r.outcome == "conflict" and r.current is not None
             ],
-        )
-
-    def stored_targets(self, channel: str) -> dict[str, int | None]:
-        """The target each listing of a channel was last planned."""
-        return dict(
-            self.conn.execute(
-                "SELECT listing_id, target FROM listings WHERE channel = ?", (channel,)
-            )
         )
 
     def save_targets(self, channel: str, targets: Iterable[tuple[str, int | None]]) -> None:
