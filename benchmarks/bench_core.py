@@ -84,6 +84,12 @@ def build(root: Path, *, skus: int, lines: int, changed: int) -> None:
             "line_id) VALUES (?, 'order', ?, ?, 0, ?, ?, ?)",
             movements,
         )
+        # Written straight to the tables for speed, so the running totals are summed here.
+        conn.execute(
+            "INSERT INTO balances (sku, location, on_hand, committed) "
+            "SELECT sku, location, sum(on_hand), sum(committed) FROM movements "
+            "GROUP BY sku, location"
+        )
         for channel in CHANNELS:
             ledger.ensure_channel(channel, "fake", start_time=start)
             ledger.set_cursor(channel, cursor)

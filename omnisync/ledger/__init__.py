@@ -251,11 +251,48 @@ class Ledger:
         now: datetime,
         run_id: int | None = None,
     ) -> None:
-        self.conn.execute(
-            "INSERT INTO movements (time, kind, sku, location, on_hand, committed, run_id, "
-            "reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (to_iso(now), kind, sku, MAIN_LOCATION, on_hand, committed, run_id, reason),
+        self._insert_movements(
+            [
+                (
+                    to_iso(now),
+                    kind,
+                    sku,
+                    MAIN_LOCATION,
+                    on_hand,
+                    committed,
+                    None,
+                    None,
+                    None,
+                    run_id,
+                    reason,
+                )
+            ]
         )
+
+    def _insert_movements(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Append movements and add them to the balances, both or neither.
+
+        Each row: (time, kind, sku, location, on_hand, committed, channel, order_id, line_id,
+        run_id, reason). Every movement goes through here, so balances always equal the sum of
+        the movements (the tests hold it to that).
+        """
+        totals: dict[tuple[str, str], list[int]] = {}
+        for row in rows:
+            total = totals.setdefault((row[2], row[3]), [0, 0])
+            total[0] += row[4]
+            total[1] += row[5]
+        with self.atomic():
+            self.conn.executemany(
+                "INSERT INTO movements (time, kind, sku, location, on_hand, committed, channel, "
+                "order_id, line_id, run_id, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            self.conn.executemany(
+                "INSERT INTO balances (sku, location, on_hand, committed) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (sku, location) DO UPDATE SET on_hand = on_hand + "
+                "excluded.on_hand, committed = committed + excluded.committed",
+                [(sku, location, oh, co) for (sku, location), (oh, co) in sorted(totals.items())],
+            )
 
     # -- orders --------------------------------------------------------------------------
 
@@ -289,12 +326,11 @@ class Ledger:
         self, channel: str, movements: Sequence[LineMovement], *, run_id: int | None, now: datetime
     ) -> None:
         stamp = to_iso(now)
-        self.conn.executemany(
-            "INSERT INTO movements (time, kind, sku, location, on_hand, committed, channel, "
-            "order_id, line_id, run_id) VALUES (?, 'order', ?, ?, ?, ?, ?, ?, ?, ?)",
+        self._insert_movements(
             [
                 (
                     stamp,
+                    "order",
                     m.sku,
                     MAIN_LOCATION,
                     m.effect.on_hand,
@@ -303,10 +339,11 @@ class Ledger:
                     m.order_id,
                     m.line_id,
                     run_id,
+                    "",
                 )
-                # In SKU order: the balances and by-SKU index are then written page by page.
+                # In SKU order: the by-SKU index is then written page by page.
                 for m in sorted(movements, key=lambda m: m.sku)
-            ],
+            ]
         )
 
     def save_orders(

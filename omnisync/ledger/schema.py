@@ -43,8 +43,9 @@ BEGIN
     SELECT RAISE(ABORT, 'the ledger is append-only: a movement cannot be deleted');
 END;
 
--- Running totals of movements per SKU and location, kept by the trigger below in the same
--- transaction as each movement, so they cannot drift from the rows they sum.
+-- Running totals of movements per SKU and location, kept by Ledger._insert_movements in the
+-- same transaction as the movements it inserts (the only way movements are written), one
+-- summed upsert per SKU: a per-row trigger cost a fifth of a big run's reconcile.
 CREATE TABLE balances (
     sku         TEXT NOT NULL REFERENCES skus (sku),
     location    TEXT NOT NULL,
@@ -54,14 +55,6 @@ CREATE TABLE balances (
 ) WITHOUT ROWID;
 -- SKUs below zero somewhere, found without reading every balance.
 CREATE INDEX balances_short ON balances (sku) WHERE on_hand < committed;
-CREATE TRIGGER movements_update_balances AFTER INSERT ON movements
-BEGIN
-    INSERT INTO balances (sku, location, on_hand, committed)
-    VALUES (NEW.sku, NEW.location, NEW.on_hand, NEW.committed)
-    ON CONFLICT (sku, location) DO UPDATE SET
-        on_hand = on_hand + excluded.on_hand,
-        committed = committed + excluded.committed;
-END;
 
 -- Orders and lines as last seen on their channel.
 CREATE TABLE orders (
