@@ -90,9 +90,6 @@ class Channel(Protocol):
     async def aclose(self) -> None: ...
 
 
-ChannelFactory = Callable[..., Channel]
-
-
 @dataclass(frozen=True, slots=True)
 class ChannelType:
     """A registry entry: the settings a type accepts and how to open a channel of it.
