@@ -51,6 +51,8 @@ CHANNELS = {
     "tokopedia": "Tokopedia shop",
     "toko": "the shop on Jalan Malioboro (till export)",
 }
+# Listing and order ids start with these, as each channel's own numbering would.
+PREFIX = {"shopee": "SHP", "tokopedia": "TKP", "toko": "TKO"}
 STATUSES = ["pending", "paid", "paid", "shipped", "shipped", "completed", "completed", "cancelled"]
 OWN_FILES = (
     "omnisync.toml",
@@ -109,13 +111,13 @@ def _channel_files(rng: random.Random, now: datetime) -> dict[str, dict[str, Any
             code = SHOPEE_CODES.get(sku, sku) if channel == "shopee" else sku
             listings.append(
                 {
-                    "id": f"{channel[:3].upper()}-{number:03d}",
+                    "id": f"{PREFIX[channel]}-{number:03d}",
                     "sku": code,
                     "quantity": rng.randint(3, 30),
                 }
             )
         if channel != "toko":
-            listings.append({"id": f"{channel[:3].upper()}-B01", "sku": BUNDLE[0], "quantity": 10})
+            listings.append({"id": f"{PREFIX[channel]}-B01", "sku": BUNDLE[0], "quantity": 10})
         files[channel] = {"listings": listings, "orders": []}
 
     def order(
@@ -126,7 +128,7 @@ def _channel_files(rng: random.Random, now: datetime) -> dict[str, dict[str, Any
         updated = min(updated, now - timedelta(minutes=1))
         files[channel]["orders"].append(
             {
-                "id": f"{channel[:3].upper()}{number:05d}",
+                "id": f"{PREFIX[channel]}{number:05d}",
                 "status": status,
                 "created_at": to_iso(created),
                 "updated_at": to_iso(updated),
@@ -167,7 +169,7 @@ def _channel_files(rng: random.Random, now: datetime) -> dict[str, dict[str, Any
     # A Shopee sale that lands while omnisync is running: its push must not overwrite it.
     files["shopee"]["sales_during_sync"] = [
         {
-            "id": "SHO30001",
+            "id": "SHP30001",
             "status": "paid",
             "created_at": to_iso(now),
             "updated_at": to_iso(now),

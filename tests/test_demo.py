@@ -38,10 +38,10 @@ def test_demo_prints_the_summary_and_the_problems_it_plants(demo: tuple[Path, An
     summary = {line.split()[0]: line.split()[1:] for line in out.splitlines() if " ok " in line}
     assert set(summary) == {"shopee", "tokopedia", "toko"}
     assert (
-        "oversold: BATIK-PRG-XL is at -1 available (last units taken by shopee:SHO20005); "
+        "oversold: BATIK-PRG-XL is at -1 available (last units taken by shopee:SHP20005); "
         "pushed 0 everywhere"
     ) in out
-    assert "unmapped: tokopedia SKU 'SCARF-SUTRA-01' maps to no SKU (orders TOK20007)" in out
+    assert "unmapped: tokopedia SKU 'SCARF-SUTRA-01' maps to no SKU (orders TKP20007)" in out
     assert "Try next:" in out
 
 
@@ -76,7 +76,7 @@ def test_the_demo_sale_during_the_run_is_in_the_ledger_and_not_overwritten(
     orders = json.loads(run(runner, "--config", config, "orders", "--json").stdout)
     runs = json.loads(run(runner, "--config", config, "runs", "--json").stdout)
 
-    assert ("shopee", "SHO30001") in {(row["channel"], row["id"]) for row in orders}
+    assert ("shopee", "SHP30001") in {(row["channel"], row["id"]) for row in orders}
     assert runs[0]["channels"]["shopee"]["conflicts_seen"] == 1
 
 
