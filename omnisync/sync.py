@@ -43,10 +43,8 @@ from omnisync.reconcile import (
     PushPlan,
     desired_effect,
     last_takers,
-    listing_target,
     plan_pushes,
     reconcile_orders,
-    sellable,
 )
 from omnisync.redact import REDACTOR
 from omnisync.report import ChannelReport, ListingChange, Oversold, RunReport, Unmapped
@@ -604,27 +602,35 @@ async def _replan_conflicts(
         available = ledger.available()
     run.report.orders_fetched = len({order.id for order in run.orders + orders})
     run.orders = run.orders + orders
-    replanned = []
     listing_skus = {listing.id: listing.channel_sku for listing in run.listings}
-    for change in run.report.changes:
-        quantity = current.get(change.listing_id)
-        if change.listing_id not in current or quantity is None:
+    entries = {entry.listing_id: entry for entry in run.report.changes}
+    moved = [
+        Listing(listing_id, listing_skus.get(listing_id, entries[listing_id].channel_sku), quantity)
+        for listing_id, quantity in current.items()
+        if quantity is not None and listing_id in entries
+    ]
+    # These writes were already allowed by the max_change brake; only their numbers change.
+    plan = plan_pushes(
+        run.config.name,
+        moved,
+        catalog=catalog,
+        available=available,
+        share=run.config.share,
+        buffer=run.config.buffer,
+        max_change=config.max_change,
+        force=True,
+    )
+    targets = {change.listing_id: change.target for change in plan.changes}
+    unmapped = {listing.id for listing in plan.unmapped}
+    for listing in moved:
+        if listing.id in unmapped:
             continue
-        channel_sku = listing_skus.get(change.listing_id, change.channel_sku)
-        resolved = catalog.resolve(run.config.name, channel_sku)
-        if resolved is None:
-            continue
-        target = listing_target(
-            sellable(resolved, available), share=run.config.share, buffer=run.config.buffer
-        )
-        change.before = quantity
-        change.after = target
-        if target == quantity:
-            change.outcome = "unchanged"
-            change.detail = "the channel already showed the new target"
-            continue
-        replanned.append(QuantityChange(change.listing_id, change.channel_sku, quantity, target))
-    return replanned
+        entry = entries[listing.id]
+        entry.before, entry.after = listing.quantity, targets.get(listing.id, listing.quantity)
+        if listing.id not in targets:
+            entry.outcome = "unchanged"
+            entry.detail = "the channel already showed the new target"
+    return plan.changes
 
 
 def _collect_problems(report: RunReport, ledger: Ledger, config: Config) -> None:
