@@ -8,10 +8,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from omnisync.channels import Channel, open_channel
+from omnisync.channels import Channel, ChannelContext, open_channel
 from omnisync.channels.base import ChannelConfig
 from omnisync.config import Config
 from omnisync.errors import ChannelError
+from omnisync.httpclient import Budget
 from omnisync.ledger import Ledger
 from omnisync.models import Listing
 from omnisync.reconcile import Catalog
@@ -81,10 +82,13 @@ async def run_check(
     ledger: Ledger | None,
     *,
     offline: bool,
-    opener: Callable[[ChannelConfig], Channel] | None = None,
+    opener: Callable[[ChannelConfig, ChannelContext], Channel] = open_channel,
 ) -> CheckReport:
-    """Check every configured channel; offline, judge listings from the last run's read."""
-    opener = opener or (lambda cfg: open_channel(cfg))
+    """Check every configured channel; offline, judge listings from the last run's read.
+
+    Online, channels use the ledger's tokens and may refresh them (saved in the ledger, so
+    the caller holds the ledger open for writing).
+    """
     catalog = Catalog(
         skus=ledger.known_skus() if ledger else frozenset(),
         mapping=config.mapping,
@@ -105,7 +109,8 @@ async def run_check(
             ]
             check.messages.append(f"{len(stored)} listings as read by the last sync")
             return examine_listings(check, stored, catalog)
-        channel = opener(cfg)
+        context = ChannelContext(budget=Budget(cfg.name, cfg.timeout), tokens=ledger)
+        channel = opener(cfg, context)
         try:
             probe = await channel.probe()
             check.messages.extend(REDACTOR.scrub(m) for m in probe.messages)

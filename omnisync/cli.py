@@ -208,7 +208,8 @@ def check(
     app_ctx = _ctx(ctx)
     config = app_ctx.config()
     path = app_ctx.ledger_path(config)
-    ledger = Ledger.open(path, write=False) if path.exists() else None
+    # Reaching a channel may refresh its tokens, which are saved in the ledger at once.
+    ledger = Ledger.open(path, write=not offline) if path.exists() else None
     try:
         report = asyncio.run(run_check(config, ledger, offline=offline))
     finally:
@@ -280,6 +281,56 @@ def sync(
 
 
 # -- stock -----------------------------------------------------------------------------------
+
+
+@app.command()
+def auth(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The channel's name in the config")],
+    address: Annotated[
+        str | None,
+        typer.Argument(help="The whole address the browser was sent back to after approving"),
+    ] = None,
+    code: Annotated[
+        str | None, typer.Option("--code", help="The code from that address, instead of it")
+    ] = None,
+    shop_id: Annotated[
+        str | None, typer.Option("--shop-id", help="Shopee: the shop_id from that address")
+    ] = None,
+) -> None:
+    """Connect a marketplace shop: print the address to approve omnisync, then store tokens."""
+    from omnisync.connect import authorizer_for, callback_answer, exchange_code
+
+    app_ctx = _ctx(ctx)
+    config = app_ctx.config()
+    answer = callback_answer(address, code=code, shop_id=shop_id)
+    if answer is None:
+        authorizer = authorizer_for(config, name, ledger=None)
+        try:
+            url = authorizer.authorization_url()
+        finally:
+            asyncio.run(authorizer.aclose())
+        _out().print(
+            "Open this address in a browser, sign in as the seller and approve omnisync:\n\n"
+            f"  {url}\n\n"
+            "The browser is then sent to the app's redirect address. Copy that whole address "
+            f"and run:\n\n  omnisync auth {name} 'ADDRESS'",
+            markup=False,
+            soft_wrap=True,
+        )
+        return
+    with Ledger.open(app_ctx.ledger_path(config), write=True) as ledger:
+        result = asyncio.run(exchange_code(config, name, answer, ledger=ledger))
+    expiry = ""
+    if result.access_expires_at is not None:
+        expiry = f"; access token valid until {result.access_expires_at:%Y-%m-%d %H:%M} UTC"
+    if result.refresh_expires_at is not None:
+        expiry += f", renewable until {result.refresh_expires_at:%Y-%m-%d} UTC"
+    _out().print(
+        f"Connected {name} (shop {result.shop}){expiry}. Tokens are stored in the ledger; "
+        f"next: `omnisync check`, then `omnisync sync --dry-run`.",
+        markup=False,
+    )
 
 
 @stock_app.command("list")

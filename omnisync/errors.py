@@ -53,12 +53,26 @@ class LedgerLockedError(LedgerError):
 
 
 class ChannelError(OmnisyncError):
-    """A channel could not be read or written."""
+    """A channel could not be read or written.
 
-    def __init__(self, channel: str, message: str) -> None:
+    `http_status` and `code` (the channel's own error code from the body: Woo's `code`,
+    Shopee's `error`, Lazada's and TikTok's `code`) say what the channel answered, for an
+    adapter that must decide what to do next; they are never shown to users on their own.
+    """
+
+    def __init__(
+        self,
+        channel: str,
+        message: str,
+        *,
+        http_status: int | None = None,
+        code: str | None = None,
+    ) -> None:
         super().__init__(f"{channel}: {message}")
         self.channel = channel
         self.message = message
+        self.http_status = http_status
+        self.code = code
 
 
 class ChannelAuthError(ChannelError):

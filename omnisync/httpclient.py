@@ -324,21 +324,34 @@ class ChannelHttp:
         self.auth = auth
         self.rng = rng or random.Random()
         self.requests = 0  # every request sent, retries included (the benchmark counts them)
-        self.last_response: httpx.Response | None = None  # for an adapter's own follow-up
 
     async def aclose(self) -> None:
         if self._own_client:
             await self.client.aclose()
 
-    def fail(self, verdict: Verdict, context: str = "") -> NoReturn:
-        """Raise the ChannelError a final verdict means, scrubbed."""
+    def fail(
+        self, verdict: Verdict, context: str = "", response: httpx.Response | None = None
+    ) -> NoReturn:
+        """Raise the ChannelError a final verdict means, scrubbed.
+
+        The error carries the response's HTTP status and the channel's own error code, so an
+        adapter deciding what to do next (Woo's auth fallback, a token refresh) reads them
+        from the error it caught, not from shared state that concurrent requests overwrite.
+        """
         where = f"{context}: " if context else ""
         message = REDACTOR.scrub(where + verdict.message)
+        status = response.status_code if response is not None else None
+        code = error_code(response) if response is not None else None
         if verdict.kind is Kind.AUTH:
-            raise ChannelAuthError(self.channel, f"{message} (check {self.credential_hint})")
+            raise ChannelAuthError(
+                self.channel,
+                f"{message} (check {self.credential_hint})",
+                http_status=status,
+                code=code,
+            )
         if verdict.kind in (Kind.THROTTLED, Kind.TRANSIENT):
-            raise ChannelUnavailableError(self.channel, message)
-        raise ChannelResponseError(self.channel, message)
+            raise ChannelUnavailableError(self.channel, message, http_status=status, code=code)
+        raise ChannelResponseError(self.channel, message, http_status=status, code=code)
 
     def _timeout(self, last_failure: str | None) -> httpx.Timeout:
         """The client's timeouts, shortened so no request outlives the budget."""
@@ -392,6 +405,7 @@ class ChannelHttp:
             if before is not None:
                 await before()
             self.requests += 1
+            response: httpx.Response | None = None
             try:
                 response = await self.client.request(
                     method,
@@ -402,19 +416,19 @@ class ChannelHttp:
                     auth=self.auth if self.auth is not None else httpx.USE_CLIENT_DEFAULT,
                     timeout=self._timeout(last_failure),
                 )
-                self.last_response = response
                 verdict = classify_status(response)
                 if verdict is None and classify is not None:
                     verdict = classify(response)
             except httpx.HTTPError as exc:
                 verdict = classify_exception(exc)
             if verdict is None:
+                assert response is not None  # no verdict only on an answer that succeeded
                 return response
             last_failure = REDACTOR.scrub(f"{context or _path(url)}: {verdict.message}")
             if verdict.kind is Kind.THROTTLED:
                 throttled_tries += 1
                 if throttled_tries > self.policy.throttle_attempts:
-                    self.fail(verdict, context or f"{method} {_path(url)}")
+                    self.fail(verdict, context or f"{method} {_path(url)}", response)
                 wait = verdict.wait
                 if wait is None:
                     wait = self.policy.backoff(throttled_tries, self.rng)
@@ -430,6 +444,7 @@ class ChannelHttp:
                             f"{verdict.message} (gave up after {transient_tries} tries)",
                         ),
                         label,
+                        response,
                     )
                 wait = self.policy.backoff(transient_tries, self.rng)
                 log.info(
@@ -440,7 +455,7 @@ class ChannelHttp:
                 )
                 await self.budget.sleep(wait, REDACTOR.scrub(f"{label}: {verdict.message}"))
             else:
-                self.fail(verdict, context or f"{method} {_path(url)}")
+                self.fail(verdict, context or f"{method} {_path(url)}", response)
 
     def json(self, response: httpx.Response, expected: str) -> Any:
         """The response's JSON, or a ChannelResponseError saying what was expected."""
@@ -459,6 +474,21 @@ class ChannelHttp:
             self.channel,
             f"{_path(str(response.url))}: expected {expected}, got {snippet(shown)}",
         )
+
+
+def error_code(response: httpx.Response) -> str | None:
+    """The channel's own error code in a JSON error body (`code` or `error`), if any."""
+    try:
+        body = response.json()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(body, dict):
+        return None
+    for key in ("code", "error"):
+        value = body.get(key)
+        if isinstance(value, str | int) and not isinstance(value, bool) and value != "":
+            return str(value)
+    return None
 
 
 def secure_enough(url: str) -> bool:

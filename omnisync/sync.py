@@ -32,10 +32,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from omnisync import __version__
-from omnisync.channels import Channel, open_channel
+from omnisync.channels import Channel, ChannelContext, open_channel
 from omnisync.channels.base import ChannelConfig
 from omnisync.config import Config
-from omnisync.errors import ChannelError, ChannelUnavailableError, ConfigError
+from omnisync.errors import ChannelError, ConfigError
+from omnisync.httpclient import Budget
 from omnisync.ledger import Ledger
 from omnisync.models import Listing, Order, PushResult, QuantityChange, Status
 from omnisync.reconcile import (
@@ -55,7 +56,7 @@ log = logging.getLogger(__name__)
 # How many times a listing that moved between read and write is re-planned in one run.
 CONFLICT_ROUNDS = 3
 
-ChannelOpener = Callable[[ChannelConfig, Ledger], Channel]
+ChannelOpener = Callable[[ChannelConfig, ChannelContext], Channel]
 ProgressCallback = Callable[[str], None]
 
 
@@ -74,7 +75,7 @@ class _ChannelRun:
     config: ChannelConfig
     channel: Channel
     report: ChannelReport
-    deadline: float
+    budget: Budget  # the channel's one time budget, shared with its HTTP layer
     since: datetime | None = None
     start_time: datetime | None = None
     until: datetime | None = None
@@ -99,26 +100,6 @@ class _ChannelRun:
         self.report.errors.append(REDACTOR.scrub(text))
 
 
-class _LedgerTokens:
-    """TokenStore over the ledger: rotated tokens are committed the moment they arrive."""
-
-    def __init__(self, ledger: Ledger) -> None:
-        self.ledger = ledger
-
-    def load_tokens(self, channel: str) -> dict[str, str]:
-        tokens = self.ledger.load_tokens(channel)
-        for value in tokens.values():
-            REDACTOR.add(value)  # rotated tokens are as secret as the config's
-        return tokens
-
-    def save_tokens(self, channel: str, tokens: dict[str, str]) -> None:
-        self.ledger.save_tokens(channel, tokens)
-
-
-def _default_opener(config: ChannelConfig, ledger: Ledger) -> Channel:
-    return open_channel(config, tokens=_LedgerTokens(ledger))
-
-
 def select_channels(config: Config, names: Sequence[str]) -> list[ChannelConfig]:
     """The channels a run covers: those named (each must exist), else all configured."""
     for name in names:
@@ -134,13 +115,12 @@ async def run_sync(
     options: SyncOptions,
     *,
     now: Callable[[], datetime] = utcnow,
-    opener: ChannelOpener = _default_opener,
+    opener: ChannelOpener = open_channel,
     progress: ProgressCallback | None = None,
 ) -> RunReport:
     """One whole sync run; returns its report (the caller turns it into an exit code)."""
     say = progress or (lambda message: None)
     report = RunReport(started_at=now(), dry_run=options.dry_run)
-    loop = asyncio.get_running_loop()
     runs: list[_ChannelRun] = []
     for cfg in select_channels(config, options.channels):
         channel_report = ChannelReport()
@@ -149,9 +129,10 @@ async def run_sync(
             channel_report.status = "skipped"
             channel_report.errors.append("disabled in the config (enabled = false)")
             continue
-        runs.append(
-            _ChannelRun(cfg, opener(cfg, ledger), channel_report, loop.time() + cfg.timeout)
-        )
+        budget = Budget(cfg.name, cfg.timeout)
+        # The ledger is the token store: tokens a channel rotates are committed at once.
+        context = ChannelContext(budget=budget, tokens=ledger, now=now)
+        runs.append(_ChannelRun(cfg, opener(cfg, context), channel_report, budget))
     try:
         for run in runs:
             _plan_window(run, ledger, config, options, report.started_at)
@@ -187,10 +168,6 @@ async def run_sync(
 
         say("pushing quantities")
         clock = time.perf_counter()
-        for run in runs:
-            # Channels that keep an inventory history (Shopify) name the run behind a change.
-            if hasattr(run.channel, "reference_document_uri"):
-                run.channel.reference_document_uri = f"gid://omnisync/SyncRun/{report.run_id}"
         await asyncio.gather(
             *(
                 _push(run, run.plan.changes, ledger, config, report.run_id, now)
@@ -256,7 +233,7 @@ def _plan_window(
 
 async def _fetch(run: _ChannelRun, now: Callable[[], datetime]) -> None:
     try:
-        async with asyncio.timeout_at(run.deadline):
+        async with asyncio.timeout(max(0.0, run.budget.remaining())):
             # Listings before orders: see the module docstring, step 1.
             run.listings = await run.channel.list_listings()
             run.shown = {listing.id: listing.quantity for listing in run.listings}
@@ -302,11 +279,8 @@ def _adapter_bug(run: _ChannelRun, exc: Exception) -> ChannelError:
     )
 
 
-def _budget_error(run: _ChannelRun) -> ChannelUnavailableError:
-    return ChannelUnavailableError(
-        run.config.name,
-        f"gave up after its time budget of {run.config.timeout:g} s (config key 'timeout')",
-    )
+def _budget_error(run: _ChannelRun) -> ChannelError:
+    return run.budget.exhausted("out of time")
 
 
 def _catalog(ledger: Ledger, config: Config) -> Catalog:
@@ -477,9 +451,9 @@ async def _push(
         entry.after, entry.outcome, entry.detail = change.target, "planned", ""
     pending = list(changes)
     try:
-        async with asyncio.timeout_at(run.deadline):
+        async with asyncio.timeout(max(0.0, run.budget.remaining())):
             for round_number in range(CONFLICT_ROUNDS + 1):
-                results = await run.channel.push_quantities(pending)
+                results = await run.channel.push_quantities(pending, run_id=run_id)
                 with ledger.atomic():
                     ledger.save_pushed(run.config.name, pending, results, now=now())
                 conflicts = _record_results(run, pending, results, by_listing)

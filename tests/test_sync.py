@@ -933,7 +933,7 @@ class Rig:
                     self.ledger,
                     SyncOptions(**options),
                     now=self.clock,
-                    opener=lambda cfg, ledger: self.channels[cfg.name],
+                    opener=lambda cfg, context: self.channels[cfg.name],
                 ),
                 timeout=5,
             )
@@ -994,7 +994,7 @@ def test_a_channel_past_its_time_budget_fails_while_the_other_syncs(rig: Rig) ->
     assert report.exit_code == 1
     assert report.channels["slow"].status == "failed"
     assert report.channels["slow"].errors == [
-        "gave up after its time budget of 0.2 s (config key 'timeout')"
+        "out of time; gave up within the channel's time budget of 0.2 s (config key 'timeout')"
     ]
     assert report.channels["fast"].status == "ok"
     assert fast.quantities() == {"F1": 4}
@@ -1146,7 +1146,7 @@ def test_a_disabled_channel_is_skipped(rig: Rig) -> None:
             rig.ledger,
             SyncOptions(force=True),
             now=rig.clock,
-            opener=lambda cfg, ledger: rig.channels[cfg.name],
+            opener=lambda cfg, context: rig.channels[cfg.name],
         )
 
     report = asyncio.run(go())

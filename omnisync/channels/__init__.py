@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import httpx
-
 from omnisync.channels import fake, shopify, woocommerce
-from omnisync.channels.base import Channel, ChannelConfig, ChannelType, TokenStore
+from omnisync.channels.base import Channel, ChannelConfig, ChannelContext, ChannelType
 
 # An explicit dict: adding a channel type is one line here, and nothing registers itself.
 CHANNEL_TYPES: dict[str, ChannelType] = {
@@ -15,14 +13,16 @@ CHANNEL_TYPES: dict[str, ChannelType] = {
 }
 
 
-def open_channel(
-    config: ChannelConfig,
-    *,
-    http: httpx.AsyncClient | None = None,
-    tokens: TokenStore | None = None,
-) -> Channel:
+def open_channel(config: ChannelConfig, context: ChannelContext) -> Channel:
     """Build the channel a config table describes."""
-    return CHANNEL_TYPES[config.type].open(config, http, tokens)
+    return CHANNEL_TYPES[config.type].open(config, context)
 
 
-__all__ = ["CHANNEL_TYPES", "Channel", "ChannelConfig", "ChannelType", "open_channel"]
+__all__ = [
+    "CHANNEL_TYPES",
+    "Channel",
+    "ChannelConfig",
+    "ChannelContext",
+    "ChannelType",
+    "open_channel",
+]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from fractions import Fraction
 from pathlib import Path
@@ -12,8 +12,10 @@ from typing import Annotated, Any, Protocol
 import httpx
 from pydantic import BaseModel, ConfigDict, PlainSerializer, PlainValidator
 
+from omnisync.httpclient import Budget
 from omnisync.models import ChannelProbe, Listing, Order, PushResult, QuantityChange
 from omnisync.redact import Secret
+from omnisync.timeparse import utcnow
 
 
 def _to_secret(value: Any) -> Secret:
@@ -57,13 +59,38 @@ class TokenStore(Protocol):
     def save_tokens(self, channel: str, tokens: dict[str, str]) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class ChannelContext:
+    """What the engine (or `check`, or `auth`) hands an adapter when it opens one.
+
+    Everything an adapter needs from outside comes in here, typed: nothing is probed with
+    hasattr or read from a shared object afterwards.
+
+    - `budget`: the channel's one time budget for this run (config `timeout`). The HTTP layer
+      gives up on retries that would not fit in it; the engine cancels the channel at its
+      deadline with the same message.
+    - `http`: an httpx client to use (tests inject one with a MockTransport); None builds
+      the default one.
+    - `tokens`: where tokens the channel obtains or rotates are kept (the ledger); see
+      `omnisync.channels.tokens.StoredTokens`, the one way adapters use it.
+    - `now`: the wall clock, for request timestamps and token expiry (tests move it).
+    """
+
+    budget: Budget
+    http: httpx.AsyncClient | None = None
+    tokens: TokenStore | None = None
+    now: Callable[[], datetime] = field(default=utcnow)
+
+
 class Channel(Protocol):
-    """One sales channel. Translates its API to omnisync models; holds no stock logic."""
+    """One sales channel. Translates its API to omnisync models; holds no stock logic.
+
+    None of the marketplaces but Shopify has compare-and-set: an adapter without it re-reads
+    the listings just before writing and returns a `conflict` for any whose quantity moved
+    since `change.expected` was read, so the engine can fold the sale in and re-plan.
+    """
 
     name: str
-    # True where the channel itself refuses a write whose expected quantity is stale
-    # (Shopify's changeFromQuantity); otherwise the adapter re-reads just before writing.
-    supports_compare_and_set: bool
 
     async def list_listings(self) -> list[Listing]:
         """Every listing with its channel SKU and current quantity (read once per run)."""
@@ -75,11 +102,15 @@ class Channel(Protocol):
         """Orders with updated_at in [updated_since, updated_until), statuses normalised."""
         ...
 
-    async def push_quantities(self, changes: Sequence[QuantityChange]) -> list[PushResult]:
+    async def push_quantities(
+        self, changes: Sequence[QuantityChange], *, run_id: int
+    ) -> list[PushResult]:
         """Set each listing to change.target unless the channel no longer shows change.expected.
 
-        Returns one result per change, in any order. Raises ChannelError only when the channel
-        as a whole cannot be written; a single listing's failure is a `failed` result.
+        `run_id` names the sync run behind the write, for channels that keep an inventory
+        history (Shopify's `referenceDocumentUri`). Returns one result per change, in any
+        order. Raises ChannelError only when the channel as a whole cannot be written; a
+        single listing's failure is a `failed` result.
         """
         ...
 
@@ -91,13 +122,43 @@ class Channel(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class AuthResult:
+    """What `omnisync auth` tells the seller once a shop is connected (never a token)."""
+
+    shop: str  # the shop's id or name as the platform knows it
+    access_expires_at: datetime | None = None
+    refresh_expires_at: datetime | None = None
+
+
+class ShopAuthorizer(Protocol):
+    """Connects a marketplace shop by the platform's OAuth flow (`omnisync auth NAME`)."""
+
+    def authorization_url(self) -> str:
+        """The address the seller opens to grant omnisync access (signed where required)."""
+        ...
+
+    async def exchange(self, answer: Mapping[str, str]) -> AuthResult:
+        """Trade the code the platform sent back for tokens, and store them.
+
+        `answer` is the query of the address the browser was sent back to (`code`, and
+        `shop_id` for Shopee, ...), or what the seller gave as `--code` / `--shop-id`. Tokens
+        are saved through the context's token store before this returns. A missing or wrong
+        value is a ConfigError naming it; a refusal by the platform is a ChannelAuthError.
+        """
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
 class ChannelType:
     """A registry entry: the settings a type accepts and how to open a channel of it.
 
-    `open(config, *, http, tokens)` gets an httpx client for HTTP channels (tests inject one
-    with a MockTransport; None means build the default) and the token store.
+    `open(config, context)` builds the channel; `authorize(config, context)`, for platforms
+    whose shops are connected by OAuth, builds what `omnisync auth` drives.
     """
 
     settings: type[ChannelSettings]
-    open: Callable[[ChannelConfig, httpx.AsyncClient | None, TokenStore | None], Channel]
+    open: Callable[[ChannelConfig, ChannelContext], Channel]
     http: bool = True  # False for file channels: base_url and timeout do not apply
+    authorize: Callable[[ChannelConfig, ChannelContext], ShopAuthorizer] | None = None

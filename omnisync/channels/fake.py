@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
-from omnisync.channels.base import ChannelConfig, ChannelSettings, ChannelType, TokenStore
+from omnisync.channels.base import ChannelConfig, ChannelContext, ChannelSettings, ChannelType
 from omnisync.errors import ChannelResponseError, ChannelUnavailableError
 from omnisync.models import (
     ChannelProbe,
@@ -118,8 +118,6 @@ def _to_order(raw: FakeOrder) -> Order:
 class FakeChannel:
     """The JSON-file channel."""
 
-    supports_compare_and_set = True  # the check is done under our own read-modify-write
-
     def __init__(self, name: str, path: Path, *, fail: str | None = None) -> None:
         self.name = name
         self.path = path
@@ -211,7 +209,9 @@ class FakeChannel:
             if updated_since <= order.updated_at < updated_until:
                 yield order
 
-    async def push_quantities(self, changes: Sequence[QuantityChange]) -> list[PushResult]:
+    async def push_quantities(
+        self, changes: Sequence[QuantityChange], *, run_id: int
+    ) -> list[PushResult]:
         self._check_fail("push")
         raw = self._read_raw()
         self._parse_part(raw, "listings")
@@ -262,7 +262,7 @@ class FakeChannel:
         return None
 
 
-def _open(config: ChannelConfig, http: object, tokens: TokenStore | None) -> FakeChannel:
+def _open(config: ChannelConfig, context: ChannelContext) -> FakeChannel:
     settings = config.settings
     assert isinstance(settings, FakeSettings)
     path = Path(settings.path)

@@ -38,8 +38,9 @@ API quirks handled here:
   the quantity this run read: Shopify refuses a write when a sale moved it (compare-and-set).
   The call is all-or-nothing when any item has a userError, so the other items are re-sent.
   Each call carries an `@idempotent` key, reused when the same request is retried, and a
-  `referenceDocumentUri` naming the run (`reference_document_uri`: a UUID made when the
-  channel opens, unless the engine sets the run's own). Up to 4 calls run at once.
+  `referenceDocumentUri` naming the omnisync run behind the change
+  (`gid://omnisync/SyncRun/<run id>`), so the shop's inventory history says why stock moved.
+  Up to 4 calls run at once.
 - Without the `read_all_orders` scope only the last 60 days of orders are visible.
 """
 
@@ -60,10 +61,10 @@ from pydantic import field_validator
 
 from omnisync.channels.base import (
     ChannelConfig,
+    ChannelContext,
     ChannelSettings,
     ChannelType,
     SecretStr,
-    TokenStore,
 )
 from omnisync.errors import ChannelError, ChannelResponseError
 from omnisync.httpclient import Budget, ChannelHttp, CostBucket, Kind, RetryPolicy, Verdict, snippet
@@ -269,8 +270,6 @@ class _LineParts:
 class ShopifyChannel:
     """A Shopify store, at one location."""
 
-    supports_compare_and_set = True
-
     def __init__(
         self,
         name: str,
@@ -297,8 +296,6 @@ class ShopifyChannel:
             headers={"X-Shopify-Access-Token": settings.token.reveal()},
         )
         self.bucket = CostBucket(self.budget)
-        # Names the run in Shopify's inventory history; the engine may set a better one.
-        self.reference_document_uri = f"gid://omnisync/SyncRun/{uuid.uuid4()}"
         # 2026-01 renamed the compare-and-set field; earlier pinned versions use the old name.
         before_2026 = settings.api_version != "unstable" and settings.api_version < "2026-01"
         self.cas_field = "compareQuantity" if before_2026 else "changeFromQuantity"
@@ -530,7 +527,9 @@ class ShopifyChannel:
 
     # -- push ------------------------------------------------------------------------------
 
-    async def push_quantities(self, changes: Sequence[QuantityChange]) -> list[PushResult]:
+    async def push_quantities(
+        self, changes: Sequence[QuantityChange], *, run_id: int
+    ) -> list[PushResult]:
         results: list[PushResult] = []
         stale: list[QuantityChange] = []
         slots = asyncio.Semaphore(PUSH_CONCURRENCY)
@@ -539,7 +538,7 @@ class ShopifyChannel:
             chunk: list[QuantityChange],
         ) -> tuple[list[PushResult], list[QuantityChange]]:
             async with slots:
-                return await self._push_chunk(chunk)
+                return await self._push_chunk(chunk, run_id)
 
         # Calls touch disjoint items and each is compare-and-set, so they may overlap.
         chunks = [list(changes[i : i + MAX_PAGE]) for i in range(0, len(changes), MAX_PAGE)]
@@ -562,7 +561,7 @@ class ShopifyChannel:
         return results
 
     async def _push_chunk(
-        self, chunk: list[QuantityChange]
+        self, chunk: list[QuantityChange], run_id: int
     ) -> tuple[list[PushResult], list[QuantityChange]]:
         results: list[PushResult] = []
         stale: list[QuantityChange] = []
@@ -576,7 +575,7 @@ class ShopifyChannel:
                 "input": {
                     "name": "available",
                     "reason": "correction",
-                    "referenceDocumentUri": self.reference_document_uri,
+                    "referenceDocumentUri": f"gid://omnisync/SyncRun/{run_id}",
                     "quantities": [
                         {
                             "inventoryItemId": change.listing_id,
@@ -834,13 +833,15 @@ def _price(line: dict[str, Any]) -> tuple[Decimal | None, str | None]:
     return Decimal(str(money["amount"])), money.get("currencyCode")
 
 
-def _open(
-    config: ChannelConfig, http: httpx.AsyncClient | None, tokens: TokenStore | None
-) -> ShopifyChannel:
+def _open(config: ChannelConfig, context: ChannelContext) -> ShopifyChannel:
     settings = config.settings
     assert isinstance(settings, ShopifySettings)
     return ShopifyChannel(
-        config.name, settings, base_url=config.base_url, timeout=config.timeout, client=http
+        config.name,
+        settings,
+        base_url=config.base_url,
+        client=context.http,
+        budget=context.budget,
     )
 
 

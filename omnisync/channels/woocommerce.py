@@ -58,10 +58,10 @@ from pydantic import field_validator
 
 from omnisync.channels.base import (
     ChannelConfig,
+    ChannelContext,
     ChannelSettings,
     ChannelType,
     SecretStr,
-    TokenStore,
 )
 from omnisync.errors import ChannelAuthError, ChannelError
 from omnisync.httpclient import Budget, ChannelHttp, RetryPolicy
@@ -136,8 +136,6 @@ def _parse_gmt(value: Any) -> datetime:
 class WooCommerceChannel:
     """A WooCommerce shop."""
 
-    supports_compare_and_set = False  # emulated by re-reading just before writing
-
     def __init__(
         self,
         name: str,
@@ -188,9 +186,10 @@ class WooCommerceChannel:
             response = await self.http.send(
                 method, f"{self.api}{path}", params=params, json_body=json_body, context=context
             )
-        except ChannelAuthError:
+        except ChannelAuthError as exc:
             # Once the header has worked, a refusal is about permissions, not a lost header.
-            if in_query or self.header_works or not self._credentials_missing():
+            credentials_missing = exc.http_status == 401 and exc.code in _NO_CREDENTIALS
+            if in_query or self.header_works or not credentials_missing:
                 raise
         else:
             self.header_works = self.header_works or not in_query
@@ -213,16 +212,6 @@ class WooCommerceChannel:
             "consumer_key": self.settings.key.reveal(),
             "consumer_secret": self.settings.secret.reveal(),
         }
-
-    def _credentials_missing(self) -> bool:
-        response = self.http.last_response
-        if response is None or response.status_code != 401:
-            return False
-        try:
-            code = response.json().get("code", "")
-        except (ValueError, AttributeError):
-            return False
-        return code in _NO_CREDENTIALS
 
     def _list(self, response: httpx.Response, expected: str) -> list[dict[str, Any]]:
         body = self.http.json(response, expected)
@@ -390,7 +379,9 @@ class WooCommerceChannel:
 
     # -- push ------------------------------------------------------------------------------
 
-    async def push_quantities(self, changes: Sequence[QuantityChange]) -> list[PushResult]:
+    async def push_quantities(
+        self, changes: Sequence[QuantityChange], *, run_id: int
+    ) -> list[PushResult]:
         groups: dict[str | None, list[QuantityChange]] = defaultdict(list)
         results: list[PushResult] = []
         for change in changes:
@@ -562,13 +553,15 @@ def _listing(listing_id: str, item: dict[str, Any]) -> Listing:
     )
 
 
-def _open(
-    config: ChannelConfig, http: httpx.AsyncClient | None, tokens: TokenStore | None
-) -> WooCommerceChannel:
+def _open(config: ChannelConfig, context: ChannelContext) -> WooCommerceChannel:
     settings = config.settings
     assert isinstance(settings, WooCommerceSettings)
     return WooCommerceChannel(
-        config.name, settings, base_url=config.base_url, timeout=config.timeout, client=http
+        config.name,
+        settings,
+        base_url=config.base_url,
+        client=context.http,
+        budget=context.budget,
     )
 
 

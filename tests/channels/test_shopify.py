@@ -202,9 +202,9 @@ def test_push_sets_available_with_compare_and_set_and_names_the_run(shopify: Fak
 
     async def go() -> list[Any]:
         async with shopify_channel(shopify) as channel:
-            channel.reference_document_uri = "gid://omnisync/SyncRun/42"
             return await channel.push_quantities(
-                [QuantityChange(tee, "TEE-M", 10, 7), QuantityChange(mug, "MUG", 3, 0)]
+                run_id=42,
+                changes=[QuantityChange(tee, "TEE-M", 10, 7), QuantityChange(mug, "MUG", 3, 0)],
             )
 
     results = run(go())
@@ -227,7 +227,8 @@ def test_a_sale_between_read_and_write_is_a_conflict_with_the_current_quantity(
             await channel.list_listings()
             shopify.sell("TEE-M", 2)  # a customer buys two on Shopify meanwhile
             return await channel.push_quantities(
-                [QuantityChange(tee, "TEE-M", 10, 9), QuantityChange(mug, "MUG", 3, 5)]
+                run_id=42,
+                changes=[QuantityChange(tee, "TEE-M", 10, 9), QuantityChange(mug, "MUG", 3, 5)],
             )
 
     results = {r.listing_id: r for r in run(go())}
@@ -244,11 +245,12 @@ def test_one_bad_item_fails_alone(shopify: FakeShopify) -> None:
     async def go() -> list[Any]:
         async with shopify_channel(shopify) as channel:
             return await channel.push_quantities(
-                [
+                run_id=42,
+                changes=[
                     QuantityChange(tee, "TEE-M", 10, 4),
                     QuantityChange(missing, "GONE", 1, 0),
                     QuantityChange(mug, "MUG", 3, 1),
-                ]
+                ],
             )
 
     results = {r.listing_id: r for r in run(go())}
@@ -264,7 +266,8 @@ def test_pushes_go_in_calls_of_at_most_250(shopify: FakeShopify) -> None:
     async def go() -> list[Any]:
         async with shopify_channel(shopify) as channel:
             return await channel.push_quantities(
-                [QuantityChange(item, f"S{n}", 1, 2) for n, item in enumerate(items)]
+                run_id=42,
+                changes=[QuantityChange(item, f"S{n}", 1, 2) for n, item in enumerate(items)],
             )
 
     assert {r.outcome for r in run(go())} == {"written"}
@@ -294,7 +297,9 @@ def test_a_retried_write_reuses_its_idempotency_key_and_applies_once(shopify: Fa
 
     async def go() -> list[Any]:
         async with shopify_channel(None, transport=transport) as channel:
-            return await channel.push_quantities([QuantityChange(tee, "TEE-M", 10, 6)])
+            return await channel.push_quantities(
+                run_id=42, changes=[QuantityChange(tee, "TEE-M", 10, 6)]
+            )
 
     [result] = run(go())
     # Without the key, the retry's changeFromQuantity (10) would be stale against 6.

@@ -157,7 +157,7 @@ def test_push_writes_products_and_variations_in_batches_of_at_most_100(woo: Fake
 
     async def go() -> list[Any]:
         async with woo_channel(woo) as channel:
-            return await channel.push_quantities(changes)
+            return await channel.push_quantities(run_id=42, changes=changes)
 
     results = run(go())
     assert {r.outcome for r in results} == {"written"} and len(results) == 151
@@ -174,7 +174,11 @@ def test_a_sale_between_read_and_write_is_a_conflict_not_overwritten(woo: FakeWo
             await channel.list_listings()
             woo.sell("TEE-M", 1)  # sold on the shop after omnisync read it
             return await channel.push_quantities(
-                [QuantityChange(str(tee), "TEE-M", 10, 12), QuantityChange(str(mug), "MUG", 3, 2)]
+                run_id=42,
+                changes=[
+                    QuantityChange(str(tee), "TEE-M", 10, 12),
+                    QuantityChange(str(mug), "MUG", 3, 2),
+                ],
             )
 
     results = {r.listing_id: r for r in run(go())}
@@ -191,7 +195,11 @@ def test_a_partial_batch_failure_fails_only_its_items(woo: FakeWoo) -> None:
     async def go() -> list[Any]:
         async with woo_channel(woo) as channel:
             return await channel.push_quantities(
-                [QuantityChange(str(good), "GOOD", 1, 5), QuantityChange(str(bad), "BAD", 1, 5)]
+                run_id=42,
+                changes=[
+                    QuantityChange(str(good), "GOOD", 1, 5),
+                    QuantityChange(str(bad), "BAD", 1, 5),
+                ],
             )
 
     results = {r.listing_id: r for r in run(go())}

@@ -75,10 +75,10 @@ class MemoryChannel:
     sell_between: Callable[[MemoryChannel], None] | None = None
     omit_results: set[str] = field(default_factory=set)
     report_current: bool = True
-    supports_compare_and_set: bool = True
     # What the engine did: every push_quantities call's changes, and fetch windows.
     pushes: list[list[QuantityChange]] = field(default_factory=list)
     windows: list[tuple[datetime, datetime]] = field(default_factory=list)
+    run_ids: list[int] = field(default_factory=list)
     closed: bool = False
 
     @classmethod
@@ -137,7 +137,10 @@ class MemoryChannel:
             if updated_since <= order.updated_at < updated_until:
                 yield order
 
-    async def push_quantities(self, changes: Sequence[QuantityChange]) -> list[PushResult]:
+    async def push_quantities(
+        self, changes: Sequence[QuantityChange], *, run_id: int
+    ) -> list[PushResult]:
+        self.run_ids.append(run_id)
         await self._step("push")
         if self.sell_between is not None:
             hook, self.sell_between = self.sell_between, None
