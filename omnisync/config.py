@@ -35,6 +35,14 @@ _HEADER = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(?:#.*)?$")
 
 
 @dataclass(frozen=True, slots=True)
+class SkuOverride:
+    """`[skus."SKU"]`: allocation values that replace every channel's own for this SKU."""
+
+    buffer: int | None = None
+    share: Fraction | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """The whole config, validated."""
 
@@ -46,6 +54,12 @@ class Config:
     channels: dict[str, ChannelConfig] = field(default_factory=dict)
     mapping: dict[str, dict[str, str]] = field(default_factory=dict)
     bundles: dict[str, dict[str, int]] = field(default_factory=dict)
+    # Per-SKU allocation overrides (`[skus."SKU"] buffer, share`).
+    skus: dict[str, SkuOverride] = field(default_factory=dict)
+    # "Last units to one channel": while a SKU's available is below `last_units`, every
+    # channel but `priority` is pushed 0 (`[sync] last_units`, `[sync] priority`; 0 = off).
+    last_units: int = 0
+    priority: str | None = None
     warnings: tuple[str, ...] = ()
 
 

@@ -49,6 +49,7 @@ class ChannelConfig:
     enabled: bool = True
     base_url: str | None = None
     timeout: float = 180.0  # total seconds this channel may spend in one run
+    max: int | None = None  # never offer more than this many units of a listing here
 
 
 class TokenStore(Protocol):
