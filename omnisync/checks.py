@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from omnisync.catalog import Catalog
 from omnisync.channels import Channel, ChannelContext, open_channel
 from omnisync.channels.base import ChannelConfig
 from omnisync.config import Config
@@ -15,7 +16,6 @@ from omnisync.errors import ChannelError
 from omnisync.httpclient import Budget
 from omnisync.ledger import Ledger
 from omnisync.models import Listing
-from omnisync.reconcile import Catalog
 from omnisync.redact import REDACTOR
 
 
@@ -63,17 +63,17 @@ def examine_listings(
     """Fill in unmapped listings and SKUs on two listings; return the SKUs this channel lists."""
     check.listings = len(listings)
     listed: dict[str, list[str]] = defaultdict(list)
+    skus: set[str] = set()
     for listing in listings:
         resolved = catalog.resolve(check.name, listing.channel_sku)
-        if resolved is None:
+        sku = catalog.sku_of(check.name, listing.channel_sku)
+        if resolved is None or sku is None:
             check.unmapped.append(listing.channel_sku)
             continue
-        sku = catalog.mapping.get(check.name, {}).get(listing.channel_sku, listing.channel_sku)
         listed[sku].append(listing.id)
+        skus.add(sku)
+        skus.update(resolved)  # a bundle lists each of its components too
     check.duplicates = {sku: ids for sku, ids in sorted(listed.items()) if len(ids) > 1}
-    skus = set(listed)
-    for sku in listed:
-        skus.update(catalog.bundles.get(sku, {}))
     return skus
 
 

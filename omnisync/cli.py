@@ -17,11 +17,12 @@ from typer.core import TyperGroup
 from omnisync import __version__, render
 from omnisync.checks import run_check
 from omnisync.config import Config, load_config, resolve_config_path
-from omnisync.errors import ConfigError, ExitCode, OmnisyncError
+from omnisync.errors import ExitCode, OmnisyncError, UsageError
 from omnisync.ledger import Ledger
+from omnisync.queries import shown_by_sku
 from omnisync.redact import REDACTOR, RedactingFilter
 from omnisync.stock import add_stock, export_stock, import_stock, set_stock
-from omnisync.sync import SyncOptions, last_pushed_by_sku, run_sync
+from omnisync.sync import SyncOptions, run_sync
 from omnisync.timeparse import parse_when, utcnow
 
 log = logging.getLogger("omnisync")
@@ -147,7 +148,7 @@ def _since(value: str | None) -> datetime | None:
     try:
         return parse_when(value, now=utcnow())
     except ValueError as exc:
-        raise ConfigError(f"--since: {exc}") from None
+        raise UsageError(f"--since: {exc}") from None
 
 
 # -- init and demo ---------------------------------------------------------------------------
@@ -168,7 +169,7 @@ def init(
     try:
         ledger_path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ConfigError(
+        raise UsageError(
             f"{ledger_path.parent}: cannot create the folder: {exc.strerror}"
         ) from None
     Ledger.open(ledger_path, write=True).close()
@@ -189,7 +190,7 @@ def demo(
     """Make a self-contained demo (fake channels, sample orders) and run a sync on it."""
     from omnisync.demo import run_demo
 
-    run_demo(directory, out=_out())
+    render.demo(_out(), run_demo(directory))
 
 
 # -- check and sync --------------------------------------------------------------------------
@@ -349,8 +350,8 @@ def stock_list(
         balances = ledger.balances(skus or None)
         missing = [sku for sku in skus or () if sku not in balances]
         if missing:
-            raise ConfigError(f"unknown SKU {', '.join(missing)}")
-        pushed = last_pushed_by_sku(ledger, config)
+            raise UsageError(f"unknown SKU {', '.join(missing)}")
+        shown = shown_by_sku(ledger, config)
         channels = [state.channel for state in ledger.channel_states()]
     rows = [b for b in balances.values() if low is None or b.available <= low]
     if json_output:
@@ -363,13 +364,13 @@ def stock_list(
                     "on_hand": b.on_hand,
                     "committed": b.committed,
                     "available": b.available,
-                    "channels": dict(pushed.get(b.sku, {})),
+                    "channels": dict(shown.get(b.sku, {})),
                 }
                 for b in rows
             ],
         )
     else:
-        render.stock_table(_out(), rows, pushed, channels)
+        render.stock_table(_out(), rows, shown, channels)
 
 
 @stock_app.command("set")
@@ -447,7 +448,7 @@ def stock_export(
         try:
             out = file.open("w", encoding="utf-8", newline="")
         except OSError as exc:
-            raise ConfigError(f"{file}: cannot write it: {exc.strerror}") from None
+            raise UsageError(f"{file}: cannot write it: {exc.strerror}") from None
         with out:
             count = export_stock(ledger, out)
     _err().print(f"wrote {count} SKUs to {file}", markup=False)
@@ -474,7 +475,7 @@ def orders(
     """Every channel's orders in one list, newest update first."""
     statuses = ("pending", "paid", "shipped", "completed", "cancelled", "returned")
     if status is not None and status not in statuses:
-        raise ConfigError(f"--status: expected one of {', '.join(statuses)}, got {status!r}")
+        raise UsageError(f"--status: expected one of {', '.join(statuses)}, got {status!r}")
     since_time = _since(since)  # a bad --since is exit 2 even before there is a ledger
     with _ctx(ctx).ledger_only(write=False) as ledger:
         rows = ledger.list_orders(channels=channel or (), status=status, since=since_time)

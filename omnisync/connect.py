@@ -8,7 +8,7 @@ from urllib.parse import parse_qsl, urlsplit
 from omnisync.channels import CHANNEL_TYPES
 from omnisync.channels.base import AuthResult, ChannelConfig, ChannelContext, ShopAuthorizer
 from omnisync.config import Config
-from omnisync.errors import ConfigError
+from omnisync.errors import UsageError
 from omnisync.httpclient import Budget
 from omnisync.ledger import Ledger
 
@@ -16,11 +16,11 @@ from omnisync.ledger import Ledger
 def authorizer_for(
     config: Config, name: str, *, ledger: Ledger | None, context: ChannelContext | None = None
 ) -> ShopAuthorizer:
-    """The OAuth flow of channel `name`, or a ConfigError saying why it has none."""
+    """The OAuth flow of channel `name`, or a UsageError saying why it has none."""
     channel = _channel(config, name)
     channel_type = CHANNEL_TYPES[channel.type]
     if channel_type.authorize is None:
-        raise ConfigError(
+        raise UsageError(
             f"{config.path}: [channels.{name}] is a {channel.type} channel, which is not "
             f"connected with `omnisync auth`: its credentials go in the config (see the README)"
         )
@@ -40,7 +40,7 @@ def callback_answer(
         query = urlsplit(text).query if "?" in text or "://" in text else text
         answer.update(parse_qsl(query, keep_blank_values=False))
         if not answer:
-            raise ConfigError(
+            raise UsageError(
                 f"{address!r}: expected the whole address the browser was sent back to "
                 f"(with ?code=...), or --code CODE"
             )
@@ -56,7 +56,7 @@ async def exchange_code(
 ) -> AuthResult:
     """Trade the platform's code for tokens and store them in the ledger."""
     if "code" not in answer:
-        raise ConfigError(
+        raise UsageError(
             "the platform's answer has no 'code': pass the whole address the browser was "
             "sent back to, or --code CODE"
         )
@@ -70,5 +70,5 @@ async def exchange_code(
 def _channel(config: Config, name: str) -> ChannelConfig:
     if name not in config.channels:
         known = ", ".join(sorted(config.channels)) or "none"
-        raise ConfigError(f"{config.path}: no channel named {name!r} (configured: {known})")
+        raise UsageError(f"{config.path}: no channel named {name!r} (configured: {known})")
     return config.channels[name]

@@ -6,18 +6,18 @@ import asyncio
 import csv
 import json
 import random
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-
-from omnisync import render
 from omnisync.config import load_config
-from omnisync.errors import ConfigError
-from omnisync.ledger import Ledger
+from omnisync.errors import UsageError
+from omnisync.ledger import Balance, Ledger
+from omnisync.queries import shown_by_sku
+from omnisync.report import RunReport
 from omnisync.stock import import_stock
-from omnisync.sync import SyncOptions, last_pushed_by_sku, run_sync
+from omnisync.sync import SyncOptions, run_sync
 from omnisync.timeparse import to_iso, utcnow
 
 # (SKU, name, counted on hand). A batik and coffee shop in Yogyakarta.
@@ -199,45 +199,54 @@ def write_demo(directory: Path, *, now: datetime) -> Path:
     return config
 
 
-def run_demo(directory: Path, *, out: Console) -> None:
-    """Write the demo, count the stock in, run one sync, and show what happened."""
+@dataclass(frozen=True, slots=True)
+class DemoRun:
+    """What the demo did, for the CLI to show: its folder, the sync's report, the stock after."""
+
+    directory: Path
+    config_path: Path
+    report: RunReport
+    balances: list[Balance]
+    shown: dict[str, dict[str, int]]  # SKU -> channel -> quantity its listing shows
+    channels: list[str]
+
+    def intro(self) -> str:
+        return (
+            f"Demo shop written to {self.directory}/: {len(PRODUCTS)} SKUs counted in "
+            f"(stock-take.csv), and three fake channels under fake/ — "
+            + ", ".join(f"{name} ({label})" for name, label in CHANNELS.items())
+            + ".\nEach channel shows its own, out-of-step quantities and a couple of days of "
+            "orders.\nRunning `omnisync sync --since 3d` on it:\n"
+        )
+
+    def explanation(self) -> str:
+        cfg = f"--config {self.config_path}"
+        return (
+            "\nWhat happened: every order moved stock in one ledger, and every listing on every "
+            "channel now shows the same available stock (less Shopee's buffer of 1, and half on "
+            "the shop floor). The XL shirt sold three times with two in stock: it is reported as "
+            "oversold and pushed 0 everywhere. A Shopee sale that arrived mid-run was noticed "
+            "before its listing was overwritten. One Tokopedia order names a SKU the ledger does "
+            "not know: it waits, unapplied, until it is mapped.\n\nTry next:\n"
+            f"  omnisync {cfg} stock\n"
+            f"  omnisync {cfg} orders --status paid\n"
+            f"  omnisync {cfg} log --sku BATIK-PRG-XL\n"
+            f"  omnisync {cfg} stock add SCARF-SUTRA-01 5 --new && omnisync {cfg} sync\n"
+            f"  omnisync {cfg} runs"
+        )
+
+
+def run_demo(directory: Path) -> DemoRun:
+    """Write the demo, count the stock in, and run one sync on it."""
     now = utcnow()
     try:
         config_path = write_demo(directory, now=now)
     except OSError as exc:  # DIR is a file, or not writable: the command line is wrong
-        raise ConfigError(f"{directory}: cannot write the demo there: {exc.strerror}") from None
+        raise UsageError(f"{directory}: cannot write the demo there: {exc.strerror}") from None
     config = load_config(config_path)
-    out.print(
-        f"Demo shop written to {directory}/: {len(PRODUCTS)} SKUs counted in "
-        f"(stock-take.csv), and three fake channels under fake/ — "
-        + ", ".join(f"{name} ({label})" for name, label in CHANNELS.items())
-        + ".\nEach channel shows its own, out-of-step quantities and a couple of days of orders."
-        "\nRunning `omnisync sync --since 3d` on it:\n",
-        markup=False,
-    )
     with Ledger.open(config.ledger_path, write=True) as ledger:
         import_stock(ledger, directory / "stock-take.csv", now=now - timedelta(days=3))
         report = asyncio.run(run_sync(config, ledger, SyncOptions(since=now - timedelta(days=3))))
         balances = list(ledger.balances().values())
-        pushed = last_pushed_by_sku(ledger, config)
-    render.sync_summary(out, report, show_changes=False)
-    out.print()
-    render.sync_problems(out, report)
-    out.print()
-    render.stock_table(out, balances, pushed, list(CHANNELS))
-    cfg = f"--config {config_path}"
-    out.print(
-        "\nWhat happened: every order moved stock in one ledger, and every listing on every "
-        "channel now shows the same available stock (less Shopee's buffer of 1, and half on the "
-        "shop floor). The XL shirt sold three times with two in stock: it is reported as "
-        "oversold and pushed 0 everywhere. A Shopee sale that arrived mid-run was noticed "
-        "before its listing was overwritten. One Tokopedia order names a SKU the ledger does "
-        "not know: it waits, unapplied, until it is mapped.\n\nTry next:\n"
-        f"  omnisync {cfg} stock\n"
-        f"  omnisync {cfg} orders --status paid\n"
-        f"  omnisync {cfg} log --sku BATIK-PRG-XL\n"
-        f"  omnisync {cfg} stock add SCARF-SUTRA-01 5 --new && omnisync {cfg} sync\n"
-        f"  omnisync {cfg} runs",
-        markup=False,
-        soft_wrap=True,  # never break a suggested command across lines: it is copied and run
-    )
+        shown = shown_by_sku(ledger, config)
+    return DemoRun(directory, config_path, report, balances, shown, list(CHANNELS))

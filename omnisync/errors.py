@@ -1,7 +1,8 @@
 """The exceptions omnisync raises, and the exit code each one means.
 
     OmnisyncError (exit 1)
-    ├── ConfigError (exit 2)          the command line or the config file is wrong
+    ├── UsageError (exit 2)           the command line or an input file (CSV, ...) is wrong
+    │   └── ConfigError                   the config file is wrong (names file, line, key)
     ├── LedgerError (exit 3)          the ledger file cannot be used
     │   └── LedgerLockedError (exit 75)   another run holds the ledger
     └── ChannelError (exit 1)         one channel failed; the engine reports it and goes on
@@ -34,10 +35,14 @@ class OmnisyncError(Exception):
     exit_code: ExitCode = ExitCode.NEEDS_ATTENTION
 
 
-class ConfigError(OmnisyncError):
-    """The command line or the config file is wrong."""
+class UsageError(OmnisyncError):
+    """The command line or a file the user handed in is wrong; nothing was done."""
 
     exit_code = ExitCode.USAGE
+
+
+class ConfigError(UsageError):
+    """The config file is wrong."""
 
 
 class LedgerError(OmnisyncError):

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
-import ipaddress
 import json
 import logging
 import random
@@ -37,9 +36,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
+from urllib.parse import urlencode
 
 import httpx
+from pydantic import TypeAdapter, ValidationError
 
 from omnisync import __version__
 from omnisync.errors import (
@@ -48,7 +49,11 @@ from omnisync.errors import (
     ChannelResponseError,
     ChannelUnavailableError,
 )
+from omnisync.netloc import is_secure_url
+from omnisync.payload import parse, validation_message
 from omnisync.redact import REDACTOR, RedactingFilter
+
+T = TypeVar("T")
 
 log = logging.getLogger("omnisync.http")
 
@@ -376,6 +381,7 @@ class ChannelHttp:
         url: str,
         *,
         json_body: Any = None,
+        form: Mapping[str, str] | None = None,
         params: Mapping[str, str | int] | None = None,
         classify: Classifier | None = None,
         before: Callable[[], Awaitable[None]] | None = None,
@@ -388,7 +394,7 @@ class ChannelHttp:
         runs before every attempt (pacing). The same body is re-sent on every retry, so an
         idempotency key in it is reused, as Shopify requires.
         """
-        if not secure_enough(url):
+        if not is_secure_url(url):
             raise ChannelResponseError(
                 self.channel,
                 f"refusing plain http:// to {httpx.URL(url).host}: only a loopback base_url "
@@ -401,6 +407,9 @@ class ChannelHttp:
         headers = dict(self.headers)
         if content is not None:
             headers["Content-Type"] = "application/json"
+        elif form is not None:  # Lazada takes business parameters as a form body on POST
+            content = urlencode(form).encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded;charset=utf-8"
         while True:
             if before is not None:
                 await before()
@@ -467,6 +476,34 @@ class ChannelHttp:
                 f"{_path(str(response.url))}: expected {expected}, got {snippet(response.text)}",
             ) from None
 
+    def validate(
+        self,
+        response: httpx.Response,
+        model: type[T] | TypeAdapter[T],
+        data: Any,
+        *,
+        root: str = "",
+    ) -> T:
+        """`data` (read from `response`) as `model`, or a ChannelResponseError naming the
+        path in the payload that does not fit (`root` names the payload itself)."""
+        try:
+            return parse(model, data)
+        except ValidationError as exc:
+            where = _path(str(response.url))
+            raise ChannelResponseError(
+                self.channel, REDACTOR.scrub(f"{where}: {validation_message(exc, root=root)}")
+            ) from None
+
+    def parse(
+        self,
+        response: httpx.Response,
+        model: type[T] | TypeAdapter[T],
+        *,
+        root: str = "",
+    ) -> T:
+        """The response's JSON body as `model` (see `validate`)."""
+        return self.validate(response, model, self.json(response, "a JSON body"), root=root)
+
     def malformed(self, response: httpx.Response, expected: str, got: Any) -> ChannelError:
         """The error for a body whose shape is not what the adapter needs."""
         shown = got if isinstance(got, str) else json.dumps(got, default=str)
@@ -489,22 +526,6 @@ def error_code(response: httpx.Response) -> str | None:
         if isinstance(value, str | int) and not isinstance(value, bool) and value != "":
             return str(value)
     return None
-
-
-def secure_enough(url: str) -> bool:
-    """HTTPS, or plain HTTP to this machine only (tests, a local proxy): credentials travel."""
-    parsed = httpx.URL(url)
-    if parsed.scheme == "https":
-        return True
-    if parsed.scheme != "http":
-        return False
-    host = parsed.host
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _path(url: str) -> str:

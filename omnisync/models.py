@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -74,6 +75,37 @@ class QuantityChange:
     channel_sku: str
     expected: int
     target: int
+
+
+@dataclass(frozen=True, slots=True)
+class Effect:
+    """A change to on_hand and committed, in units."""
+
+    on_hand: int = 0
+    committed: int = 0
+
+    def __add__(self, other: Effect) -> Effect:
+        return Effect(self.on_hand + other.on_hand, self.committed + other.committed)
+
+    def __sub__(self, other: Effect) -> Effect:
+        return Effect(self.on_hand - other.on_hand, self.committed - other.committed)
+
+    def __bool__(self) -> bool:
+        return self.on_hand != 0 or self.committed != 0
+
+
+@dataclass(frozen=True, slots=True)
+class LineMovement:
+    """One movement to write for an order line: the correction it needs on one SKU."""
+
+    order_id: str
+    line_id: str
+    sku: str
+    effect: Effect
+
+
+# What the ledger already recorded for one channel: (order id, line id) -> SKU -> sum.
+Recorded = Mapping[tuple[str, str], Mapping[str, Effect]]
 
 
 PushOutcome = Literal["written", "conflict", "failed"]

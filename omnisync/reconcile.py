@@ -1,8 +1,8 @@
-"""Pure stock arithmetic: what an order line does to stock, and what each listing should show.
+"""Pure stock arithmetic: the movements that bring each order line to what its status calls for.
 
-No I/O here. The engine hands in what the ledger recorded and what the channels showed; these
-functions say which movements to write and which quantities to push. Everything a channel
-adapter or the ledger does with numbers comes from here, so it is written once.
+No I/O here. The engine hands in the orders fetched and what the ledger recorded for them;
+these functions say which movements to write, and which orders took an oversold SKU's last
+units. What each listing is then pushed is `omnisync.planning`'s job.
 
 The rule that makes reconciliation idempotent (SPEC, "What an order does to stock"): for each
 (channel, order, line, SKU) the movement written is `desired effect − sum already recorded`,
@@ -12,30 +12,15 @@ status jump backwards all land on the numbers the line's current state calls for
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from fractions import Fraction
 
-from omnisync.models import Listing, Order, QuantityChange, Status
-
-
-@dataclass(frozen=True, slots=True)
-class Effect:
-    """A change to on_hand and committed, in units."""
-
-    on_hand: int = 0
-    committed: int = 0
-
-    def __add__(self, other: Effect) -> Effect:
-        return Effect(self.on_hand + other.on_hand, self.committed + other.committed)
-
-    def __sub__(self, other: Effect) -> Effect:
-        return Effect(self.on_hand - other.on_hand, self.committed - other.committed)
-
-    def __bool__(self) -> bool:
-        return self.on_hand != 0 or self.committed != 0
-
+from omnisync.catalog import Catalog
+from omnisync.models import Effect as Effect  # re-exported: the ledger shares these types
+from omnisync.models import LineMovement as LineMovement
+from omnisync.models import Order, Status
+from omnisync.models import Recorded as Recorded
 
 ZERO = Effect()
 
@@ -50,40 +35,6 @@ def desired_effect(status: Status, quantity: int, *, restock_returns: bool) -> E
         # The units left and came back; unless they are restocked they stay gone.
         return ZERO if restock_returns else Effect(on_hand=-quantity)
     return ZERO  # cancelled before shipping
-
-
-_NO_MAPPING: Mapping[str, str] = {}
-
-
-@dataclass(frozen=True, slots=True)
-class Catalog:
-    """What turns a channel SKU into ledger SKUs: known SKUs, `[mapping]` and `[bundles]`."""
-
-    skus: frozenset[str]
-    mapping: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
-    bundles: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
-
-    def resolve(self, channel: str, channel_sku: str) -> dict[str, int] | None:
-        """The SKUs and unit counts one unit of `channel_sku` stands for; None if unmapped."""
-        if not channel_sku:
-            return None
-        sku = self.mapping.get(channel, _NO_MAPPING).get(channel_sku, channel_sku)
-        components = self.bundles.get(sku)
-        if components is not None:
-            if all(component in self.skus for component in components):
-                return dict(components)
-            return None
-        return {sku: 1} if sku in self.skus else None
-
-
-@dataclass(frozen=True, slots=True)
-class LineMovement:
-    """One movement to write for an order line: the correction it needs on one SKU."""
-
-    order_id: str
-    line_id: str
-    sku: str
-    effect: Effect
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,10 +56,6 @@ class OrdersOutcome:
     applied: list[Order] = field(default_factory=list)  # orders to store as last seen
     ignored: list[Order] = field(default_factory=list)  # created before the start time
     stale: list[Order] = field(default_factory=list)  # older than what the ledger holds
-
-
-# What the ledger already recorded for one channel: (order id, line id) -> SKU -> sum.
-Recorded = Mapping[tuple[str, str], Mapping[str, Effect]]
 
 
 def latest_versions(orders: Iterable[Order]) -> list[Order]:
@@ -194,89 +141,6 @@ def reconcile_orders(
                 if correction:
                     outcome.movements.append(LineMovement(order.id, line.id, sku, correction))
     return outcome
-
-
-def sellable(resolved: Mapping[str, int], available: Mapping[str, int]) -> int:
-    """Units of a listing that can be sold: a bundle is limited by its scarcest component."""
-    return min(available.get(sku, 0) // count for sku, count in resolved.items())
-
-
-def listing_target(units: int, *, share: Fraction, buffer: int) -> int:
-    """`max(0, floor(units × share) − buffer)`: what a listing should show."""
-    # Integer floor division is exact and, over 100,000 listings, far cheaper than Fraction.
-    return max(0, units * share.numerator // share.denominator - buffer)
-
-
-@dataclass(slots=True)
-class PushPlan:
-    """What to write to one channel, and what was left alone and why."""
-
-    changes: list[QuantityChange] = field(default_factory=list)
-    unchanged: int = 0
-    unmapped: list[Listing] = field(default_factory=list)
-    mapped: int = 0
-    refused: str | None = None  # set when the max_change brake stopped the whole push
-
-    @property
-    def zeroing(self) -> int:
-        return sum(1 for c in self.changes if c.target == 0 and c.expected > 0)
-
-
-def plan_pushes(
-    channel: str,
-    listings: Sequence[Listing],
-    *,
-    catalog: Catalog,
-    available: Mapping[str, int],
-    share: Fraction,
-    buffer: int,
-    max_change: float,
-    force: bool,
-    settled: int = 0,
-) -> PushPlan:
-    """Compare each mapped listing with its target; keep only those that differ.
-
-    A push that would set more than `max_change` of the channel's mapped listings to zero is
-    refused whole unless `force`: an empty or wrong ledger must not wipe a shop.
-
-    Args:
-        settled: mapped listings left out of `listings` because they are known to show their
-            target already; they count as mapped and unchanged.
-    """
-    plan = PushPlan(unchanged=settled, mapped=settled)
-    resolve = catalog.resolve
-    for listing in listings:
-        resolved = resolve(channel, listing.channel_sku)
-        if resolved is None:
-            plan.unmapped.append(listing)
-            continue
-        plan.mapped += 1
-        if len(resolved) == 1:
-            # The common case, a plain SKU, without the generator `sellable` needs for bundles.
-            ((sku, count),) = resolved.items()
-            units = available.get(sku, 0) // count
-        else:
-            units = sellable(resolved, available)
-        target = listing_target(units, share=share, buffer=buffer)
-        if target == listing.quantity:
-            plan.unchanged += 1
-        else:
-            plan.changes.append(
-                QuantityChange(listing.id, listing.channel_sku, listing.quantity, target)
-            )
-    # Compared exactly, from the decimal the user wrote: 0.29 × 100 is 28.999… in floats,
-    # which would refuse 29 of 100 listings although that is exactly the limit.
-    if (
-        not force
-        and plan.mapped
-        and Fraction(plan.zeroing, plan.mapped) > Fraction(str(max_change))
-    ):
-        plan.refused = (
-            f"would set {plan.zeroing} of {plan.mapped} listings to 0, more than max_change "
-            f"({max_change:.0%}); nothing was pushed to this channel. If that is right, "
-            f"run again with --force"
-        )
-    return plan
 
 
 def last_takers(order_movements_newest_first: Iterable[tuple[str, int]], deficit: int) -> list[str]:

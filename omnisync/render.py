@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
@@ -16,6 +16,9 @@ from omnisync.redact import REDACTOR
 from omnisync.report import RunReport
 from omnisync.stock import CountedSku
 from omnisync.timeparse import to_iso
+
+if TYPE_CHECKING:  # the demo is loaded only when it is run
+    from omnisync.demo import DemoRun
 
 
 def print_json(console: Console, document: Any) -> None:
@@ -150,9 +153,10 @@ def sync_problems(err: Console, report: RunReport) -> None:
 def stock_table(
     out: Console,
     balances: Sequence[Balance],
-    pushed: Mapping[str, Mapping[str, int]],
+    shown: Mapping[str, Mapping[str, int]],
     channels: Sequence[str],
 ) -> None:
+    """Per SKU its stock, and what its listing shows on each channel."""
     table = _table("sku", "name", "on_hand", "committed", "available", *channels)
     for balance in balances:
         table.add_row(
@@ -161,9 +165,21 @@ def stock_table(
             str(balance.on_hand),
             str(balance.committed),
             str(balance.available),
-            *(str(pushed.get(balance.sku, {}).get(c, "-")) for c in channels),
+            *(str(shown.get(balance.sku, {}).get(c, "-")) for c in channels),
         )
     out.print(table)
+
+
+def demo(out: Console, demo: DemoRun) -> None:
+    """The demo's story: what was written, what the sync did, the stock after, what next."""
+    out.print(demo.intro(), markup=False)
+    sync_summary(out, demo.report, show_changes=False)
+    out.print()
+    sync_problems(out, demo.report)
+    out.print()
+    stock_table(out, demo.balances, demo.shown, demo.channels)
+    # Never break a suggested command across lines: it is copied and run.
+    out.print(demo.explanation(), markup=False, soft_wrap=True)
 
 
 def counted_table(out: Console, counted: Sequence[CountedSku]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from omnisync.errors import ConfigError
+from omnisync.errors import UsageError
 
 STARTER = """\
 # omnisync config. Every key is described in the README.
@@ -49,10 +49,10 @@ max_change = 0.5            # refuse a push that zeroes more than half a channel
 def write_starter(path: Path, *, force: bool) -> Path:
     """Write the starter config at `path`; refuse to overwrite one unless `force`."""
     if path.exists() and not force:
-        raise ConfigError(f"{path} already exists; pass --force to overwrite it")
+        raise UsageError(f"{path} already exists; pass --force to overwrite it")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(STARTER, encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot write the config: {exc.strerror}") from None
+        raise UsageError(f"{path}: cannot write the config: {exc.strerror}") from None
     return path

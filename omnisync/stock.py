@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
-from omnisync.errors import ConfigError
+from omnisync.errors import UsageError
 from omnisync.ledger import Ledger
 
 CSV_COLUMNS = ("sku", "on_hand", "name")
@@ -41,7 +41,7 @@ def _require_sku(ledger: Ledger, sku: str, *, create: bool, name: str, now: date
         return
     close = difflib.get_close_matches(sku, known, n=3, cutoff=0.6)
     hint = f" Did you mean {', '.join(close)}?" if close else ""
-    raise ConfigError(f"unknown SKU {sku!r}.{hint} Pass --new to create it.")
+    raise UsageError(f"unknown SKU {sku!r}.{hint} Pass --new to create it.")
 
 
 def set_stock(
@@ -56,7 +56,7 @@ def set_stock(
 ) -> CountedSku:
     """Record a count: the movement is `counted − on_hand now`, like a balance assertion."""
     if counted < 0:
-        raise ConfigError(f"a counted quantity cannot be negative, got {counted}")
+        raise UsageError(f"a counted quantity cannot be negative, got {counted}")
     with ledger.atomic():
         new = sku not in ledger.known_skus()
         _require_sku(ledger, sku, create=create, name=name, now=now)
@@ -91,13 +91,13 @@ def read_stock_csv(path: Path) -> list[tuple[str, int, str]]:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file") from None
+        raise UsageError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read it: {exc}") from None
+        raise UsageError(f"{path}: cannot read it: {exc}") from None
     reader = csv.DictReader(io.StringIO(text))
     columns = [c.strip() for c in reader.fieldnames or []]
     if "sku" not in columns or "on_hand" not in columns:
-        raise ConfigError(
+        raise UsageError(
             f"{path}:1: expected a header with columns sku,on_hand[,name], "
             f"got {','.join(columns) or 'nothing'}"
         )
@@ -106,27 +106,27 @@ def read_stock_csv(path: Path) -> list[tuple[str, int, str]]:
     for raw in reader:
         line = reader.line_num
         if None in raw:
-            raise ConfigError(
+            raise UsageError(
                 f"{path}:{line}: more cells than the header has columns "
                 f"(put a name that holds a comma in double quotes)"
             )
         row = {(k or "").strip(): (v or "").strip() for k, v in raw.items()}
         sku = row.get("sku", "")
         if not sku:
-            raise ConfigError(f"{path}:{line}: column sku: expected a SKU, got an empty cell")
+            raise UsageError(f"{path}:{line}: column sku: expected a SKU, got an empty cell")
         try:
             on_hand = int(row.get("on_hand", ""))
         except ValueError:
-            raise ConfigError(
+            raise UsageError(
                 f"{path}:{line}: column on_hand: expected a whole number ≥ 0, "
                 f"got {row.get('on_hand')!r}"
             ) from None
         if on_hand < 0:
-            raise ConfigError(
+            raise UsageError(
                 f"{path}:{line}: column on_hand: expected a whole number ≥ 0, got {on_hand}"
             )
         if sku in seen:
-            raise ConfigError(f"{path}:{line}: SKU {sku!r} is already on line {seen[sku]}")
+            raise UsageError(f"{path}:{line}: SKU {sku!r} is already on line {seen[sku]}")
         seen[sku] = line
         rows.append((sku, on_hand, row.get("name", "")))
     return rows

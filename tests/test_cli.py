@@ -388,15 +388,19 @@ def test_tables_are_printed_without_a_terminal(synced: Shop, runner: CliRunner) 
             "or a relative one (2h, 7d), got 'yesterday'",
         ),
         (["stock", "set", "NOPE", "3"], "Error: unknown SKU 'NOPE'. Pass --new to create it."),
+        (["stock", "NOPE", "TEE-M"], "Error: unknown SKU NOPE"),
+        (["sync", "--channel", "c"], "Error: --channel c: no such channel in {config} (a, b)"),
     ],
 )
 def test_bad_values_exit_2_with_one_error_line(
     synced: Shop, runner: CliRunner, args: list[str], message: str
 ) -> None:
+    before = synced.read_channel("a")
     result = invoke(runner, synced, *args)
 
     assert result.exit_code == 2
-    assert result.stderr == message + "\n"
+    assert result.stderr == message.format(config=synced.config) + "\n"
+    assert synced.read_channel("a") == before  # a usage mistake does nothing
     assert "Traceback" not in result.output
 
 

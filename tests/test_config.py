@@ -29,7 +29,7 @@ from omnisync.channels.base import (
     TokenStore,
 )
 from omnisync.cli import app
-from omnisync.config import DEFAULT_CONFIG, load_config, resolve_config_path
+from omnisync.config import DEFAULT_CONFIG, SkuOverride, load_config, resolve_config_path
 from omnisync.errors import ConfigError
 from omnisync.ledger import Ledger
 from omnisync.redact import Secret
@@ -45,6 +45,7 @@ class VaultSettings(ChannelSettings):
     store: str
     token: SecretStr
     region: str = "sg"
+    refresh_token: SecretStr | None = None  # optional, as when `omnisync auth` stores one
 
 
 def _never_opened(
@@ -95,7 +96,9 @@ def test_defaults(tmp_path: Path) -> None:
     assert config.max_change == 0.5
     web = config.channels["web"]
     assert (web.type, web.buffer, web.share, web.enabled) == ("fake", 0, Fraction(1), True)
+    assert web.max is None
     assert web.base_dir == tmp_path
+    assert (config.skus, config.last_units, config.priority) == ({}, 0, None)
     assert config.warnings == ()
 
 
@@ -110,6 +113,8 @@ path = "data/stock.db"
 overlap = "2h"
 restock_returns = false
 max_change = 0.25
+last_units = 3
+priority = "web"
 
 [channels.web]
 type = "fake"
@@ -117,12 +122,23 @@ path = "${FAKE_DIR}/web.json"
 buffer = 2
 share = 0.29
 enabled = false
+max = 40
 
 [mapping.web]
 "WEB-TEE-M" = " TEE-M "
 
 [bundles]
 "GIFT-SET" = { "MUG" = 1, "TEE-M" = 2 }
+
+[skus."TEE-M"]
+buffer = 5
+share = 0.29
+
+[skus." MUG "]
+share = 1
+
+[skus]
+"GIFT-SET" = { buffer = 0 }
 """,
     )
     config = load_config(path, environ={"FAKE_DIR": "/srv/fake"})
@@ -139,6 +155,14 @@ enabled = false
     assert web.settings.model_dump()["path"] == "/srv/fake/web.json"
     assert config.mapping == {"web": {"WEB-TEE-M": "TEE-M"}}
     assert config.bundles == {"GIFT-SET": {"MUG": 1, "TEE-M": 2}}
+    assert web.max == 40
+    assert (config.last_units, config.priority) == (3, "web")
+    # A SKU's share is exact like a channel's; its name is trimmed like a mapped SKU.
+    assert config.skus == {
+        "TEE-M": SkuOverride(buffer=5, share=Fraction(29, 100)),
+        "MUG": SkuOverride(buffer=None, share=Fraction(1)),
+        "GIFT-SET": SkuOverride(buffer=0, share=None),
+    }
 
 
 def test_an_absolute_ledger_path_is_kept(tmp_path: Path) -> None:
@@ -160,7 +184,7 @@ FAKE = '[channels.web]\ntype = "fake"\npath = "web.json"\n'
             [
                 "top level key 'sink'",
                 "unknown table",
-                "expected one of: bundles, channels, ledger, mapping, sync",
+                "expected one of: bundles, channels, ledger, mapping, skus, sync",
             ],
             id="unknown-table",
         ),
@@ -170,7 +194,7 @@ FAKE = '[channels.web]\ntype = "fake"\npath = "web.json"\n'
             [
                 "[channels.web] key 'bufer'",
                 "unknown key",
-                "expected one of: buffer, enabled, fail, path, share, type",
+                "expected one of: buffer, enabled, fail, max, path, share, type",
             ],
             id="unknown-channel-key",
         ),
@@ -231,7 +255,10 @@ FAKE = '[channels.web]\ntype = "fake"\npath = "web.json"\n'
         pytest.param(
             "[sync]\nmax_cange = 0.5\n",
             2,
-            ["[sync] key 'max_cange'", "expected one of: max_change, overlap, restock_returns"],
+            [
+                "[sync] key 'max_cange'",
+                "expected one of: last_units, max_change, overlap, priority, restock_returns",
+            ],
             id="unknown-sync-key",
         ),
         pytest.param(
@@ -304,6 +331,102 @@ FAKE = '[channels.web]\ntype = "fake"\npath = "web.json"\n'
             ["a channel name may hold only letters, digits, - and _"],
             id="bad-channel-name",
         ),
+        pytest.param(
+            FAKE + "max = -1\n",
+            4,
+            ["[channels.web] key 'max'", "expected a whole number ≥ 0, got -1"],
+            id="max-negative",
+        ),
+        pytest.param(
+            FAKE + "max = 2.5\n",
+            4,
+            ["[channels.web] key 'max'", "expected a whole number ≥ 0, got 2.5"],
+            id="max-fraction",
+        ),
+        pytest.param(
+            "[sync]\nlast_units = -2\n",
+            2,
+            ["[sync] key 'last_units'", "expected a whole number ≥ 0, got -2"],
+            id="last-units-negative",
+        ),
+        pytest.param(
+            FAKE + "\n[sync]\nlast_units = 2\n",
+            5,
+            ["[sync]: missing key 'priority'", "last_units = 2", "(configured: web)"],
+            id="last-units-without-priority",
+        ),
+        pytest.param(
+            FAKE + '\n[sync]\nlast_units = 2\npriority = "shop"\n',
+            7,
+            ["[sync] key 'priority'", "no channel named 'shop' (configured: web)"],
+            id="priority-unknown-channel",
+        ),
+        pytest.param(
+            FAKE + "\n[sync]\npriority = 1\n",
+            6,
+            ["[sync] key 'priority'", "expected a channel name (a string), got 1"],
+            id="priority-not-a-string",
+        ),
+        pytest.param(
+            '[skus."TEE-M"]\nbuffer = -1\n',
+            2,
+            ["[skus.TEE-M] key 'buffer'", "expected a whole number ≥ 0, got -1"],
+            id="sku-buffer-negative",
+        ),
+        pytest.param(
+            '[skus."TEE-M"]\nshare = 1.01\n',
+            2,
+            ["[skus.TEE-M] key 'share'", "expected a fraction from 0 to 1, got 1.01"],
+            id="sku-share-above-1",
+        ),
+        pytest.param(
+            '[skus."TEE-M"]\nshare = "0.5"\n',
+            2,
+            ["[skus.TEE-M] key 'share'", "expected a fraction from 0 to 1, got '0.5'"],
+            id="sku-share-string",
+        ),
+        pytest.param(
+            '[skus."TEE-M"]\nbufer = 1\n',
+            2,
+            ["[skus.TEE-M] key 'bufer'", "unknown key (expected one of: buffer, share)"],
+            id="sku-unknown-key",
+        ),
+        pytest.param(
+            '[skus]\n"TEE-M" = 3\n',
+            2,
+            ["[skus] key 'TEE-M'", "expected a table of buffer and share, got 3"],
+            id="sku-not-a-table",
+        ),
+        pytest.param(
+            '[skus." "]\nbuffer = 1\n',
+            1,
+            ["[skus] key ' '", "expected a SKU, got ' '"],
+            id="sku-blank",
+        ),
+        pytest.param(
+            '[skus."TEE-M"]\nbuffer = 1\n\n[skus."TEE-M "]\nshare = 0.5\n',
+            4,
+            ["[skus] key 'TEE-M '", "the same SKU as 'TEE-M'"],
+            id="sku-twice",
+        ),
+        pytest.param(
+            '[bundles."GIFT-SET"]\n"MUG" = 0\n',
+            1,
+            ["[bundles] key 'GIFT-SET'", "component 'MUG': expected a whole number ≥ 1, got 0"],
+            id="bundle-as-a-table-header",
+        ),
+        pytest.param(
+            "skus = 3\n",
+            1,
+            ["top level key 'skus'", "expected a table, got 3"],
+            id="skus-not-a-table",
+        ),
+        pytest.param(
+            '[ledger]\npath = ""\n',
+            2,
+            ["[ledger] key 'path'", "expected a file path (a string), got ''"],
+            id="ledger-path-empty",
+        ),
     ],
 )
 def test_a_config_error_names_file_line_key_and_what_is_expected(
@@ -371,6 +494,40 @@ def test_plain_http_to_a_non_loopback_host_is_refused(tmp_path: Path, base_url: 
     assert "expected an https:// URL (plain http:// only for a loopback host)" in message
 
 
+@pytest.mark.usefixtures("vault")
+@pytest.mark.parametrize(
+    ("value", "got"), [("0", "0"), ("-5", "-5"), ('"30"', "'30'"), ("inf", "inf")]
+)
+def test_a_timeout_is_seconds_above_zero(tmp_path: Path, value: str, got: str) -> None:
+    path = write(tmp_path, vault_config(f"timeout = {value}\n"))
+    assert error_of(path, {"VAULT_TOKEN": TOKEN}) == (
+        f"{path}:5: [channels.shop] key 'timeout': expected seconds > 0, got {got}"
+    )
+
+
+@pytest.mark.usefixtures("vault")
+def test_a_base_url_from_the_environment_is_checked_once_filled_in(tmp_path: Path) -> None:
+    path = write(tmp_path, vault_config('base_url = "${SANDBOX}/api"\n'))
+    environ = {"VAULT_TOKEN": TOKEN, "SANDBOX": "http://127.0.0.1:9000"}
+    assert load_config(path, environ=environ).channels["shop"].base_url == (
+        "http://127.0.0.1:9000/api"
+    )
+    environ["SANDBOX"] = "http://sandbox.example.com"
+    assert "plain http:// only for a loopback host" in error_of(path, environ)
+
+
+def test_a_channel_types_own_check_is_said_in_its_words(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        '[channels.shop]\ntype = "woocommerce"\nurl = "http://shop.example.com"\n'
+        'key = "${K}"\nsecret = "${K}"\n',
+    )
+    assert error_of(path, {"K": "ck_1"}) == (
+        f"{path}:3: [channels.shop] key 'url': expected the shop's https:// address "
+        "(http:// only for a loopback host), got 'http://shop.example.com'"
+    )
+
+
 def test_base_url_is_not_a_key_of_file_channels(tmp_path: Path) -> None:
     path = write(tmp_path, FAKE + 'base_url = "https://example.com"\n')
     assert "unknown key" in error_of(path)
@@ -417,6 +574,17 @@ def test_a_secret_value_never_appears_in_a_config_error(tmp_path: Path, token: s
     assert message.startswith(f"{path}:4: [channels.shop] key 'token'")
     assert "***" in message
     assert "12345678901234" not in message and "shpat_secret_in_a_list" not in message
+
+
+@pytest.mark.usefixtures("vault")
+def test_an_optional_secret_is_a_secret_too(tmp_path: Path) -> None:
+    path = write(tmp_path, vault_config(f'refresh_token = "{TOKEN}"\n'), mode=0o644)
+    config = load_config(path, environ={"VAULT_TOKEN": "x"})
+    assert [w for w in config.warnings if "key 'refresh_token'" in w]
+    path = write(tmp_path, vault_config("refresh_token = 98765432123\n"))
+    message = error_of(path, {"VAULT_TOKEN": "x"})
+    assert message.startswith(f"{path}:5: [channels.shop] key 'refresh_token'")
+    assert "***" in message and "98765432123" not in message
 
 
 @pytest.mark.usefixtures("vault")
@@ -523,6 +691,7 @@ def test_a_missing_config_exits_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 _keys = st.sampled_from(
     ["type", "path", "buffer", "share", "enabled", "base_url", "timeout", "store", "token"]
     + ["ledger", "sync", "channels", "mapping", "bundles", "overlap", "max_change", "web"]
+    + ["skus", "max", "last_units", "priority", " ", "TEE-M"]
 )
 _values = st.recursive(
     st.booleans()
@@ -534,18 +703,28 @@ _values = st.recursive(
 )
 _channel = st.fixed_dictionaries(
     {"type": st.sampled_from(["fake", "vault"]) | _values},
-    optional={key: _values for key in ("path", "buffer", "share", "base_url", "store", "token")},
+    optional={
+        key: _values
+        for key in ("path", "buffer", "share", "base_url", "store", "token", "max", "timeout")
+    },
 )
 _documents = st.fixed_dictionaries(
     {},
     optional={
         "ledger": st.dictionaries(st.sampled_from(["path", "file"]), _values, max_size=2),
         "sync": st.dictionaries(
-            st.sampled_from(["overlap", "max_change", "restock_returns"]), _values, max_size=3
+            st.sampled_from(["overlap", "max_change", "restock_returns", "last_units", "priority"]),
+            _values | st.sampled_from(["web", "shop"]),
+            max_size=3,
         ),
         "channels": st.dictionaries(st.sampled_from(["web", "shop"]), _channel | _values),
         "mapping": st.dictionaries(st.sampled_from(["web", "x"]), _values, max_size=2),
         "bundles": st.dictionaries(st.sampled_from(["SET", "MUG"]), _values, max_size=2),
+        "skus": st.dictionaries(
+            st.sampled_from(["TEE-M", " TEE-M", " "]),
+            st.dictionaries(st.sampled_from(["buffer", "share", "bufer"]), _values) | _values,
+            max_size=2,
+        ),
     },
 )
 

@@ -19,7 +19,7 @@ from omnisync.channels.base import (
 )
 from omnisync.channels.tokens import StoredTokens
 from omnisync.connect import callback_answer
-from omnisync.errors import ChannelAuthError, ConfigError
+from omnisync.errors import ChannelAuthError, UsageError
 from omnisync.ledger import Ledger
 from tests.helpers import Shop, invoke
 
@@ -175,5 +175,5 @@ def test_callback_answer(
 
 
 def test_callback_answer_rejects_a_bare_word() -> None:
-    with pytest.raises(ConfigError, match="expected the whole address"):
+    with pytest.raises(UsageError, match="expected the whole address"):
         callback_answer("nonsense", code=None, shop_id=None)

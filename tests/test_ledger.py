@@ -20,9 +20,17 @@ from typer.testing import CliRunner
 from omnisync.cli import app
 from omnisync.errors import ExitCode, LedgerError, LedgerLockedError
 from omnisync.ledger import Ledger
-from omnisync.ledger.schema import APPLICATION_ID, SCHEMA_VERSION
-from omnisync.models import Listing, Order, OrderLine, PushResult, QuantityChange, Status
-from omnisync.reconcile import Effect, LineMovement
+from omnisync.ledger.schema import APPLICATION_ID, SCHEMA_VERSION, split_statements
+from omnisync.models import (
+    Effect,
+    LineMovement,
+    Listing,
+    Order,
+    OrderLine,
+    PushResult,
+    QuantityChange,
+    Status,
+)
 from tests.helpers import Shop, invoke, listing, order
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -400,10 +408,43 @@ def test_the_last_known_listing_quantity_is_the_newer_of_pushed_and_read(
             [PushResult("W1", "written"), PushResult("W2", "conflict", current=2)],
             now=t2,
         )
-    assert ledger.last_pushed() == [("web", "TEE-M", 8)]
+    assert ledger.listings_shown() == [("web", "TEE-M", 8)]
     with ledger.atomic():
         ledger.save_listings_read("web", [Listing("W1", "TEE-M", 7)], now=t3)
-    assert ledger.last_pushed() == [("web", "TEE-M", 7)]  # it sold since: 7 is the truth
+    assert ledger.listings_shown() == [("web", "TEE-M", 7)]  # it sold since: 7 is the truth
+
+
+def test_a_listing_under_another_channel_sku_loses_its_planned_target(ledger: Ledger) -> None:
+    # The target was planned for TEE-M; once W1 sells MUG it must be planned again, this run
+    # (the value returned to the planner) and the next (the value stored).
+    with ledger.atomic():
+        ledger.save_listings_read("web", [Listing("W1", "TEE-M", 10)], now=NOW)
+        ledger.save_targets("web", [("W1", 10)])
+    with ledger.atomic():
+        assert ledger.save_listings_read("web", [Listing("W1", "TEE-M", 10)], now=NOW) == {"W1": 10}
+    with ledger.atomic():
+        assert ledger.save_listings_read("web", [Listing("W1", "MUG", 10)], now=NOW) == {"W1": None}
+    with ledger.atomic():
+        assert ledger.save_listings_read("web", [Listing("W1", "MUG", 10)], now=NOW) == {"W1": None}
+    assert ledger.listings_shown() == [("web", "MUG", 10)]
+
+
+def test_a_listing_moved_to_another_sku_is_pushed_that_skus_quantity(shop: Shop) -> None:
+    """The seller re-points listing W1 from TEE-M (10 in stock) to MUG (3 in stock) while it
+    shows 10, the target last planned for it: it must now show MUG's 3, not stay settled."""
+    runner = CliRunner()
+    shop.write_channel("web", listings=[listing("W1", "TEE-M", 0)])
+    shop.write_config({"web": {}})
+    for sku, units in (("TEE-M", "10"), ("MUG", "3")):
+        assert invoke(runner, shop, "stock", "set", sku, units, "--new").exit_code == 0
+    first = invoke(runner, shop, "sync", "--since", "2026-11-01")
+    assert first.exit_code == 0, first.output
+    assert shop.quantities("web") == {"W1": 10}
+
+    shop.write_channel("web", listings=[listing("W1", "MUG", 10)])
+    second = invoke(runner, shop, "sync", "--json")
+    assert second.exit_code == 0, second.output
+    assert shop.quantities("web") == {"W1": 3}
 
 
 def test_order_takes_lists_the_newest_orders_first(ledger: Ledger) -> None:
@@ -448,6 +489,63 @@ def test_many_skus_and_orders_are_read_in_slices(ledger: Ledger) -> None:
     recorded = ledger.recorded_effects("web", [f"O{n}" for n in range(1234)])
     assert len(recorded) == 1234
     assert recorded[("O1233", "1")] == {"SKU-01233": Effect(committed=1)}
+
+
+def test_thousands_of_orders_are_saved_and_read_back_in_slices(ledger: Ledger) -> None:
+    """Every statement with a list of keys is sliced; each slice must do its share."""
+    ids = [f"O{number:05d}" for number in range(1234)]
+    first = [_order(order_id, Status.PAID, OrderLine("a", "TEE-M", 1)) for order_id in ids]
+    with ledger.atomic():
+        ledger.save_orders("web", first, unmapped=set(), run_id=1)
+    later = datetime(2026, 11, 21, tzinfo=UTC)
+    # Line "a" is gone from every order and "b" came instead: all old lines must be deleted.
+    second = [
+        _order(order_id, Status.SHIPPED, OrderLine("b", "MUG", 2), updated=later)
+        for order_id in ids
+    ]
+    with ledger.atomic():
+        ledger.save_orders("web", second, unmapped=set(), run_id=2, known=set(ids))
+    assert sorted(ledger.stored_orders("web", ids), key=lambda o: o.id) == second
+    assert ledger.known_updated_at("web", ids) == dict.fromkeys(ids, later)
+
+    skus = [f"SKU-{number:05d}" for number in range(1234)]
+    with ledger.atomic():
+        for sku in skus:
+            ledger.add_sku(sku, now=NOW)
+            ledger.add_movement(kind="count", sku=sku, on_hand=4, now=NOW)
+    assert ledger.available_for(skus) == dict.fromkeys(skus, 4)
+
+
+@pytest.mark.parametrize(
+    ("script", "statements"),
+    [
+        (
+            "CREATE TABLE a (x);\nCREATE TABLE b (y);\n",
+            ["CREATE TABLE a (x);", "CREATE TABLE b (y);"],
+        ),
+        # A trigger body holds `;` before its END.
+        (
+            "CREATE TRIGGER t BEFORE DELETE ON a\nBEGIN\n    SELECT 1;\nEND;\n",
+            ["CREATE TRIGGER t BEFORE DELETE ON a\nBEGIN\n    SELECT 1;\nEND;"],
+        ),
+        # A line ending in `;` inside a string literal does not end the statement.
+        (
+            "CREATE TABLE c (\n    x TEXT DEFAULT ';\n'\n);\n",
+            ["CREATE TABLE c (\n    x TEXT DEFAULT ';\n'\n);"],
+        ),
+        # A comment line is kept with the statement it introduces.
+        ("-- why\nCREATE TABLE d (z);\n", ["-- why\nCREATE TABLE d (z);"]),
+    ],
+)
+def test_a_migration_script_is_split_where_sqlite_ends_a_statement(
+    script: str, statements: list[str]
+) -> None:
+    assert split_statements(script) == statements
+
+
+def test_a_migration_script_with_an_unterminated_statement_is_refused() -> None:
+    with pytest.raises(ValueError, match="unterminated"):
+        split_statements("CREATE TABLE a (x);\nCREATE TABLE b (y)\n")
 
 
 # -- through the command line --------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The pure stock arithmetic: what each order line does to stock, and what each listing shows.
+"""The pure stock arithmetic: what each order line does to stock (listing targets: test_planning).
 
 Expected numbers come from SPEC.md's table ("What an order does to stock"), written out here
 per unit, never from `desired_effect` itself.
@@ -11,7 +11,6 @@ import tempfile
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -19,20 +18,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from omnisync.catalog import Catalog
 from omnisync.ledger import Ledger
-from omnisync.models import Listing, Order, OrderLine, QuantityChange, Status
+from omnisync.models import Order, OrderLine, Status
 from omnisync.reconcile import (
-    Catalog,
     Effect,
     LineMovement,
     OrdersOutcome,
     UnmappedLine,
     last_takers,
     latest_versions,
-    listing_target,
-    plan_pushes,
     reconcile_orders,
-    sellable,
 )
 
 CHANNEL = "shop"
@@ -396,221 +392,6 @@ def test_a_line_that_loses_its_mapping_and_is_cancelled_releases_its_units(
     assert ledger.stock() == {}
 
 
-# -- targets -----------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("units", "share", "buffer", "target"),
-    [
-        (10, Fraction(1), 0, 10),
-        (10, Fraction(1), 2, 8),
-        (2, Fraction(1), 2, 0),
-        (1, Fraction(1), 2, 0),
-        (100, Fraction("0.29"), 0, 29),
-        (100, Fraction("0.57"), 0, 57),
-        (7, Fraction("0.5"), 0, 3),
-        (7, Fraction("0.5"), 1, 2),
-        (10, Fraction(0), 0, 0),
-        (0, Fraction(1), 0, 0),
-        (-3, Fraction(1), 0, 0),
-        (-3, Fraction("0.5"), 0, 0),
-    ],
-)
-def test_listing_target(units: int, share: Fraction, buffer: int, target: int) -> None:
-    assert listing_target(units, share=share, buffer=buffer) == target
-
-
-@pytest.mark.parametrize(
-    ("available", "units"),
-    [
-        ({"MUG": 5, "TEE-M": 9}, 4),  # TEE-M: floor(9 / 2) = 4 sets
-        ({"MUG": 3, "TEE-M": 9}, 3),
-        ({"MUG": 5, "TEE-M": 1}, 0),
-        ({"MUG": 5, "TEE-M": -1}, -1),  # oversold component: the target clamps to 0
-        ({"MUG": 5}, 0),  # a component never stocked counts as 0
-    ],
-)
-def test_a_bundle_sells_as_many_as_its_scarcest_component_allows(
-    available: dict[str, int], units: int
-) -> None:
-    assert sellable({"MUG": 1, "TEE-M": 2}, available) == units
-
-
-def listings(*items: tuple[str, str, int]) -> list[Listing]:
-    return [Listing(listing_id, sku, quantity) for listing_id, sku, quantity in items]
-
-
-def plan(
-    items: list[Listing],
-    available: dict[str, int],
-    *,
-    share: Fraction = Fraction(1),
-    buffer: int = 0,
-    max_change: float = 0.5,
-    force: bool = False,
-) -> object:
-    return plan_pushes(
-        CHANNEL,
-        items,
-        catalog=CATALOG,
-        available=available,
-        share=share,
-        buffer=buffer,
-        max_change=max_change,
-        force=force,
-    )
-
-
-def test_only_listings_that_differ_from_their_target_are_pushed() -> None:
-    result = plan_pushes(
-        CHANNEL,
-        listings(
-            ("L1", "TEE-M", 10),
-            ("L2", "SHP-TEE-M", 7),
-            ("L3", "MUG", 4),
-            ("L4", "GIFT-SET", 0),
-            ("L5", "UNKNOWN", 3),
-            ("L6", "", 3),
-        ),
-        catalog=CATALOG,
-        available={"TEE-M": 8, "MUG": 4},
-        share=Fraction(1),
-        buffer=0,
-        max_change=0.5,
-        force=False,
-    )
-    assert result.changes == [
-        QuantityChange("L1", "TEE-M", 10, 8),
-        QuantityChange("L2", "SHP-TEE-M", 7, 8),
-        QuantityChange("L4", "GIFT-SET", 0, 4),
-    ]
-    assert result.unchanged == 1
-    assert result.mapped == 4
-    assert [item.id for item in result.unmapped] == ["L5", "L6"]
-    assert result.refused is None
-
-
-def test_buffer_and_share_apply_to_every_listing_of_the_channel() -> None:
-    result = plan_pushes(
-        CHANNEL,
-        listings(("L1", "TEE-M", 0), ("L2", "MUG", 0)),
-        catalog=CATALOG,
-        available={"TEE-M": 100, "MUG": 3},
-        share=Fraction("0.29"),
-        buffer=2,
-        max_change=0.5,
-        force=False,
-    )
-    assert [(c.listing_id, c.target) for c in result.changes] == [("L1", 27)]
-    assert result.unchanged == 1  # MUG: floor(3 × 0.29) − 2 < 0 → 0, already 0
-
-
-def test_an_oversold_sku_is_pushed_zero() -> None:
-    result = plan_pushes(
-        CHANNEL,
-        listings(("L1", "TEE-M", 3), ("L2", "MUG", 5), ("L3", "CAP", 5)),
-        catalog=CATALOG,
-        available={"TEE-M": -2, "MUG": 5, "CAP": 5},
-        share=Fraction(1),
-        buffer=0,
-        max_change=0.5,
-        force=False,
-    )
-    assert result.changes == [QuantityChange("L1", "TEE-M", 3, 0)]
-    assert result.refused is None
-
-
-def _brake(zeroed: int, kept: int, max_change: float, *, force: bool = False) -> str | None:
-    """A channel with `zeroed` listings whose SKU ran out and `kept` that still have stock."""
-    items = [Listing(f"Z{i}", "TEE-M", 5) for i in range(zeroed)]
-    items += [Listing(f"K{i}", "MUG", 5) for i in range(kept)]
-    result = plan_pushes(
-        CHANNEL,
-        items,
-        catalog=CATALOG,
-        available={"TEE-M": 0, "MUG": 5},
-        share=Fraction(1),
-        buffer=0,
-        max_change=max_change,
-        force=force,
-    )
-    assert result.zeroing == zeroed
-    return result.refused
-
-
-@pytest.mark.parametrize(
-    ("zeroed", "kept", "max_change", "refused"),
-    [
-        (2, 2, 0.5, False),  # exactly half: allowed
-        (3, 1, 0.5, True),
-        (1, 3, 0.25, False),
-        (2, 3, 0.25, True),
-        (29, 71, 0.29, False),  # 29 of 100 is exactly 0.29, though 0.29 × 100 < 29 in floats
-        (30, 70, 0.29, True),
-        (57, 43, 0.57, False),
-        (1, 0, 1.0, False),
-        (1, 9, 0.0, True),
-        (0, 4, 0.0, False),
-    ],
-)
-def test_the_max_change_brake(zeroed: int, kept: int, max_change: float, refused: bool) -> None:
-    message = _brake(zeroed, kept, max_change)
-    assert (message is not None) == refused
-    if refused:
-        assert message is not None
-        assert f"would set {zeroed} of {zeroed + kept} listings to 0" in message
-        assert "--force" in message
-
-
-def test_force_overrides_the_brake() -> None:
-    assert _brake(4, 0, 0.5, force=True) is None
-
-
-def test_listings_already_at_zero_do_not_count_toward_the_brake() -> None:
-    result = plan_pushes(
-        CHANNEL,
-        listings(("L1", "TEE-M", 0), ("L2", "TEE-M", 0), ("L3", "TEE-M", 0), ("L4", "MUG", 5)),
-        catalog=CATALOG,
-        available={"TEE-M": 0, "MUG": 0},
-        share=Fraction(1),
-        buffer=0,
-        max_change=0.5,
-        force=False,
-    )
-    assert result.zeroing == 1
-    assert result.refused is None
-    assert result.changes == [QuantityChange("L4", "MUG", 5, 0)]
-
-
-def test_a_listing_showing_below_zero_raised_to_zero_is_not_zeroing() -> None:
-    result = plan_pushes(
-        CHANNEL,
-        listings(("L1", "TEE-M", -2)),
-        catalog=CATALOG,
-        available={"TEE-M": -2},
-        share=Fraction(1),
-        buffer=0,
-        max_change=0.0,
-        force=False,
-    )
-    assert result.changes == [QuantityChange("L1", "TEE-M", -2, 0)]
-    assert result.refused is None
-
-
-def test_a_channel_with_no_mapped_listings_is_never_refused() -> None:
-    result = plan_pushes(
-        CHANNEL,
-        listings(("L1", "UNKNOWN", 5)),
-        catalog=CATALOG,
-        available={},
-        share=Fraction(1),
-        buffer=0,
-        max_change=0.0,
-        force=False,
-    )
-    assert result.mapped == 0 and result.refused is None
-
-
 # -- last takers -------------------------------------------------------------------------------
 
 
@@ -754,43 +535,3 @@ def test_the_real_ledger_balances_equal_its_movements_and_the_spec(
     assert balances == sums
     expected = expected_stock(versions, restock=restock)
     assert balances == {sku: (e.on_hand, e.committed) for sku, e in expected.items()}
-
-
-@settings(max_examples=200, deadline=None)
-@given(
-    quantities=st.lists(
-        st.tuples(
-            st.sampled_from(["TEE-M", "MUG", "CAP", "GIFT-SET", "NOPE"]), st.integers(-5, 50)
-        ),
-        max_size=8,
-    ),
-    available=st.fixed_dictionaries({sku: st.integers(-10, 60) for sku in ("TEE-M", "MUG", "CAP")}),
-    share=st.integers(0, 100).map(lambda percent: Fraction(percent, 100)),
-    buffer=st.integers(0, 5),
-)
-def test_a_listing_is_never_offered_more_than_the_stock_behind_it(
-    quantities: list[tuple[str, int]],
-    available: dict[str, int],
-    share: Fraction,
-    buffer: int,
-) -> None:
-    items = [Listing(f"L{n}", sku, quantity) for n, (sku, quantity) in enumerate(quantities)]
-    result = plan_pushes(
-        CHANNEL,
-        items,
-        catalog=CATALOG,
-        available=available,
-        share=share,
-        buffer=buffer,
-        max_change=1.0,
-        force=False,
-    )
-    shown = {item.id: item.quantity for item in items}
-    for change in result.changes:
-        assert change.target >= 0
-        assert change.expected == shown[change.listing_id] != change.target
-        for sku, count in (CATALOG.resolve(CHANNEL, change.channel_sku) or {}).items():
-            assert change.target * count <= max(0, available[sku]) * share
-    assert result.unchanged + len(result.changes) == result.mapped
-    assert result.mapped + len(result.unmapped) == len(items)
-    assert all(item.channel_sku == "NOPE" for item in result.unmapped)

@@ -12,7 +12,7 @@ import pytest
 from click.testing import Result
 from typer.testing import CliRunner
 
-from omnisync.errors import ConfigError
+from omnisync.errors import UsageError
 from omnisync.ledger import Ledger
 from omnisync.reconcile import Effect, LineMovement
 from omnisync.stock import add_stock, export_stock, import_stock, read_stock_csv, set_stock
@@ -77,7 +77,7 @@ def test_setting_the_quantity_it_already_has_writes_nothing(ledger: Ledger) -> N
 
 
 def test_a_negative_count_is_refused(ledger: Ledger) -> None:
-    with pytest.raises(ConfigError, match="cannot be negative"):
+    with pytest.raises(UsageError, match="cannot be negative"):
         set_stock(ledger, "MUG", -1, reason="count", now=NOW)
 
 
@@ -92,12 +92,12 @@ def test_add_records_receipts_and_write_offs(ledger: Ledger) -> None:
 
 def test_an_unknown_sku_is_refused_with_near_matches(ledger: Ledger) -> None:
     before = snapshot(ledger)
-    with pytest.raises(ConfigError) as caught:
+    with pytest.raises(UsageError) as caught:
         set_stock(ledger, "TEE-XL", 3, reason="count", now=NOW)
     assert str(caught.value) == (
         "unknown SKU 'TEE-XL'. Did you mean TEE-L, TEE-M? Pass --new to create it."
     )
-    with pytest.raises(ConfigError, match="Pass --new"):
+    with pytest.raises(UsageError, match="Pass --new"):
         add_stock(ledger, "ZZZ", 3, reason="delivery", now=NOW)
     assert snapshot(ledger) == before
 
@@ -192,7 +192,7 @@ def test_a_bad_row_names_file_line_and_column_and_changes_nothing(
     add_stock(ledger, "TEE-M", 10, reason="delivery", now=NOW)
     before = snapshot(ledger)
     path = write_csv(tmp_path, text)
-    with pytest.raises(ConfigError) as caught:
+    with pytest.raises(UsageError) as caught:
         import_stock(ledger, path, now=NOW)
     assert str(caught.value).startswith(message.format(path=path))
     assert snapshot(ledger) == before

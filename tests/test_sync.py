@@ -9,6 +9,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +19,10 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from omnisync.channels.base import ChannelConfig, ChannelSettings
-from omnisync.config import Config
+from omnisync.config import Config, SkuOverride
 from omnisync.errors import ChannelAuthError, ChannelUnavailableError
 from omnisync.ledger import Ledger
-from omnisync.models import Listing, Status
+from omnisync.models import Listing, QuantityChange, Status
 from omnisync.report import RunReport
 from omnisync.stock import set_stock
 from omnisync.sync import SyncOptions, run_sync
@@ -897,6 +898,9 @@ class Rig:
     timeouts: dict[str, float] = field(default_factory=dict)
     restock_returns: bool = True
     bundles: dict[str, dict[str, int]] = field(default_factory=dict)
+    # More Config fields (skus, last_units, priority, ...) and ChannelConfig fields per channel.
+    config_fields: dict[str, Any] = field(default_factory=dict)
+    channel_keys: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def add(self, channel: MemoryChannel, *, timeout: float = 30.0) -> MemoryChannel:
         self.channels[channel.name] = channel
@@ -920,9 +924,11 @@ class Rig:
                     settings=ChannelSettings(),
                     base_dir=self.root,
                     timeout=self.timeouts[name],
+                    **self.channel_keys.get(name, {}),
                 )
                 for name in self.channels
             },
+            **self.config_fields,
         )
 
     def run(self, **options: Any) -> RunReport:
@@ -1309,3 +1315,131 @@ def test_an_order_created_before_the_first_sync_is_ignored_by_the_engine(rig: Ri
     assert report.channels["a"].orders_fetched == 2
     assert rig.balances() == {"TEE-M": (6, 2)}
     assert a.quantities() == {"A1": 4}
+
+
+# -- what the engine hands the rules and the adapters --------------------------------------
+
+
+def test_every_push_names_the_run_it_belongs_to(rig: Rig) -> None:
+    rig.stock(**{"TEE-M": 4})
+    a = rig.add(MemoryChannel.with_listings("a", ("A1", "TEE-M", 0)))
+    first = rig.run()
+    set_stock(rig.ledger, "TEE-M", 7, reason="count", now=at(1))
+    rig.clock.advance(5)
+    second = rig.run()
+
+    assert first.run_id is not None and second.run_id is not None
+    assert first.run_id != second.run_id
+    assert a.run_ids == [first.run_id, second.run_id]
+
+
+def test_a_listing_remapped_to_another_sku_is_pushed_that_skus_stock(rig: Rig) -> None:
+    rig.stock(**{"TEE-M": 10, "MUG": 4})
+    a = rig.add(MemoryChannel.with_listings("a", ("A1", "TEE-M", 0), ("A2", "MUG", 0)))
+    rig.run(force=True)
+    rig.clock.advance(5)
+    assert rig.run().channels["a"].listings_unchanged == 2  # settled: nothing moved
+    # The seller relabels the listing on the channel; its quantity still reads 10.
+    a.listings["A1"] = Listing("A1", "MUG", 10)
+    rig.clock.advance(5)
+
+    report = rig.run()
+
+    assert a.quantities() == {"A1": 4, "A2": 4}
+    assert report.channels["a"].listings_pushed == 1
+
+
+def test_a_cancelled_line_that_maps_nowhere_needs_nobody(rig: Rig) -> None:
+    rig.stock(**{"TEE-M": 4})
+    a = rig.add(MemoryChannel.with_listings("a", ("A1", "TEE-M", 4)))
+    rig.run()
+    a.put_order(make_order("1", "cancelled", [("SCARF", 1)], created=at(1)))
+    a.put_order(make_order("2", "paid", [("CAP", 1)], created=at(1)))
+    rig.clock.advance(5)
+
+    report = rig.run()
+
+    # The paid line that maps nowhere waits for a person; the cancelled one changes nothing.
+    assert [(u.channel, u.channel_sku, u.orders) for u in report.unmapped] == [("a", "CAP", ["2"])]
+    a.put_order(make_order("2", "cancelled", [("CAP", 1)], created=at(1), updated=at(10)))
+    rig.clock.advance(5)
+
+    report = rig.run()
+
+    assert report.unmapped == []
+    assert report.exit_code == 0
+
+
+def test_after_a_conflict_the_next_write_expects_what_the_channel_showed(rig: Rig) -> None:
+    rig.stock(**{"TEE-M": 10})
+    a = rig.add(MemoryChannel.with_listings("a", ("A1", "TEE-M", 10)))
+    b = rig.add(MemoryChannel.with_listings("b", ("B1", "TEE-M", 10)))
+    rig.run()
+    b.put_order(make_order("1", "paid", [("TEE-M", 2)], created=at(1)))
+    rig.clock.advance(10)
+
+    def edit_by_hand(channel: MemoryChannel) -> None:
+        # Someone sets A1 to 8 on the channel while omnisync is about to write 8 itself.
+        channel.listings["A1"] = Listing("A1", "TEE-M", 8)
+
+    def sell(channel: MemoryChannel) -> None:
+        channel.sell(make_order("S", "paid", [("TEE-M", 1)], created=rig.clock.current))
+
+    a.sell_between, b.sell_between = edit_by_hand, sell
+
+    report = rig.run()
+
+    # 10 − 2 (order 1) − 1 (sale S, found while b resolved its conflict) = 7 everywhere. A1's
+    # conflict said it showed 8: the write that brings it to 7 expects 8, not the 10 read.
+    assert a.pushes[1:] == [[QuantityChange("A1", "TEE-M", 8, 7)]]
+    assert report.channels["a"].conflicts_seen == 1
+    assert a.quantities() == {"A1": 7}
+    assert b.quantities() == {"B1": 7}
+
+
+# -- allocation rules through the engine ----------------------------------------------------
+
+
+def test_the_last_units_go_to_the_priority_channel_until_restocked(rig: Rig) -> None:
+    rig.config_fields = {"last_units": 3, "priority": "web"}
+    rig.stock(**{"TEE-M": 2})
+    shop = rig.add(MemoryChannel.with_listings("shop", ("S1", "TEE-M", 5)))
+    web = rig.add(MemoryChannel.with_listings("web", ("W1", "TEE-M", 5)))
+
+    rig.run(force=True)
+
+    assert shop.quantities() == {"S1": 0}
+    assert web.quantities() == {"W1": 2}
+    set_stock(rig.ledger, "TEE-M", 6, reason="count", now=at(1))
+    rig.clock.advance(5)
+
+    rig.run()
+
+    assert shop.quantities() == {"S1": 6}
+    assert web.quantities() == {"W1": 6}
+
+
+@pytest.mark.parametrize(
+    ("config_fields", "channel_keys", "shown"),
+    [
+        ({"last_units": 5, "priority": "web"}, {}, 0),  # 4 available is below 5: not here
+        ({}, {"max": 3}, 3),
+        ({"skus": {"TEE-M": SkuOverride(buffer=1)}}, {}, 3),
+        ({"skus": {"TEE-M": SkuOverride(share=Fraction("0.5"))}}, {}, 2),
+        ({}, {"buffer": 2}, 2),
+    ],
+    ids=["last-units", "max", "sku-buffer", "sku-share", "channel-buffer"],
+)
+def test_a_changed_allocation_rule_replans_listings_whose_stock_did_not_move(
+    rig: Rig, config_fields: dict[str, Any], channel_keys: dict[str, Any], shown: int
+) -> None:
+    rig.stock(**{"TEE-M": 4})
+    shop = rig.add(MemoryChannel.with_listings("shop", ("S1", "TEE-M", 0)))
+    rig.run(force=True)
+    assert shop.quantities() == {"S1": 4}
+    rig.config_fields, rig.channel_keys = config_fields, {"shop": channel_keys}
+    rig.clock.advance(5)
+
+    rig.run(force=True)
+
+    assert shop.quantities() == {"S1": shown}

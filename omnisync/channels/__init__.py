@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from omnisync.channels import fake, shopify, woocommerce
+from omnisync.channels import fake, lazada, shopee, shopify, tiktok, woocommerce
 from omnisync.channels.base import Channel, ChannelConfig, ChannelContext, ChannelType
 
 # An explicit dict: adding a channel type is one line here, and nothing registers itself.
 CHANNEL_TYPES: dict[str, ChannelType] = {
     "fake": fake.CHANNEL_TYPE,
+    "lazada": lazada.CHANNEL_TYPE,
+    "shopee": shopee.CHANNEL_TYPE,
     "shopify": shopify.CHANNEL_TYPE,
+    "tiktok": tiktok.CHANNEL_TYPE,
     "woocommerce": woocommerce.CHANNEL_TYPE,
 }
 

@@ -144,7 +144,7 @@ class ShopAuthorizer(Protocol):
         `answer` is the query of the address the browser was sent back to (`code`, and
         `shop_id` for Shopee, ...), or what the seller gave as `--code` / `--shop-id`. Tokens
         are saved through the context's token store before this returns. A missing or wrong
-        value is a ConfigError naming it; a refusal by the platform is a ChannelAuthError.
+        value is a UsageError naming it; a refusal by the platform is a ChannelAuthError.
         """
         ...
 

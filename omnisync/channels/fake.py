@@ -21,7 +21,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
 
 from omnisync.channels.base import ChannelConfig, ChannelContext, ChannelSettings, ChannelType
 from omnisync.errors import ChannelResponseError, ChannelUnavailableError
@@ -34,6 +42,7 @@ from omnisync.models import (
     QuantityChange,
     Status,
 )
+from omnisync.payload import payload_path
 from omnisync.timeparse import as_utc
 
 
@@ -43,13 +52,20 @@ class FakeSettings(ChannelSettings):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    """A part of the channel file: a field omnisync does not know is an error, not ignored.
+
+    The file is written by people and CI scripts, not by a platform whose API grows, so
+    nothing is kept for forward compatibility: a misspelt line `status` would otherwise be
+    dropped without a word and the line read with its order's status.
+    """
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class FakeLine(_Strict):
     id: str
     sku: str
-    quantity: int = Field(ge=0)
+    quantity: StrictInt = Field(ge=0)
     status: Status | None = None
     unit_price: Decimal | None = None
     currency: str | None = None
@@ -76,7 +92,9 @@ class FakeOrder(_Strict):
 class FakeListing(_Strict):
     id: str
     sku: str = ""
-    quantity: int
+    # A whole JSON number: "5" read as 5 would then be compared with the "5" still in the
+    # file before each write, and conflict every run without ever being written.
+    quantity: StrictInt
     name: str = ""
 
     @field_validator("id", mode="before")
@@ -93,6 +111,11 @@ class FakeFile(_Strict):
 
 _LISTINGS = TypeAdapter(list[FakeListing])
 _ORDERS = TypeAdapter(list[FakeOrder])
+_PARTS: dict[str, TypeAdapter[Any]] = {
+    "listings": _LISTINGS,
+    "orders": _ORDERS,
+    "sales_during_sync": _ORDERS,
+}
 
 
 def _to_order(raw: FakeOrder) -> Order:
@@ -140,6 +163,14 @@ class FakeChannel:
             raise ChannelResponseError(
                 self.name, f"{self.path}: expected an object with listings and orders"
             )
+        # Checked on every read, as each step validates only the part it needs.
+        for key in raw:
+            if key not in _PARTS:
+                raise ChannelResponseError(
+                    self.name,
+                    f"{self.path}: {key}: unknown field "
+                    f"(expected one of: {', '.join(sorted(_PARTS))})",
+                )
         return raw
 
     def _parse(self, raw: dict[str, Any]) -> FakeFile:
@@ -150,18 +181,16 @@ class FakeChannel:
             raise self._invalid(exc, ()) from None
 
     def _parse_part(self, raw: dict[str, Any], part: str) -> list[Any]:
-        """Validate only `listings` or `orders`: a step reads only what it needs."""
-        adapter = _LISTINGS if part == "listings" else _ORDERS
+        """Validate only `listings`, `orders` or the sales: a step reads only what it needs."""
         try:
-            return adapter.validate_python(raw.get(part, []))
+            items: list[Any] = _PARTS[part].validate_python(raw.get(part, []))
+            return items
         except ValidationError as exc:
             raise self._invalid(exc, (part,)) from None
 
     def _invalid(self, exc: ValidationError, prefix: tuple[str, ...]) -> ChannelResponseError:
-        first = exc.errors()[0]
-        where = ".".join(
-            f"[{part}]" if isinstance(part, int) else str(part) for part in (*prefix, *first["loc"])
-        ).replace(".[", "[")
+        first = exc.errors(include_url=False)[0]
+        where = payload_path((*prefix, *first["loc"]))  # orders[3].lines[0].quantity
         return ChannelResponseError(self.name, f"{self.path}: {where}: {first['msg'].lower()}")
 
     def _write_raw(self, raw: dict[str, Any]) -> None:
@@ -239,17 +268,18 @@ class FakeChannel:
 
     def _happen_sales(self, raw: dict[str, Any]) -> None:
         """Place the file's `sales_during_sync` orders now, as a marketplace would."""
-        sales = raw.pop("sales_during_sync", None)
+        sales: list[FakeOrder] = self._parse_part(raw, "sales_during_sync")
         if not sales:
+            raw.pop("sales_during_sync", None)
             return
-        raw.setdefault("orders", []).extend(sales)
+        raw.setdefault("orders", []).extend(raw.pop("sales_during_sync"))
         for order in sales:
-            if order.get("status") in (Status.CANCELLED, Status.RETURNED):
+            if order.status in (Status.CANCELLED, Status.RETURNED):
                 continue
-            for line in order.get("lines", []):
+            for line in order.lines:
                 for item in raw.get("listings", []):
-                    if item.get("sku") == line.get("sku"):
-                        item["quantity"] = max(0, item["quantity"] - int(line["quantity"]))
+                    if item.get("sku") == line.sku:
+                        item["quantity"] = max(0, item["quantity"] - line.quantity)
 
     async def probe(self) -> ChannelProbe:
         state = self._parse(self._read_raw())

@@ -120,26 +120,25 @@ CREATE TABLE runs (
 
 
 def _v1(conn: sqlite3.Connection) -> None:
-    for statement in _split(_V1):
+    for statement in split_statements(_V1):
         conn.execute(statement)
 
 
-def _split(script: str) -> list[str]:
-    """Split a script into statements, keeping trigger bodies (which hold `;`) whole."""
+def split_statements(script: str) -> list[str]:
+    """Split a script into statements where SQLite itself sees one end (trigger bodies whole).
+
+    Not `executescript`: it commits first, and a migration must land in the same transaction
+    as its version bump.
+    """
     statements: list[str] = []
-    current: list[str] = []
-    in_trigger = False
-    for line in script.splitlines():
-        stripped = line.strip()
-        if not stripped or stripped.startswith("--"):
-            continue
-        current.append(line)
-        if stripped.startswith("CREATE TRIGGER"):
-            in_trigger = True
-        if (in_trigger and stripped == "END;") or (not in_trigger and stripped.endswith(";")):
-            statements.append("\n".join(current))
-            current = []
-            in_trigger = False
+    current = ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    if current.strip():
+        raise ValueError(f"unterminated SQL statement in a migration: {current.strip()!r}")
     return statements
 
 

@@ -27,6 +27,7 @@ from omnisync.httpclient import (
     classify_status,
     retry_after,
 )
+from omnisync.payload import Id, Payload
 from omnisync.redact import Secret
 from tests.channels.conftest import FAST, run, shopify_channel
 from tests.fakes.server import FakeApp, Fault, Request, Response, dead_url, serve
@@ -63,33 +64,58 @@ def all_subclasses(cls: type[httpx.HTTPError]) -> set[type[httpx.HTTPError]]:
     return found
 
 
-def expected_kind(exc_type: type[httpx.HTTPError]) -> Kind:
-    if issubclass(exc_type, httpx.DecodingError):
-        return Kind.MALFORMED
-    if issubclass(
-        exc_type, httpx.UnsupportedProtocol | httpx.TooManyRedirects | httpx.LocalProtocolError
-    ):
-        return Kind.BAD_REQUEST
-    return Kind.TRANSIENT  # timeouts, network and proxy errors, the far end's protocol errors
+# What each httpx exception means, written out one by one (not derived from the code under
+# test): the request itself is wrong → bad_request; a body that cannot be decoded →
+# malformed; the network, a timeout or the far end misbehaving → transient, worth a retry.
+EXCEPTION_KINDS: dict[type[httpx.HTTPError], Kind] = {
+    httpx.CloseError: Kind.TRANSIENT,
+    httpx.ConnectError: Kind.TRANSIENT,
+    httpx.ConnectTimeout: Kind.TRANSIENT,
+    httpx.DecodingError: Kind.MALFORMED,
+    httpx.LocalProtocolError: Kind.BAD_REQUEST,  # a header httpx refuses to send
+    httpx.NetworkError: Kind.TRANSIENT,
+    httpx.PoolTimeout: Kind.TRANSIENT,
+    httpx.ProtocolError: Kind.TRANSIENT,
+    httpx.ProxyError: Kind.TRANSIENT,
+    httpx.ReadError: Kind.TRANSIENT,
+    httpx.ReadTimeout: Kind.TRANSIENT,
+    httpx.RemoteProtocolError: Kind.TRANSIENT,  # the server broke HTTP mid-answer
+    httpx.RequestError: Kind.TRANSIENT,
+    httpx.TimeoutException: Kind.TRANSIENT,
+    httpx.TooManyRedirects: Kind.BAD_REQUEST,
+    httpx.TransportError: Kind.TRANSIENT,
+    httpx.UnsupportedProtocol: Kind.BAD_REQUEST,  # a URL that is not http(s)
+    httpx.WriteError: Kind.TRANSIENT,
+    httpx.WriteTimeout: Kind.TRANSIENT,
+}
 
 
-HTTPX_ERRORS = sorted(all_subclasses(httpx.HTTPError), key=lambda cls: cls.__name__)
+def test_the_table_names_every_httpx_error() -> None:
+    # A new httpx exception fails here until someone decides what it means.
+    assert all_subclasses(httpx.HTTPError) - {httpx.HTTPStatusError} == set(EXCEPTION_KINDS)
 
 
-@pytest.mark.parametrize("exc_type", HTTPX_ERRORS)
-def test_every_httpx_error_is_mapped(exc_type: type[httpx.HTTPError]) -> None:
+@pytest.mark.parametrize(
+    ("exc_type", "kind"),
+    [(exc_type, EXCEPTION_KINDS[exc_type]) for exc_type in sorted(EXCEPTION_KINDS, key=str)],
+    ids=lambda value: value.__name__ if isinstance(value, type) else str(value),
+)
+def test_every_httpx_error_is_mapped(exc_type: type[httpx.HTTPError], kind: Kind) -> None:
     request = httpx.Request("GET", "https://x")
-    if exc_type is httpx.HTTPStatusError:
-        exc: httpx.HTTPError = exc_type(
-            "boom", request=request, response=httpx.Response(401, request=request)
-        )
-        assert classify_exception(exc).kind is Kind.AUTH
-        return
     if "request" in inspect.signature(exc_type).parameters:
-        exc = exc_type("boom", request=request)  # type: ignore[call-arg]
+        exc: httpx.HTTPError = exc_type("boom", request=request)  # type: ignore[call-arg]
     else:
         exc = exc_type("boom")
-    assert classify_exception(exc).kind is expected_kind(exc_type)
+    assert classify_exception(exc).kind is kind
+
+
+@pytest.mark.parametrize(("status", "kind"), [(401, Kind.AUTH), (503, Kind.TRANSIENT)])
+def test_a_raised_status_error_is_judged_by_its_status(status: int, kind: Kind) -> None:
+    request = httpx.Request("GET", "https://x")
+    exc = httpx.HTTPStatusError(
+        "boom", request=request, response=httpx.Response(status, request=request)
+    )
+    assert classify_exception(exc).kind is kind
 
 
 @pytest.mark.parametrize(
@@ -271,3 +297,38 @@ def test_a_dead_host_fails_the_channel_within_its_budget() -> None:
     assert time.monotonic() - started < 3.0  # the policy alone would retry for ~15 s
     assert "ConnectError" in str(caught.value)
     assert "time budget of 1.5 s" in str(caught.value)
+
+
+# -- payloads -------------------------------------------------------------------------------
+
+
+class Item(Payload):
+    id: Id
+    quantity: int
+
+
+class Page(Payload):
+    items: list[Item]
+
+
+def test_a_payload_that_does_not_fit_is_named_by_path_and_scrubbed() -> None:
+    secret = Secret("sk_live_in_a_body_456")
+    http = channel_http(Echo())
+    response = httpx.Response(200, request=httpx.Request("GET", "https://shop.example/p?k=1"))
+    body = {"items": [{"id": 7, "quantity": 1}, {"id": "8", "quantity": secret.reveal()}]}
+
+    with pytest.raises(ChannelResponseError) as caught:
+        http.validate(response, Page, body, root="page")
+    assert caught.value.message == '/p: page.items[1].quantity: expected an integer, got "***"'
+    assert http.validate(response, Page, {"items": [{"id": 7, "quantity": 1}]}) == Page(
+        items=[Item(id="7", quantity=1)]
+    )
+
+
+def test_several_misfits_are_counted_after_the_first() -> None:
+    http = channel_http(Echo())
+    response = httpx.Response(200, request=httpx.Request("GET", "https://shop.example/p"))
+
+    with pytest.raises(ChannelResponseError) as caught:
+        http.validate(response, list[Item], [{"id": 1}, {"quantity": True}])
+    assert caught.value.message == "/p: [0].quantity: missing (and 2 more)"

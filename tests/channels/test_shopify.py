@@ -400,8 +400,11 @@ def test_a_body_of_the_wrong_shape_fails_saying_what_was_expected(shopify: FakeS
         async with shopify_channel(shopify) as channel:
             await channel.list_listings()
 
-    with pytest.raises(ChannelResponseError, match="expected `inventoryLevels` with nodes"):
+    with pytest.raises(ChannelResponseError) as caught:
         run(go())
+    assert caught.value.message == (
+        "/admin/api/2026-10/graphql.json: data.location.inventoryLevels: missing"
+    )
 
 
 def test_a_missing_scope_is_an_auth_failure() -> None:
@@ -469,3 +472,107 @@ def test_probe_reports_a_refused_token_without_raising() -> None:
 
     probe = run(go())
     assert not probe.ok and "token" in probe.messages[0]
+
+
+# -- the window, refunds, partial writes, payload shapes ------------------------------------
+
+
+def test_an_order_updated_after_the_window_is_left_for_the_next_run(
+    shopify: FakeShopify,
+) -> None:
+    until = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+    inside = shopify.add_order(1, [("TEE-M", 1)], updated="2026-11-20T11:59:59Z")
+    late = shopify.add_order(2, [("TEE-M", 1)], updated="2026-11-20T12:30:00Z")
+    # Shopify's search index still files the late order under its previous update.
+    shopify.indexed[late["id"]] = "2026-11-20T11:30:00Z"
+
+    async def go() -> tuple[list[Order], list[Order]]:
+        async with shopify_channel(shopify) as channel:
+            first = await fetch(channel, SINCE, until)
+            shopify.indexed.clear()  # the index catches up
+            return first, await fetch(channel, until, UNTIL)
+
+    first, second = run(go())
+    assert [o.id for o in first] == [inside["id"]]
+    assert [o.id for o in second] == [late["id"]]
+
+
+def test_an_order_with_more_refunds_than_a_page_holds_is_read_whole(
+    shopify: FakeShopify,
+) -> None:
+    placed = shopify.add_order(1, [("TEE-M", 5)], updated=at(1), fulfilment="FULFILLED")
+    tee = placed["lineItems"][0]["id"]
+    placed["lineItems"][0]["currentQuantity"] = 2
+    # Three refunds, one returned unit each: the orders page carries only the first two.
+    placed["refunds"] = [
+        {"id": f"gid://shopify/Refund/{n}", "lines": [(tee, 1, "RETURN")]} for n in (1, 2, 3)
+    ]
+
+    async def go() -> list[Order]:
+        async with shopify_channel(shopify) as channel:
+            return await fetch(channel)
+
+    [order] = run(go())
+    returned = [line for line in order.lines if line.id == f"{tee}/returned"]
+    assert [line.quantity for line in returned] == [3]
+    assert [v["id"] for v in operations(shopify, "OrderRefunds")] == [placed["id"]]
+
+
+def test_a_partly_accepted_call_writes_the_others_once() -> None:
+    # A shop that applies the items without an error and reports the stale one.
+    shopify = FakeShopify(all_or_nothing=False)
+    tee = shopify.add_variant("TEE-M", 10)
+    mug = shopify.add_variant("MUG", 3)
+    shopify.sell("TEE-M", 1)  # after omnisync read 10
+
+    async def go() -> list[Any]:
+        async with shopify_channel(shopify) as channel:
+            return await channel.push_quantities(
+                run_id=42,
+                changes=[QuantityChange(tee, "TEE-M", 10, 4), QuantityChange(mug, "MUG", 3, 1)],
+            )
+
+    results = {r.listing_id: r for r in run(go())}
+    assert results[mug].outcome == "written" and shopify.available("MUG") == 1
+    assert results[tee].outcome == "conflict" and results[tee].current == 9
+    assert shopify.available("TEE-M") == 9
+    # The accepted item was not sent a second time.
+    assert len(operations(shopify, "SetQuantities")) == 1
+
+
+def test_a_refused_call_sends_the_others_again(shopify: FakeShopify) -> None:
+    tee = shopify.add_variant("TEE-M", 10)
+    mug = shopify.add_variant("MUG", 3)
+    shopify.sell("TEE-M", 1)
+
+    async def go() -> list[Any]:
+        async with shopify_channel(shopify) as channel:
+            return await channel.push_quantities(
+                run_id=42,
+                changes=[QuantityChange(tee, "TEE-M", 10, 4), QuantityChange(mug, "MUG", 3, 1)],
+            )
+
+    results = {r.listing_id: r for r in run(go())}
+    assert results[mug].outcome == "written" and shopify.available("MUG") == 1
+    assert results[tee].outcome == "conflict" and shopify.available("TEE-M") == 9
+    sent = [
+        [q["inventoryItemId"] for q in v["input"]["quantities"]]
+        for v in operations(shopify, "SetQuantities")
+    ]
+    assert sent == [[tee, mug], [mug]]
+
+
+def test_a_quantity_of_the_wrong_type_is_named_by_its_path(shopify: FakeShopify) -> None:
+    placed = shopify.add_order(1, [("TEE-M", 1)], updated=at(1))
+    placed["lineItems"][0]["quantity"] = "2.0"
+
+    async def go() -> None:
+        async with shopify_channel(shopify) as channel:
+            await fetch(channel)
+
+    with pytest.raises(ChannelResponseError) as caught:
+        run(go())
+    assert caught.value.message == (
+        "/admin/api/2026-10/graphql.json: "
+        'data.orders.nodes[0].lineItems.nodes[0].quantity: expected an integer, got "2.0"'
+    )

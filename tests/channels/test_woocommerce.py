@@ -104,6 +104,7 @@ def test_a_trashed_order_is_fetched_and_releases_its_stock(woo: FakeWoo) -> None
         ("failed", Status.CANCELLED),
         ("trash", Status.CANCELLED),
         ("refunded", Status.RETURNED),
+        ("checkout-draft", Status.CANCELLED),  # a cart in the block checkout
         ("some-plugin-status", Status.PAID),
     ],
 )
@@ -288,8 +289,11 @@ def test_a_malformed_body_fails_saying_what_was_expected(woo: FakeWoo) -> None:
         async with woo_channel(woo) as channel:
             await fetch(channel)
 
-    with pytest.raises(ChannelResponseError, match=r"expected a list of orders, got \{"):
+    with pytest.raises(ChannelResponseError) as caught:
         run(go())
+    assert caught.value.message == (
+        '/wp-json/wc/v3/orders: orders: expected a list, got {"products": []}'
+    )
 
 
 def test_probe_checks_read_write_and_modified_after(woo: FakeWoo) -> None:
@@ -302,3 +306,106 @@ def test_probe_checks_read_write_and_modified_after(woo: FakeWoo) -> None:
     probe = run(go())
     assert probe.ok, probe.messages
     assert woo.batches == [{"update": []}]  # the write check changed nothing
+
+
+# -- the window, stock without a number, answers that differ, payload shapes ----------------
+
+
+def test_orders_modified_at_or_after_the_window_s_end_are_left_for_the_next_run(
+    woo: FakeWoo,
+) -> None:
+    until = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+    inside = woo.add_order([("TEE-M", 1)], modified="2026-11-20T11:59:59")
+    at_end = woo.add_order([("TEE-M", 1)], modified="2026-11-20T12:00:00")
+    later = woo.add_order([("TEE-M", 1)], modified="2026-11-20T12:30:00")
+
+    async def go() -> tuple[list[Order], list[Order]]:
+        async with woo_channel(woo) as channel:
+            return await fetch(channel, SINCE, until), await fetch(channel, until, UNTIL)
+
+    first, second = run(go())
+    assert [o.id for o in first] == [str(inside)]
+    assert [o.id for o in second] == [str(at_end), str(later)]
+
+
+def test_a_managed_product_without_a_quantity_reads_as_0_and_is_written(woo: FakeWoo) -> None:
+    blank = woo.add_product("BLANK", None)  # manages stock, stock_quantity null
+
+    async def go() -> tuple[list[Any], list[Any]]:
+        async with woo_channel(woo) as channel:
+            listings = await channel.list_listings()
+            [listing] = listings
+            pushed = await channel.push_quantities(
+                run_id=42, changes=[QuantityChange(listing.id, "BLANK", listing.quantity, 6)]
+            )
+            return listings, pushed
+
+    listings, pushed = run(go())
+    assert [(x.id, x.quantity) for x in listings] == [(str(blank), 0)]
+    assert [r.outcome for r in pushed] == ["written"]
+    assert woo.stock("BLANK") == 6
+
+
+def test_a_product_that_stopped_managing_stock_is_not_written(woo: FakeWoo) -> None:
+    tee = woo.add_product("TEE-M", 4)
+
+    async def go() -> list[Any]:
+        async with woo_channel(woo) as channel:
+            await channel.list_listings()
+            woo.products[tee]["manage_stock"] = False  # the seller untracks it meanwhile
+            woo.products[tee]["stock_quantity"] = None
+            return await channel.push_quantities(
+                run_id=42, changes=[QuantityChange(str(tee), "TEE-M", 4, 2)]
+            )
+
+    [result] = run(go())
+    assert result.outcome == "failed" and "no longer manages stock" in result.detail
+    assert woo.batches == []
+
+
+def test_a_write_answered_with_another_quantity_is_failed(woo: FakeWoo) -> None:
+    capped = woo.add_product("CAPPED", 10)
+    woo.stock_amount = lambda quantity: min(quantity, 50)  # a plugin caps stock at 50
+
+    async def go() -> list[Any]:
+        async with woo_channel(woo) as channel:
+            return await channel.push_quantities(
+                run_id=42, changes=[QuantityChange(str(capped), "CAPPED", 10, 80)]
+            )
+
+    [result] = run(go())
+    assert (result.outcome, result.detail) == ("failed", "WooCommerce kept 50, not 80")
+
+
+def test_a_write_the_shop_ignored_is_failed(woo: FakeWoo) -> None:
+    tee = woo.add_product("TEE-M", 4)
+
+    def untrack(request: Request) -> None:
+        if request.path.endswith("/batch"):  # between the re-read and the write
+            woo.products[tee]["manage_stock"] = False
+
+    woo.before.append(untrack)
+
+    async def go() -> list[Any]:
+        async with woo_channel(woo) as channel:
+            return await channel.push_quantities(
+                run_id=42, changes=[QuantityChange(str(tee), "TEE-M", 4, 2)]
+            )
+
+    [result] = run(go())
+    assert (result.outcome, result.detail) == ("failed", "WooCommerce kept no quantity, not 2")
+
+
+def test_a_quantity_of_the_wrong_type_is_named_by_its_path(woo: FakeWoo) -> None:
+    oid = woo.add_order([("TEE-M", 1), ("MUG", 2)], modified=at(1))
+    woo.orders[oid]["line_items"][1]["quantity"] = "2"
+
+    async def go() -> None:
+        async with woo_channel(woo) as channel:
+            await fetch(channel)
+
+    with pytest.raises(ChannelResponseError) as caught:
+        run(go())
+    assert caught.value.message == (
+        '/wp-json/wc/v3/orders: orders[0].line_items[1].quantity: expected an integer, got "2"'
+    )

@@ -41,6 +41,10 @@ class FakeWoo(FakeApp):
         self.batches: list[dict[str, Any]] = []
         # Called with the request before it is answered: a test "sells" or edits here.
         self.before: list[Callable[[Request], None]] = []
+        # Woo's `woocommerce_stock_amount` filter: every stock write goes through
+        # wc_stock_amount(), and a plugin hooked there (decimal or capped stock) can keep
+        # another number than the one sent. Identity in core.
+        self.stock_amount: Callable[[int], int] = lambda quantity: quantity
 
     # -- building state -----------------------------------------------------------------
 
@@ -319,9 +323,13 @@ class FakeWoo(FakeApp):
                     }
                 )
             else:
-                if "stock_quantity" in update:
-                    item["stock_quantity"] = update["stock_quantity"]
                 if "manage_stock" in update:
                     item["manage_stock"] = update["manage_stock"]
+                # A product that does not manage stock ignores a quantity and answers
+                # `stock_quantity: null` (research section 8, read from WooCommerce core).
+                if "stock_quantity" in update and item["manage_stock"] is True:
+                    item["stock_quantity"] = self.stock_amount(update["stock_quantity"])
+                elif not item["manage_stock"]:
+                    item["stock_quantity"] = None
                 answers.append(dict(item))
         return Response(200, {"update": answers})

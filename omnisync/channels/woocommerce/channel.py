@@ -3,22 +3,8 @@
 Listings are simple products that manage stock (`Listing.id` = product id) and variations
 that manage stock (`Listing.id` = "PARENT/VARIATION"); a variable product that manages stock
 at the parent level is a listing itself. Products that do not manage stock, grouped and
-external products are left alone and logged.
-
-Status mapping (order level; Woo has no per-line status):
-
-    WooCommerce                      omnisync
-    -------------------------------  -----------------------------------------------------
-    pending, on-hold                 pending   (awaiting payment; Woo may hold the stock)
-    processing                       paid      (paid, not shipped)
-    completed                        completed
-    cancelled, failed, trash         cancelled
-    refunded                         returned  (fully refunded; `restock_returns` decides)
-    checkout-draft                   cancelled (a cart in the block checkout: holds nothing)
-    anything else (plugin statuses)  paid, with a warning: holding stock is the safe side
-
-Woo has no "shipped" core status. A partial refund keeps the order's status: Woo does not say
-through this endpoint which refunded units went back to stock.
+external products are left alone and logged. Orders and stock are mapped by `mapping.py` (its
+docstring holds the status table and the rule for a managed product with no quantity).
 
 API quirks handled here:
 - Auth is HTTP Basic with the consumer key and secret over HTTPS. Some servers drop the
@@ -39,7 +25,9 @@ API quirks handled here:
   write batches (independent of each other) go up to 8 at once; a host's own 429 / 503 with
   Retry-After is waited out.
 - Batch writes take at most 100 objects and answer HTTP 200 with a per-item `error` object
-  for the items that failed.
+  for the items that failed. An item answered with another quantity than the one sent (a
+  plugin that rounds or caps stock, or a product that stopped managing stock, which Woo
+  answers with `stock_quantity: null`) was not set as asked: it is `failed`, not `written`.
 """
 
 from __future__ import annotations
@@ -49,8 +37,7 @@ import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -63,36 +50,30 @@ from omnisync.channels.base import (
     ChannelType,
     SecretStr,
 )
+from omnisync.channels.woocommerce.mapping import STATUSES, listing, map_order, stock_of
+from omnisync.channels.woocommerce.payloads import (
+    BatchAnswer,
+    BatchItem,
+    Product,
+    StockItem,
+    Variation,
+    WooOrder,
+)
 from omnisync.errors import ChannelAuthError, ChannelError
 from omnisync.httpclient import Budget, ChannelHttp, RetryPolicy
-from omnisync.models import (
-    ChannelProbe,
-    Listing,
-    Order,
-    OrderLine,
-    PushResult,
-    QuantityChange,
-    Status,
-)
+from omnisync.models import ChannelProbe, Listing, Order, PushResult, QuantityChange
+from omnisync.netloc import is_secure_url
+from omnisync.payload import Payload
 from omnisync.timeparse import as_utc, utcnow
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("omnisync.channels.woocommerce")
 
 PAGE = 100  # WordPress's maximum per_page
 BATCH = 100  # woocommerce_rest_batch_items_limit's default
 CONCURRENCY = 8  # requests at once where order does not matter (variations, batches)
 
-STATUSES: dict[str, Status] = {
-    "pending": Status.PENDING,
-    "on-hold": Status.PENDING,
-    "processing": Status.PAID,
-    "completed": Status.COMPLETED,
-    "cancelled": Status.CANCELLED,
-    "failed": Status.CANCELLED,
-    "trash": Status.CANCELLED,
-    "refunded": Status.RETURNED,
-    "checkout-draft": Status.CANCELLED,
-}
+P = TypeVar("P", bound=Payload)
+
 # Woo's answers to a request that arrived without credentials (the header was dropped).
 _NO_CREDENTIALS = (
     "woocommerce_rest_cannot_view",
@@ -103,6 +84,7 @@ _NO_CREDENTIALS = (
 )
 PRODUCT_FIELDS = "id,sku,name,type,manage_stock,stock_quantity,variations"
 VARIATION_FIELDS = "id,sku,name,manage_stock,stock_quantity"
+STOCK_FIELDS = "id,manage_stock,stock_quantity"
 
 
 class WooCommerceSettings(ChannelSettings):
@@ -113,24 +95,16 @@ class WooCommerceSettings(ChannelSettings):
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
-        parts = urlsplit(value.strip())
-        loopback = parts.hostname in ("localhost", "127.0.0.1", "::1")
-        if not parts.hostname or not (
-            parts.scheme == "https" or (parts.scheme == "http" and loopback)
-        ):
-            raise ValueError("expected the shop's https:// address (http:// only for localhost)")
+        if not is_secure_url(value):
+            raise ValueError(
+                "expected the shop's https:// address (http:// only for a loopback host)"
+            )
         return value.strip().rstrip("/")
 
 
 def _gmt(moment: datetime) -> str:
     """Woo's GMT form, without an offset: it is told `dates_are_gmt=true`."""
     return as_utc(moment).replace(tzinfo=None).isoformat(timespec="seconds")
-
-
-def _parse_gmt(value: Any) -> datetime:
-    if not isinstance(value, str):
-        raise ValueError("expected a date")
-    return as_utc(datetime.fromisoformat(value.replace("Z", "")))
 
 
 class WooCommerceChannel:
@@ -213,23 +187,17 @@ class WooCommerceChannel:
             "consumer_secret": self.settings.secret.reveal(),
         }
 
-    def _list(self, response: httpx.Response, expected: str) -> list[dict[str, Any]]:
-        body = self.http.json(response, expected)
-        if not isinstance(body, list) or not all(isinstance(item, dict) for item in body):
-            raise self.http.malformed(response, expected, body)
-        return body
-
     async def _pages(
-        self, path: str, params: dict[str, str | int], *, expected: str, context: str
-    ) -> AsyncIterator[tuple[httpx.Response, list[dict[str, Any]]]]:
+        self, path: str, params: dict[str, str | int], item: type[P], *, root: str, context: str
+    ) -> AsyncIterator[list[P]]:
         """Every page of a collection, following Woo's Link / X-WP-TotalPages headers."""
         page = 1
         while True:
             response = await self._send(
                 "GET", path, params=params | {"per_page": PAGE, "page": page}, context=context
             )
-            items = self._list(response, expected)
-            yield response, items
+            items = self.http.parse(response, list[item], root=root)  # type: ignore[valid-type]
+            yield items
             if not items or not self._has_next(response, page):
                 return
             page += 1
@@ -247,25 +215,22 @@ class WooCommerceChannel:
         listings: list[Listing] = []
         variable: list[int] = []
         left_alone: list[str] = []
-        async for response, products in self._pages(
+        async for products in self._pages(
             "/products",
             {"_fields": PRODUCT_FIELDS, "orderby": "id", "order": "asc"},
-            expected="a list of products",
+            Product,
+            root="products",
             context="reading products",
         ):
             for product in products:
-                try:
-                    kind = product.get("type", "simple")
-                    if kind == "variable" and product.get("variations"):
-                        variable.append(int(product["id"]))
-                    if product.get("manage_stock") is True:
-                        listings.append(_listing(str(product["id"]), product))
-                    elif kind != "variable":
-                        left_alone.append(str(product.get("sku") or product["id"]))
-                except (KeyError, TypeError, ValueError):
-                    raise self.http.malformed(
-                        response, "a product with id, type, manage_stock, stock_quantity", product
-                    ) from None
+                if product.type == "variable" and product.variations:
+                    variable.append(product.id)
+                if product.manage_stock is True:
+                    listings.append(
+                        listing(str(product.id), product, sku=product.sku, name=product.name)
+                    )
+                elif product.type != "variable":
+                    left_alone.append(product.sku or str(product.id))
 
         # Each variable product's variations are their own collection; read several at once
         # (Woo documents no rate limit, and a handful of connections is what a browser uses).
@@ -289,23 +254,25 @@ class WooCommerceChannel:
     async def _variations(self, parent: int) -> tuple[list[Listing], list[str]]:
         listings: list[Listing] = []
         left_alone: list[str] = []
-        async for response, variations in self._pages(
+        async for variations in self._pages(
             f"/products/{parent}/variations",
             {"_fields": VARIATION_FIELDS, "orderby": "id", "order": "asc"},
-            expected="a list of variations",
+            Variation,
+            root="variations",
             context=f"reading the variations of product {parent}",
         ):
             for variation in variations:
-                try:
-                    managed = variation.get("manage_stock")
-                    if managed is True:
-                        listings.append(_listing(f"{parent}/{variation['id']}", variation))
-                    elif managed != "parent":  # "parent": the parent is the listing
-                        left_alone.append(str(variation.get("sku") or variation["id"]))
-                except (KeyError, TypeError, ValueError):
-                    raise self.http.malformed(
-                        response, "a variation with id, manage_stock, stock_quantity", variation
-                    ) from None
+                if variation.manage_stock is True:
+                    listings.append(
+                        listing(
+                            f"{parent}/{variation.id}",
+                            variation,
+                            sku=variation.sku,
+                            name=variation.name,
+                        )
+                    )
+                elif variation.manage_stock != "parent":  # "parent": the parent is the listing
+                    left_alone.append(variation.sku or str(variation.id))
         return listings, left_alone
 
     # -- orders ----------------------------------------------------------------------------
@@ -325,57 +292,28 @@ class WooCommerceChannel:
         walks = (params, params | {"status": "trash"})
         for walk in walks:
             async for order in self._walk_orders(walk, seen):
+                # No upper bound went to Woo (see the module docstring): it is applied here.
                 if updated_since <= order.updated_at < updated_until:
                     yield order
 
     async def _walk_orders(
         self, params: dict[str, str | int], seen: set[str]
     ) -> AsyncIterator[Order]:
-        async for response, orders in self._pages(
-            "/orders", params, expected="a list of orders", context="reading orders"
+        async for orders in self._pages(
+            "/orders", params, WooOrder, root="orders", context="reading orders"
         ):
             for raw in orders:
-                try:
-                    order = self._order(raw)
-                except (KeyError, TypeError, ValueError, InvalidOperation):
-                    raise self.http.malformed(
-                        response,
-                        "an order with id, status, date_created_gmt, date_modified_gmt, line_items",
-                        raw,
-                    ) from None
-                if order.id not in seen:
-                    seen.add(order.id)
-                    yield order
-
-    def _order(self, raw: dict[str, Any]) -> Order:
-        code = str(raw["status"])
-        status = STATUSES.get(code)
-        if status is None:
-            log.warning(
-                "%s: order %s has status %r, which omnisync counts as paid",
-                self.name,
-                raw["id"],
-                code,
-            )
-            status = Status.PAID
-        currency = raw.get("currency")
-        lines = tuple(
-            OrderLine(
-                id=str(line["id"]),
-                channel_sku=str(line.get("sku") or "").strip(),
-                quantity=int(line["quantity"]),
-                unit_price=Decimal(str(line["price"])) if line.get("price") is not None else None,
-                currency=currency,
-            )
-            for line in raw["line_items"]
-        )
-        return Order(
-            id=str(raw["id"]),
-            status=status,
-            created_at=_parse_gmt(raw["date_created_gmt"]),
-            updated_at=_parse_gmt(raw["date_modified_gmt"]),
-            lines=lines,
-        )
+                if raw.id in seen:
+                    continue
+                seen.add(raw.id)
+                if raw.status not in STATUSES:
+                    log.warning(
+                        "%s: order %s has status %r, which omnisync counts as paid",
+                        self.name,
+                        raw.id,
+                        raw.status,
+                    )
+                yield map_order(raw)
 
     # -- push ------------------------------------------------------------------------------
 
@@ -420,22 +358,24 @@ class WooCommerceChannel:
             params={
                 "include": ",".join(item_id(change) for change in batch),
                 "per_page": PAGE,
-                "_fields": "id,stock_quantity",
+                "_fields": STOCK_FIELDS,
             },
             context="re-reading stock before writing",
         )
-        current: dict[str, int | None] = {}
-        for item in self._list(response, "a list of products"):
-            quantity = item.get("stock_quantity")
-            current[str(item.get("id"))] = quantity if isinstance(quantity, int) else None
+        rows = self.http.parse(response, list[StockItem], root="products")
+        current = {str(row.id): row for row in rows}
         results: list[PushResult] = []
         writes: list[QuantityChange] = []
         for change in batch:
-            key = item_id(change)
-            if key not in current:
+            row = current.get(item_id(change))
+            now = stock_of(row) if row is not None else None
+            if row is None:
                 results.append(PushResult(change.listing_id, "failed", "no longer on the shop"))
-            elif current[key] != change.expected:
-                now = current[key]
+            elif now is None:
+                results.append(
+                    PushResult(change.listing_id, "failed", "no longer manages stock on the shop")
+                )
+            elif now != change.expected:
                 results.append(
                     PushResult(
                         change.listing_id,
@@ -460,37 +400,33 @@ class WooCommerceChannel:
             },
             context="writing stock",
         )
-        body = self.http.json(response, "a batch result with `update`")
-        updated = body.get("update") if isinstance(body, dict) else None
-        if not isinstance(updated, list):
-            raise self.http.malformed(response, "a batch result with an `update` list", body)
-        answers: dict[str, dict[str, Any]] = {}
-        for position, answer in enumerate(updated):
-            if isinstance(answer, dict):
-                # A failed item may carry id 0; it stands in the request's position then.
-                key = str(answer.get("id") or "")
-                if not key or key == "0":
-                    key = item_id(writes[position]) if position < len(writes) else ""
-                answers[key] = answer
+        answer = self.http.parse(response, BatchAnswer, root="batch")
+        answers: dict[str, BatchItem] = {}
+        for position, answered in enumerate(answer.update):
+            # A failed item may carry id 0; it stands in the request's position then.
+            key = str(answered.id) if answered.id else ""
+            if not key and position < len(writes):
+                key = item_id(writes[position])
+            answers[key] = answered
         for change in writes:
-            answer = answers.get(item_id(change))
-            if answer is None:
+            item = answers.get(item_id(change))
+            if item is None:
                 results.append(PushResult(change.listing_id, "failed", "missing from the answer"))
-            elif isinstance(answer.get("error"), dict):
-                error = answer["error"]
+            elif item.error is not None:
                 results.append(
                     PushResult(
                         change.listing_id,
                         "failed",
-                        f"WooCommerce: {error.get('code')}: {error.get('message')}",
+                        f"WooCommerce: {item.error.code}: {item.error.message}",
                     )
                 )
-            elif answer.get("stock_quantity") not in (None, change.target):
+            elif item.stock_quantity != change.target:
+                kept = "no quantity" if item.stock_quantity is None else item.stock_quantity
                 results.append(
                     PushResult(
                         change.listing_id,
                         "failed",
-                        f"WooCommerce kept {answer.get('stock_quantity')}, not {change.target}",
+                        f"WooCommerce kept {kept}, not {change.target}",
                     )
                 )
             else:
@@ -522,7 +458,7 @@ class WooCommerceChannel:
                 params={"per_page": 1, "modified_after": tomorrow, "dates_are_gmt": "true"},
                 context="reading orders",
             )
-            if self._list(response, "a list of orders"):
+            if self.http.parse(response, list[dict[str, Any]], root="orders"):
                 ok = False
                 messages.append(
                     "the shop ignores `modified_after` (WooCommerce older than 5.x?): "
@@ -541,16 +477,6 @@ class WooCommerceChannel:
 
     async def aclose(self) -> None:
         await self.http.aclose()
-
-
-def _listing(listing_id: str, item: dict[str, Any]) -> Listing:
-    quantity = item.get("stock_quantity")
-    return Listing(
-        id=listing_id,
-        channel_sku=str(item.get("sku") or "").strip(),
-        quantity=int(quantity) if quantity is not None else 0,
-        name=str(item.get("name") or ""),
-    )
 
 
 def _open(config: ChannelConfig, context: ChannelContext) -> WooCommerceChannel:

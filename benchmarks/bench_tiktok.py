@@ -1,0 +1,170 @@
+"""Benchmark: one `omnisync sync` against the loopback TikTok Shop fake with latency.
+
+Prints figures, asserts nothing. The fake adds a fixed latency to every request and enforces
+TikTok's documented limits: 50 requests a second per API (HTTP 429 beyond), pages of at most
+100 products / 100 orders / 50 returns, Inventory Search of at most 600 SKUs, one product per
+stock update. The sync runs as the CLI in its own process.
+
+    .venv/bin/python benchmarks/bench_tiktok.py [--listings 5000] [--orders 2000]
+
+Definitions of what is printed:
+- minimal requests: the fewest requests the same work takes under those limits: every page of
+  active products (5 SKUs each), every page of orders in the window, one page of returns for
+  the window, one Inventory Search per 600 SKUs to push (the re-read that stands in for
+  compare-and-set), and one update per product with a SKU to push.
+- rate-limit floor: the dependent chain of reads (product pages, returns, order pages, the
+  re-read) times the latency, plus the writes at no more than 50 in any one second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from omnisync.channels.tiktok.channel import (  # noqa: E402
+    INVENTORY_SKUS,
+    ORDER_PAGE,
+    PRODUCT_PAGE,
+)
+from omnisync.channels.tiktok.client import QPS  # noqa: E402
+from tests.fakes import tiktok_api  # noqa: E402
+from tests.fakes.server import serve  # noqa: E402
+from tests.fakes.tiktok_api import FakeTikTok  # noqa: E402
+
+STOCK = 100
+PER_PRODUCT = 5
+
+
+def build(
+    listings: int, orders: int, latency: float
+) -> tuple[FakeTikTok, list[str], dict[str, str]]:
+    """A shop of `listings` SKUs, 5 to a product; the first `orders` SKUs sell one unit each."""
+    fake = FakeTikTok(latency=latency)
+    skus = [f"SKU-{n:05d}" for n in range(listings)]
+    for start in range(0, listings, PER_PRODUCT):
+        fake.add_product([(sku, STOCK) for sku in skus[start : start + PER_PRODUCT]])
+    recent = int((datetime.now(UTC) - timedelta(hours=1)).timestamp())
+    for n in range(orders):
+        fake.add_order([(skus[n], 1)], update_time=recent + n % 3000)
+    issued = fake.issue()
+    return fake, skus, issued
+
+
+def minimal(listings: int, orders: int) -> tuple[int, int]:
+    """Minimal requests, and how many of them are writes."""
+    products = math.ceil(listings / PER_PRODUCT)
+    changed = min(orders, listings)
+    touched = math.ceil(changed / PER_PRODUCT)
+    reads = (
+        math.ceil(products / PRODUCT_PAGE)
+        + 1  # returns in the window
+        + max(1, math.ceil(orders / ORDER_PAGE))
+        + math.ceil(changed / INVENTORY_SKUS)
+    )
+    return reads + touched, touched
+
+
+def omnisync(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ) | {"TIKTOK_SECRET": tiktok_api.APP_SECRET}
+    return subprocess.run(
+        [sys.executable, "-m", "omnisync", "--config", str(root / "omnisync.toml"), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+
+
+def measure(listings: int = 5000, orders: int = 2000, latency: float = 0.05) -> dict[str, float]:
+    """Run one sync; the figures bench_http.py prints for each channel."""
+    fake, skus, issued = build(listings, orders, latency)
+    least, writes = minimal(listings, orders)
+    with tempfile.TemporaryDirectory() as tmp, serve(fake) as url:
+        root = Path(tmp)
+        with open(root / "stock.csv", "w", newline="") as out:
+            writer = csv.writer(out)
+            writer.writerow(["sku", "on_hand"])
+            writer.writerows([sku, STOCK] for sku in skus)
+        (root / "omnisync.toml").write_text(
+            f"""
+[ledger]
+path = "inventory.db"
+
+[channels.tiktok]
+type = "tiktok"
+app_key = "{tiktok_api.APP_KEY}"
+app_secret = "${{TIKTOK_SECRET}}"
+access_token = "{issued["access_token"]}"
+refresh_token = "{issued["refresh_token"]}"
+shop_cipher = "{tiktok_api.SHOP_CIPHER}"
+base_url = "{url}"
+timeout = 600
+"""
+        )
+        imported = omnisync(root, "stock", "import", str(root / "stock.csv"))
+        if imported.returncode != 0:
+            sys.exit(f"stock import failed: {imported.stderr}")
+        fake.requests.clear()
+        result = omnisync(root, "sync", "--json", "--since", "2h")
+    if not result.stdout.strip():
+        sys.exit(f"sync printed no report (exit {result.returncode}): {result.stderr}")
+    report = json.loads(result.stdout)
+    wall = (
+        datetime.fromisoformat(report["finished_at"]) - datetime.fromisoformat(report["started_at"])
+    ).total_seconds()
+    chain = (least - writes) * latency
+    # 50 in any one second: N writes take (⌈N/50⌉ − 1) s plus the last one's latency.
+    floor = chain + max(0, math.ceil(writes / QPS) - 1) + latency
+    requests = len(fake.requests)
+    return {
+        "requests": float(requests),
+        "minimal": float(least),
+        "requests_ratio": requests / least,
+        "wall": wall,
+        "floor": floor,
+        "wall_ratio": wall / floor,
+        "exit_code": float(result.returncode),
+        "pushed": float(report["channels"]["tiktok"]["listings_pushed"]),
+        "orders": float(report["channels"]["tiktok"]["orders_fetched"]),
+        "throttled": float(fake.throttled),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--listings", type=int, default=5000)
+    parser.add_argument("--orders", type=int, default=2000)
+    parser.add_argument("--latency", type=float, default=0.05, help="seconds per request")
+    args = parser.parse_args()
+    started = time.monotonic()
+    figures = measure(args.listings, args.orders, args.latency)
+    print(f"omnisync sync: TikTok Shop, {args.listings} listings, {args.orders} changed orders,")
+    print(f"{args.latency * 1000:.0f} ms per request, 50 requests/s per API enforced")
+    print(
+        f"exit code {figures['exit_code']:.0f}, {figures['orders']:.0f} orders fetched, "
+        f"{figures['pushed']:.0f} listings pushed"
+    )
+    throttled = f"({figures['throttled']:.0f} answered 429)"
+    print(f"requests            {figures['requests']:8.0f}   {throttled}")
+    print(f"minimal requests    {figures['minimal']:8.0f}")
+    print(f"requests / minimal  {figures['requests_ratio']:8.3f}    (target ≤ 1.05)")
+    print(f"wall time           {figures['wall']:8.2f} s   (the run, by its report)")
+    print(f"rate-limit floor    {figures['floor']:8.2f} s")
+    print(f"wall / floor        {figures['wall_ratio']:8.3f}    (target ≤ 1.25)")
+    print(f"benchmark total     {time.monotonic() - started:8.2f} s")
+
+
+if __name__ == "__main__":
+    main()

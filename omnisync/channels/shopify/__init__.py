@@ -1,0 +1,21 @@
+"""Shopify (Admin GraphQL API): `channel` the adapter, `mapping` orders, `queries` the GraphQL."""
+
+from __future__ import annotations
+
+from omnisync.channels.shopify.channel import (
+    CHANNEL_TYPE,
+    DEFAULT_API_VERSION,
+    ShopifyChannel,
+    ShopifySettings,
+)
+from omnisync.channels.shopify.queries import LISTING_PAGE, MAX_PAGE, ORDER_PAGE
+
+__all__ = [
+    "CHANNEL_TYPE",
+    "DEFAULT_API_VERSION",
+    "LISTING_PAGE",
+    "MAX_PAGE",
+    "ORDER_PAGE",
+    "ShopifyChannel",
+    "ShopifySettings",
+]

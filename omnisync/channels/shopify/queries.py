@@ -1,0 +1,143 @@
+"""The GraphQL documents the Shopify adapter sends, and the page sizes their cost allows."""
+
+from __future__ import annotations
+
+MAX_QUERY_COST = 1000  # Shopify refuses a single query that requests more (MAX_COST_EXCEEDED)
+MAX_PAGE = 250  # Shopify's cap on `first` and on input arrays
+MUTATION_COST = 10
+PUSH_CONCURRENCY = 4  # inventorySetQuantities calls in flight at once (10 points each)
+
+# Requested cost of one node, by Shopify's rules: an object costs 1, a connection 2 plus
+# `first` times its node, scalars 0.
+# location.inventoryLevels node: level + quantities + item = 3 (the item carries the SKU;
+# the variant's title would cost a fourth point per listing, a third more, so it is not read).
+LISTING_NODE_COST = 3
+LISTING_PAGE = min(MAX_PAGE, (MAX_QUERY_COST - 2 - 1) // LISTING_NODE_COST)  # 250
+LISTINGS_COST = 2 + 1 + LISTING_PAGE * LISTING_NODE_COST
+# Order node: the order 1; lineItems 2 + LINES × (line 1 + originalUnitPriceSet 1 +
+# shopMoney 1); refunds 2 + REFUNDS × (refund 1 + refundLineItems 2 + REFUND_LINES ×
+# (refundLineItem 1 + lineItem 1)). Sized for the common order (a few lines, at most two
+# refunds) so a page holds 26 orders; bigger orders get a follow-up query each.
+ORDER_LINES = 5
+ORDER_REFUNDS = 2
+ORDER_REFUND_LINES = 3
+
+
+def order_node_cost(lines: int, refunds: int, refund_lines: int) -> int:
+    return 1 + (2 + lines * 3) + (2 + refunds * (1 + 2 + refund_lines * 2))
+
+
+ORDER_PAGE = min(
+    MAX_PAGE,
+    (MAX_QUERY_COST - 2) // order_node_cost(ORDER_LINES, ORDER_REFUNDS, ORDER_REFUND_LINES),
+)
+ORDERS_COST = 2 + ORDER_PAGE * order_node_cost(ORDER_LINES, ORDER_REFUNDS, ORDER_REFUND_LINES)
+# Follow-ups for one big order: `order` 1 + lineItems 2 + 250 × 3 = 753.
+FOLLOW_LINES = 250
+FOLLOW_LINES_COST = 1 + 2 + FOLLOW_LINES * 3
+# order 1 + refunds 2 + 10 × (1 + 2 + 45 × 2) = 933.
+FOLLOW_REFUNDS, FOLLOW_REFUND_LINES = 10, 45
+FOLLOW_REFUNDS_COST = 1 + 2 + FOLLOW_REFUNDS * (1 + 2 + FOLLOW_REFUND_LINES * 2)
+# nodes(ids:) on inventory items: item + inventoryLevel + quantities = 3 each.
+LEVELS_PAGE = min(MAX_PAGE, (MAX_QUERY_COST - 2) // 3)
+PROBE_COST = 5
+
+
+def levels_cost(items: int) -> int:
+    return 2 + items * 3
+
+
+LINE_FIELDS = """
+  id sku quantity currentQuantity unfulfilledQuantity
+  originalUnitPriceSet { shopMoney { amount currencyCode } }
+"""
+REFUND_FIELDS = """
+  id
+  refundLineItems(first: $refundLines) {
+    pageInfo { hasNextPage }
+    nodes { quantity restockType lineItem { id } }
+  }
+"""
+ORDERS_QUERY = f"""
+query Orders($first: Int!, $after: String, $query: String!, $lines: Int!, $refunds: Int!,
+             $refundLines: Int!) {{
+  orders(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {{
+    pageInfo {{ hasNextPage endCursor }}
+    nodes {{
+      id name createdAt updatedAt cancelledAt closedAt
+      displayFinancialStatus displayFulfillmentStatus
+      lineItems(first: $lines) {{
+        pageInfo {{ hasNextPage endCursor }}
+        nodes {{ {LINE_FIELDS} }}
+      }}
+      refunds(first: $refunds) {{ {REFUND_FIELDS} }}
+    }}
+  }}
+}}
+"""
+ORDER_LINES_QUERY = f"""
+query OrderLines($id: ID!, $after: String, $lines: Int!) {{
+  order(id: $id) {{
+    lineItems(first: $lines, after: $after) {{
+      pageInfo {{ hasNextPage endCursor }}
+      nodes {{ {LINE_FIELDS} }}
+    }}
+  }}
+}}
+"""
+ORDER_REFUNDS_QUERY = f"""
+query OrderRefunds($id: ID!, $refunds: Int!, $refundLines: Int!) {{
+  order(id: $id) {{
+    refunds(first: $refunds) {{ {REFUND_FIELDS} }}
+  }}
+}}
+"""
+LISTINGS_QUERY = """
+query Listings($first: Int!, $after: String, $location: ID!) {
+  location(id: $location) {
+    inventoryLevels(first: $first, after: $after) {
+      pageInfo { hasNextPage endCursor }
+      nodes {
+        quantities(names: ["available"]) { name quantity }
+        item { id sku tracked }
+      }
+    }
+  }
+}
+"""
+LEVELS_QUERY = """
+query Levels($ids: [ID!]!, $location: ID!) {
+  nodes(ids: $ids) {
+    ... on InventoryItem {
+      id
+      inventoryLevel(locationId: $location) {
+        quantities(names: ["available"]) { name quantity }
+      }
+    }
+  }
+}
+"""
+# `@idempotent` exists from 2026-01; a store pinned to an older version cannot take it.
+SET_MUTATION = """
+mutation SetQuantities($input: InventorySetQuantitiesInput!, $key: String!) {
+  inventorySetQuantities(input: $input) @idempotent(key: $key) {
+    inventoryAdjustmentGroup { id }
+    userErrors { code field message }
+  }
+}
+"""
+SET_MUTATION_UNKEYED = """
+mutation SetQuantities($input: InventorySetQuantitiesInput!) {
+  inventorySetQuantities(input: $input) {
+    inventoryAdjustmentGroup { id }
+    userErrors { code field message }
+  }
+}
+"""
+PROBE_QUERY = """
+query Probe($location: ID!) {
+  shop { name }
+  location(id: $location) { id name isActive }
+  currentAppInstallation { accessScopes { handle } }
+}
+"""

@@ -1,0 +1,478 @@
+"""TikTok Shop (also Tokopedia) through the Partner API 202309+: orders in, stock out.
+
+Listings are the SKUs of the shop's `ACTIVATE` products (`Listing.id` = "PRODUCT_ID/SKU_ID";
+channel SKU = `seller_sku`, "" when the SKU has none, so it is never written). A listing's
+quantity is the sum over the SKU's warehouses, or one warehouse's with `warehouse_id`.
+
+Endpoints (partner.tiktokshop.com, scraped in lazykern/ecommerce-api-docs@eba059e3 under
+data/raw/tiktok/api-reference/):
+
+    what                 call                                              limits
+    -------------------  ------------------------------------------------  ------------------
+    listings             POST /product/202502/products/search              page_size ≤ 100,
+                           body {"status": "ACTIVATE"}                     page_token; at most
+                                                                           10,000 results
+    orders               POST /order/202309/orders/search, body            page_size ≤ 100,
+                           update_time_ge / update_time_lt (s), sorted     page_token
+                           by update_time ASC
+    order details        GET /order/202507/orders?ids=…                    ≤ 50 ids
+    returns              POST /return_refund/202309/returns/search          page_size 10–50
+    stock re-read        POST /product/202309/inventory/search {sku_ids}   ≤ 600 SKUs
+    stock write          POST /product/202309/products/{id}/inventory/     one product, ≤ 100
+                           update {"skus": [{id, inventory: [{warehouse_id,  SKUs, every
+                           quantity}]}]}                                   warehouse of each
+
+Statuses and lines: see `mapping.py`. Returns are read twice over: those updated in the
+run's window (a return can complete without the order changing), and, for each page of
+orders that may have shipped, those of its orders (so an order updated after its return
+keeps the returned line returned).
+
+No compare-and-set: right before writing, the SKUs are re-read (Inventory Search) and a
+listing whose quantity moved since this run read it is a conflict, not overwritten. The
+write answers HTTP 200 with `data.errors[]` for the SKUs it refused; those fail alone. A write
+that failed without an answer (timeout, 5xx) may still have been applied: its SKUs are
+re-read and count as written only if TikTok now shows the target.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections import defaultdict
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from omnisync.channels.base import ChannelConfig, ChannelContext, TokenStore
+from omnisync.channels.tiktok.auth import stored_tokens
+from omnisync.channels.tiktok.client import TikTokApi
+from omnisync.channels.tiktok.mapping import (
+    SHIPPED_STATUSES,
+    SkuStock,
+    listing_quantity,
+    map_order,
+    returned_lines,
+    sku_stock,
+    split_listing_id,
+    spread,
+    to_listing,
+)
+from omnisync.channels.tiktok.settings import TikTokSettings
+from omnisync.channels.tokens import StoredTokens
+from omnisync.errors import (
+    ChannelAuthError,
+    ChannelError,
+    ChannelResponseError,
+    ChannelUnavailableError,
+)
+from omnisync.httpclient import Budget, RetryPolicy
+from omnisync.models import ChannelProbe, Listing, Order, PushResult, QuantityChange
+from omnisync.timeparse import utcnow
+
+log = logging.getLogger(__name__)
+
+PRODUCTS_PATH = "/product/202502/products/search"
+ORDERS_PATH = "/order/202309/orders/search"
+ORDER_DETAIL_PATH = "/order/202507/orders"
+RETURNS_PATH = "/return_refund/202309/returns/search"
+INVENTORY_PATH = "/product/202309/inventory/search"
+UPDATE_PATH = "/product/202309/products/{product_id}/inventory/update"
+
+PRODUCT_PAGE = 100  # search-products: page_size [1-100]
+ORDER_PAGE = 100  # get-order-list: page_size [1-100]
+RETURN_PAGE = 50  # search-returns: page_size [10-50]
+DETAIL_IDS = 50  # get-order-detail: ids, max 50
+INVENTORY_SKUS = 600  # inventory-search: sku_ids, max 600
+UPDATE_SKUS = 100  # update-inventory: 12052050, at most 100 SKUs of one product
+CONCURRENCY = 8  # writes in flight; TikTok allows 50 QPS per API, app and shop
+
+
+def _seconds(moment: datetime) -> float:
+    return moment.astimezone(UTC).timestamp()
+
+
+class TikTokChannel:
+    """A TikTok Shop (or Tokopedia) shop."""
+
+    def __init__(
+        self,
+        name: str,
+        settings: TikTokSettings,
+        *,
+        base_url: str | None = None,
+        timeout: float = 180.0,
+        client: httpx.AsyncClient | None = None,
+        policy: RetryPolicy | None = None,
+        budget: Budget | None = None,
+        tokens: TokenStore | None = None,
+        now: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.name = name
+        self.settings = settings
+        self.warehouse = settings.warehouse_id
+        context = ChannelContext(budget=budget or Budget(name, timeout), tokens=tokens, now=now)
+        self.tokens: StoredTokens = stored_tokens(name, settings, context)
+        self.api = TikTokApi(
+            name,
+            settings,
+            budget=context.budget,
+            base_url=base_url,
+            client=client,
+            policy=policy,
+            tokens=self.tokens,
+            now=now,
+        )
+        # What this run read: seller SKU by (product, sku) id for order lines without one.
+        self.sku_by_ids: dict[tuple[str, str], str] = {}
+        self._slots = asyncio.Semaphore(CONCURRENCY)
+
+    @property
+    def requests(self) -> int:
+        return self.api.requests
+
+    # -- listings --------------------------------------------------------------------------
+
+    async def list_listings(self) -> list[Listing]:
+        listings: list[Listing] = []
+        outside = 0
+        async for data in self._pages(
+            PRODUCTS_PATH, {"status": "ACTIVATE"}, PRODUCT_PAGE, context="reading products"
+        ):
+            for product in data.get("products") or []:
+                title = str(product.get("title") or "")
+                for raw in product.get("skus") or []:
+                    stock = sku_stock(str(product["id"]), raw)
+                    self.sku_by_ids[(stock.product_id, stock.sku_id)] = stock.seller_sku
+                    listing = to_listing(stock, title, self.warehouse)
+                    if self.warehouse is not None and self.warehouse not in stock.warehouses:
+                        # Adding a warehouse to a SKU is refused (12052533): not ours to write.
+                        outside += 1
+                        listing = Listing(listing.id, "", listing.quantity, listing.name)
+                    listings.append(listing)
+        if outside:
+            log.warning(
+                "%s: %d SKUs are not stocked in warehouse %s and are left alone",
+                self.name,
+                outside,
+                self.warehouse,
+            )
+        return listings
+
+    async def _pages(
+        self,
+        path: str,
+        body: dict[str, Any],
+        size: int,
+        *,
+        context: str,
+        sort: bool = False,
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Every page of a search, following `next_page_token` until it comes back empty."""
+        token = ""
+        while True:
+            query: dict[str, str | int] = {"page_size": size}
+            if sort:
+                query |= {"sort_field": "update_time", "sort_order": "ASC"}
+            if token:
+                query["page_token"] = token
+            data = await self.api.call("POST", path, query=query, body=body, context=context)
+            yield data
+            token = str(data.get("next_page_token") or "")
+            if not token:
+                return
+
+    # -- orders ----------------------------------------------------------------------------
+
+    async def fetch_orders(
+        self, *, updated_since: datetime, updated_until: datetime
+    ) -> AsyncIterator[Order]:
+        window = {
+            # ge inclusive, lt exclusive, whole seconds: widen, then filter exactly below.
+            "update_time_ge": math.floor(_seconds(updated_since)),
+            "update_time_lt": math.ceil(_seconds(updated_until)),
+        }
+        returned: set[str] = set()
+        returned_at: dict[str, datetime] = {}
+        await self._returns(
+            {**window, "return_types": ["RETURN_AND_REFUND"]}, returned, returned_at
+        )
+        seen: set[str] = set()
+        async for data in self._pages(
+            ORDERS_PATH, window, ORDER_PAGE, context="reading orders", sort=True
+        ):
+            orders = [raw for raw in data.get("orders") or [] if isinstance(raw, dict)]
+            shipped = [str(raw["id"]) for raw in orders if raw.get("status") in SHIPPED_STATUSES]
+            for start in range(0, len(shipped), RETURN_PAGE):
+                ids = shipped[start : start + RETURN_PAGE]
+                body = {"order_ids": ids, "return_types": ["RETURN_AND_REFUND"]}
+                await self._returns(body, returned, returned_at)
+            for raw in orders:
+                order = self._order(raw, returned, returned_at)
+                seen.add(order.id)
+                if updated_since <= order.updated_at < updated_until:
+                    yield order
+        # Orders whose return changed in the window while the order itself did not.
+        missing = [order_id for order_id in returned_at if order_id not in seen]
+        for start in range(0, len(missing), DETAIL_IDS):
+            ids = missing[start : start + DETAIL_IDS]
+            data = await self.api.call(
+                "GET", ORDER_DETAIL_PATH, query={"ids": ",".join(ids)}, context="reading orders"
+            )
+            for raw in data.get("orders") or []:
+                order = self._order(raw, returned, returned_at)
+                if updated_since <= order.updated_at < updated_until:
+                    yield order
+
+    async def _returns(
+        self, body: dict[str, Any], returned: set[str], returned_at: dict[str, datetime]
+    ) -> None:
+        async for data in self._pages(
+            RETURNS_PATH, body, RETURN_PAGE, context="reading returns", sort=True
+        ):
+            records = [r for r in data.get("return_orders") or [] if isinstance(r, dict)]
+            for record in records:
+                lines = returned_lines([record])
+                if not lines:
+                    continue  # money only, still open, or refused: no stock comes back
+                returned |= lines
+                # When the goods came back: the latest change to the order's effect on stock.
+                moment = datetime.fromtimestamp(int(record.get("update_time") or 0), UTC)
+                order_id = str(record.get("order_id"))
+                returned_at[order_id] = max(moment, returned_at.get(order_id, moment))
+
+    def _order(
+        self, raw: dict[str, Any], returned: set[str], returned_at: dict[str, datetime]
+    ) -> Order:
+        try:
+            order = map_order(raw, returned=returned, sku_by_ids=self.sku_by_ids)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ChannelResponseError(
+                self.name, f"an order without id, status, create_time, update_time: {exc!r}"
+            ) from None
+        when = returned_at.get(order.id)
+        if when is not None and when > order.updated_at:
+            # The return is the latest change to this order's effect on stock.
+            order = Order(order.id, order.status, order.created_at, when, order.lines)
+        return order
+
+    # -- push ------------------------------------------------------------------------------
+
+    async def push_quantities(
+        self, changes: Sequence[QuantityChange], *, run_id: int
+    ) -> list[PushResult]:
+        results: list[PushResult] = []
+        valid: list[tuple[QuantityChange, str, str]] = []
+        for change in changes:
+            ids = split_listing_id(change.listing_id)
+            if ids is None:
+                results.append(PushResult(change.listing_id, "failed", "not a TikTok Shop id"))
+            else:
+                valid.append((change, *ids))
+        # Re-read just before writing: TikTok cannot refuse a stale write itself.
+        current = await self._stock([sku for _, _, sku in valid])
+        groups: dict[str, list[tuple[QuantityChange, SkuStock]]] = defaultdict(list)
+        for change, product, sku in valid:
+            stock = current.get(sku)
+            if stock is None:
+                results.append(
+                    PushResult(change.listing_id, "failed", "no longer on the shop (deleted?)")
+                )
+                continue
+            now = listing_quantity(stock, self.warehouse)
+            if now != change.expected:
+                results.append(
+                    PushResult(
+                        change.listing_id,
+                        "conflict",
+                        f"TikTok Shop shows {now}, this run read {change.expected}: "
+                        f"sold or changed meanwhile",
+                        current=now,
+                    )
+                )
+                continue
+            groups[product].append((change, stock))
+        calls = [
+            (product, group[start : start + UPDATE_SKUS])
+            for product, group in groups.items()
+            for start in range(0, len(group), UPDATE_SKUS)
+        ]
+
+        async def write(
+            product: str, batch: list[tuple[QuantityChange, SkuStock]]
+        ) -> list[PushResult]:
+            async with self._slots:
+                return await self._write(product, batch)
+
+        for done in await asyncio.gather(*(write(*call) for call in calls)):
+            results += done
+        return results
+
+    async def _stock(self, sku_ids: Sequence[str]) -> dict[str, SkuStock]:
+        """Inventory Search by SKU ids: each SKU's quantity per warehouse, now."""
+        found: dict[str, SkuStock] = {}
+        for start in range(0, len(sku_ids), INVENTORY_SKUS):
+            data = await self.api.call(
+                "POST",
+                INVENTORY_PATH,
+                body={"sku_ids": list(sku_ids[start : start + INVENTORY_SKUS])},
+                context="re-reading stock before writing",
+            )
+            for product in data.get("inventory") or []:
+                for raw in product.get("skus") or []:
+                    stock = sku_stock(str(product.get("product_id")), raw)
+                    found[stock.sku_id] = stock
+        return found
+
+    async def _write(
+        self, product: str, batch: list[tuple[QuantityChange, SkuStock]]
+    ) -> list[PushResult]:
+        skus = []
+        for change, stock in batch:
+            inventory = []
+            for warehouse, quantity in spread(stock, change.target, self.warehouse).items():
+                entry: dict[str, Any] = {"quantity": quantity}
+                if warehouse:  # optional only for a SKU with a single warehouse
+                    entry = {"warehouse_id": warehouse, "quantity": quantity}
+                inventory.append(entry)
+            skus.append({"id": stock.sku_id, "inventory": inventory})
+        try:
+            data = await self.api.call(
+                "POST",
+                UPDATE_PATH.format(product_id=product),
+                body={"skus": skus},
+                api_name=UPDATE_PATH,
+                context=f"writing stock of product {product}",
+            )
+        except ChannelAuthError:
+            raise
+        except ChannelUnavailableError as exc:
+            return await self._settle(batch, exc.message)
+        except ChannelError as exc:
+            return [PushResult(c.listing_id, "failed", exc.message) for c, _ in batch]
+        refused: dict[str, str] = {}
+        unattributed: list[str] = []
+        for error in data.get("errors") or []:
+            if not isinstance(error, dict):
+                continue
+            detail = error.get("detail") or {}
+            reason = f"TikTok Shop {error.get('code')}: {error.get('message')}"
+            extra = "; ".join(
+                f"warehouse {e.get('warehouse_id')}: {e.get('code')} {e.get('message')}"
+                for e in detail.get("extra_errors") or []
+                if isinstance(e, dict)
+            )
+            if extra:
+                reason += f" ({extra})"
+            sku = detail.get("sku_id")
+            if sku:
+                refused[str(sku)] = reason
+            else:
+                unattributed.append(reason)
+        if unattributed:
+            # An error that names no SKU: whether the others were written is unknown.
+            return await self._settle(batch, "; ".join(unattributed), refused)
+        return [
+            PushResult(c.listing_id, "failed", refused[s.sku_id])
+            if s.sku_id in refused
+            else PushResult(c.listing_id, "written")
+            for c, s in batch
+        ]
+
+    async def _settle(
+        self,
+        batch: list[tuple[QuantityChange, SkuStock]],
+        why: str,
+        refused: dict[str, str] | None = None,
+    ) -> list[PushResult]:
+        """After a write whose outcome is unknown, read the SKUs again and decide from that."""
+        refused = refused or {}
+        try:
+            now = await self._stock([stock.sku_id for _, stock in batch])
+        except ChannelError as exc:
+            return [PushResult(c.listing_id, "failed", f"{why}; {exc.message}") for c, _ in batch]
+        results = []
+        for change, stock in batch:
+            after = now.get(stock.sku_id)
+            shown = listing_quantity(after, self.warehouse) if after is not None else None
+            if stock.sku_id in refused:
+                results.append(PushResult(change.listing_id, "failed", refused[stock.sku_id]))
+            elif shown == change.target:
+                results.append(PushResult(change.listing_id, "written"))
+            else:
+                results.append(
+                    PushResult(change.listing_id, "failed", f"{why} (TikTok Shop shows {shown})")
+                )
+        return results
+
+    # -- probe -----------------------------------------------------------------------------
+
+    async def probe(self) -> ChannelProbe:
+        messages: list[str] = []
+        try:
+            shops = await self.api.shops()
+            cipher = await self.api.cipher()
+            shop = next((s for s in shops if s.get("cipher") == cipher), None)
+            if shop is None:
+                return ChannelProbe(
+                    ok=False,
+                    messages=(
+                        f"the token is not authorised for the shop in [channels.{self.name}] "
+                        f"shop_cipher: run `omnisync auth {self.name}`",
+                    ),
+                )
+            expiry = self.tokens.expires_at("access_token")
+            renew = self.tokens.expires_at("refresh_token")
+            valid = f"; token valid until {expiry:%Y-%m-%d %H:%M} UTC" if expiry else ""
+            if renew:
+                valid += f", renewable until {renew:%Y-%m-%d} UTC"
+            messages.append(
+                f"token accepted for shop {shop.get('name')} ({shop.get('region')}, "
+                f"{shop.get('seller_type', '?')}){valid}"
+            )
+            await self.api.call(
+                "POST",
+                PRODUCTS_PATH,
+                query={"page_size": 1},
+                body={"status": "ACTIVATE"},
+                context="reading products",
+            )
+            messages.append("the token can read products (seller.product.basic)")
+            await self.api.call(
+                "POST", ORDERS_PATH, query={"page_size": 1}, body={}, context="reading orders"
+            )
+            messages.append("the token can read orders (seller.order.info)")
+            await self.api.call(
+                "POST",
+                RETURNS_PATH,
+                query={"page_size": 10},
+                body={},
+                context="reading returns",
+            )
+            messages.append("the token can read returns (seller.return_refund.basic)")
+            messages.append(
+                "writing stock needs seller.product.write; TikTok offers no harmless test "
+                "write, so a missing scope shows at the first push"
+            )
+        except ChannelError as exc:
+            return ChannelProbe(ok=False, messages=(*messages, exc.message))
+        return ChannelProbe(ok=True, messages=tuple(messages))
+
+    async def aclose(self) -> None:
+        await self.api.aclose()
+
+
+def open_channel(config: ChannelConfig, context: ChannelContext) -> TikTokChannel:
+    settings = config.settings
+    assert isinstance(settings, TikTokSettings)
+    return TikTokChannel(
+        config.name,
+        settings,
+        base_url=config.base_url,
+        client=context.http,
+        budget=context.budget,
+        tokens=context.tokens,
+        now=context.now,
+    )

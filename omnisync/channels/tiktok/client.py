@@ -1,0 +1,411 @@
+"""Signed calls to the TikTok Shop Open API, with the shop's tokens kept and renewed.
+
+Every call (partner.tiktokshop.com, as scraped in lazykern/ecommerce-api-docs@eba059e3,
+data/raw/tiktok/developer-guide/tiktok-shop-api-concepts/common-parameters.json and
+sign-your-api-request.json):
+
+- query `app_key`, `timestamp` (Unix seconds, accepted from 5 min before to 30 s after the
+  platform's clock), `shop_cipher` on shop calls, `sign` (see `signing.py`);
+- header `x-tts-access-token` with the seller's access token, `content-type:
+  application/json`;
+- answer `{"code": 0, "message": "Success", "request_id": ..., "data": {...}}`; a non-zero
+  `code` is a failure whatever the HTTP status (common-errors.json).
+
+Failure codes acted on here (common-errors.json, rate-limits.json):
+
+    code                     meaning                           what omnisync does
+    -----------------------  --------------------------------  -------------------------------
+    HTTP 429, 36009002       too many requests (50 QPS per     wait with backoff, retry
+                             API, app and shop)
+    HTTP 503, 36009003,      server protection, internal       retry with backoff
+      36009007               error, timeout
+    105002                   access token expired              renew it once per run, retry
+    36009004 + "timestamp"   request time outside the window   "this machine's clock is N s
+                                                               off" (N from the Date header)
+    106001, 36009004, 105005 invalid sign, credentials, scope  fail the channel, naming what
+      36009033, 101000       or IP allow-list                  to check
+
+TikTok Shop has no daily call cap (rate-limits.json documents only the per-second quota).
+
+Tokens (authorization-overview-202407.json): `GET {auth}/api/v2/token/get` trades the
+seller's `auth_code` (valid 30 min, once) for an access token (default 7 days) and a refresh
+token; `GET {auth}/api/v2/token/refresh` renews them; `access_token_expire_in` and
+`refresh_token_expire_in` are absolute Unix times. Both go through `StoredTokens`: the
+ledger's copy wins over the config's, and a renewed pair is committed before it is used.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import logging
+from collections import deque
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from omnisync.channels.tiktok.settings import API_HOST, AUTH_HOST, TikTokSettings
+from omnisync.channels.tiktok.signing import sign
+from omnisync.channels.tokens import StoredTokens
+from omnisync.errors import ChannelAuthError, ChannelError, ChannelResponseError
+from omnisync.httpclient import Budget, ChannelHttp, Kind, RetryPolicy, Verdict, snippet
+
+log = logging.getLogger(__name__)
+
+SHOPS_PATH = "/authorization/202309/shops"
+TOKEN_GET_PATH = "/api/v2/token/get"
+TOKEN_REFRESH_PATH = "/api/v2/token/refresh"
+
+QPS = 50  # "a default rate limit of 50 QPS ... for each API", per app and shop (rate-limits.json)
+EXPIRED_TOKEN = "105002"
+FRESH_WINDOW = 30  # s: a skew below TikTok's 30 s tolerance means our stamp went stale
+BAD_TIMESTAMP = "36009004"  # shared with other credential errors; the message tells them apart
+CODE_KINDS: Mapping[int, Kind] = {
+    36009002: Kind.THROTTLED,
+    36009003: Kind.TRANSIENT,
+    36009007: Kind.TRANSIENT,
+    105002: Kind.AUTH,
+    106001: Kind.AUTH,
+    36009004: Kind.AUTH,
+    105005: Kind.AUTH,
+    36009033: Kind.AUTH,
+    101000: Kind.AUTH,
+}
+
+
+def auth_command(name: str) -> str:
+    return f"omnisync auth {name}"
+
+
+def _when(value: Any) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(int(value), UTC)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def body_code(response: httpx.Response) -> tuple[int | None, str]:
+    """The envelope's `code` and `message`, or (None, text) for a body that is not one."""
+    try:
+        payload = response.json()
+    except (ValueError, UnicodeDecodeError):
+        return None, snippet(response.text)
+    if not isinstance(payload, dict):
+        return None, snippet(response.text)
+    code = payload.get("code")
+    message = str(payload.get("message") or "")
+    if isinstance(code, int) and not isinstance(code, bool):
+        return code, message
+    if isinstance(code, str) and code.isdigit():
+        return int(code), message
+    return None, message
+
+
+def classify(response: httpx.Response) -> Verdict | None:
+    """TikTok's own verdict inside an HTTP 2xx: the envelope's non-zero `code`."""
+    code, message = body_code(response)
+    if code is None:
+        return Verdict(Kind.MALFORMED, f"expected TikTok's JSON envelope, got {message}")
+    if code == 0:
+        return None
+    kind = CODE_KINDS.get(code, Kind.BAD_REQUEST)
+    return Verdict(kind, snippet(f"TikTok Shop {code}: {message}"))
+
+
+def classify_token(response: httpx.Response) -> Verdict | None:
+    """The token endpoints: any refusal but throttling or an internal error is the grant's."""
+    verdict = classify(response)
+    if verdict is None or verdict.kind in (Kind.THROTTLED, Kind.TRANSIENT, Kind.MALFORMED):
+        return verdict
+    return Verdict(Kind.AUTH, verdict.message)
+
+
+class Pacer:
+    """Keeps each API under TikTok's per-second quota, so a burst of writes is spaced out
+    instead of bounced with 429 and retried (each retry is another request)."""
+
+    def __init__(self, budget: Budget, qps: int = QPS, *, period: float = 1.0) -> None:
+        self.budget = budget
+        self.qps = qps
+        # A little over a second: the platform counts arrivals, which jitter with latency.
+        self.period = period * 1.05
+        self.sent: dict[str, deque[float]] = {}
+        self._lock = asyncio.Lock()
+
+    async def wait(self, api: str) -> None:
+        async with self._lock:
+            window = self.sent.setdefault(api, deque())
+            while True:
+                now = self.budget.clock()
+                while window and now - window[0] >= self.period:
+                    window.popleft()
+                if len(window) < self.qps:
+                    window.append(now)
+                    return
+                await self.budget.sleep(
+                    self.period - (now - window[0]), "pacing under TikTok's 50 requests a second"
+                )
+
+
+class TikTokApi:
+    """One channel's session with TikTok Shop: signing, tokens, the shop cipher."""
+
+    def __init__(
+        self,
+        name: str,
+        settings: TikTokSettings,
+        *,
+        budget: Budget,
+        base_url: str | None = None,
+        client: httpx.AsyncClient | None = None,
+        policy: RetryPolicy | None = None,
+        tokens: StoredTokens,
+        now: Callable[[], datetime],
+    ) -> None:
+        self.name = name
+        self.settings = settings
+        # base_url replaces the host of every call, token calls included (SPEC "Channel keys").
+        root = base_url.rstrip("/") if base_url else None
+        self.api_root = root or API_HOST
+        self.auth_root = root or AUTH_HOST
+        self.now = now
+        self.tokens = tokens
+        self.http = ChannelHttp(
+            name,
+            budget=budget,
+            client=client,
+            policy=policy,
+            credential_hint=f"app_key and app_secret in [channels.{name}], and the shop's "
+            f"authorisation (`{auth_command(name)}`)",
+        )
+        self.shop_cipher = settings.shop_cipher or tokens.get("shop_cipher")
+        self.pacer = Pacer(budget)
+        self._refreshed = False
+        self._token_lock = asyncio.Lock()
+        self._cipher_lock = asyncio.Lock()
+
+    @property
+    def requests(self) -> int:
+        return self.http.requests
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    # -- calls -------------------------------------------------------------------------------
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Mapping[str, str | int] | None = None,
+        body: Any = None,
+        shop: bool = True,
+        api_name: str | None = None,
+        context: str,
+    ) -> dict[str, Any]:
+        """One signed call; returns the envelope's `data`. An expired token is renewed once."""
+        token = await self.access_token()
+        cipher = await self.cipher() if shop else None
+        # The quota is per API: the update path counts as one API whatever the product id.
+        api = api_name or path
+        renewed = restamped = False
+        while True:
+            params: dict[str, str | int] = {
+                "app_key": self.settings.app_key,
+                "timestamp": int(self.now().timestamp()),
+                **(query or {}),
+            }
+            if cipher is not None:
+                params["shop_cipher"] = cipher
+            # The exact bytes ChannelHttp sends (json.dumps with default separators), since
+            # the body is part of what is signed.
+            content = b"" if body is None else json.dumps(body).encode()
+            params["sign"] = sign(self.settings.app_secret.reveal(), path, params, content)
+            self.http.headers["x-tts-access-token"] = token
+
+            async def pace() -> None:
+                await self.pacer.wait(api)
+
+            try:
+                response = await self.http.send(
+                    method,
+                    f"{self.api_root}{path}",
+                    params=params,
+                    json_body=body,
+                    classify=classify,
+                    before=pace,
+                    context=context,
+                )
+            except ChannelError as exc:
+                if exc.code == EXPIRED_TOKEN and not renewed:
+                    renewed = True
+                    token = await self.refresh(stale=token)
+                    continue
+                if exc.code == BAD_TIMESTAMP and "timestamp" in exc.message.lower():
+                    error, skew = await self._clock_error()
+                    if skew is not None and abs(skew) < FRESH_WINDOW and not restamped:
+                        # The clock is right: the stamp aged while throttled retries waited.
+                        restamped = True
+                        continue
+                    raise error from None
+                raise
+            payload = self.http.json(response, "TikTok's JSON envelope")
+            data = payload.get("data") if isinstance(payload, dict) else None
+            if data is None:
+                return {}
+            if not isinstance(data, dict):
+                raise self.http.malformed(response, "an object in `data`", payload)
+            return data
+
+    async def _clock_error(self) -> tuple[ChannelError, int | None]:
+        """TikTok refused the request time: measure the skew against the server's Date."""
+        local = self.now()
+        server: datetime | None = None
+        try:
+            answer = await self.http.client.get(f"{self.api_root}{SHOPS_PATH}", timeout=10.0)
+            stamp = answer.headers.get("Date")
+            if stamp:
+                server = email.utils.parsedate_to_datetime(stamp)
+        except (httpx.HTTPError, TypeError, ValueError):
+            server = None
+        window = "TikTok Shop accepts request times from 5 min behind to 30 s ahead of its own"
+        if server is None:
+            error = ChannelResponseError(
+                self.name, f"this machine's clock is off ({window}): set it right (NTP)"
+            )
+            return error, None
+        skew = round((local - server.astimezone(UTC)).total_seconds())
+        ahead = "ahead" if skew > 0 else "behind"
+        error = ChannelResponseError(
+            self.name,
+            f"this machine's clock is {abs(skew)} s off ({ahead} of TikTok Shop's; {window}): "
+            f"set it right (NTP), then run again",
+        )
+        return error, skew
+
+    # -- tokens ------------------------------------------------------------------------------
+
+    def _missing(self, why: str) -> ChannelAuthError:
+        return ChannelAuthError(
+            self.name,
+            f"{why}: run `{auth_command(self.name)}` to connect the shop again",
+        )
+
+    async def access_token(self) -> str:
+        """The access token to use now, renewed first if its stored expiry has come."""
+        token = self.tokens.get("access_token")
+        if token is None or self.tokens.expired("access_token", now=self.now()):
+            return await self.refresh(stale=token)
+        return token
+
+    async def refresh(self, *, stale: str | None) -> str:
+        """Renew the tokens (at most once per run), saved in the ledger before use."""
+        async with self._token_lock:
+            current = self.tokens.get("access_token")
+            if current is not None and current != stale:
+                return current  # another request renewed it meanwhile
+            if self._refreshed:
+                raise self._missing("TikTok Shop refused the access token again after renewing it")
+            self._refreshed = True
+            refresh = self.tokens.get("refresh_token")
+            if refresh is None:
+                if current is None:
+                    raise self._missing("no access token for this shop yet")
+                raise self._missing("the access token has expired and there is no refresh token")
+            if self.tokens.expired("refresh_token", now=self.now(), margin=timedelta(0)):
+                raise self._missing("the shop's authorisation (refresh token) has expired")
+            try:
+                data = await self._token_call(
+                    TOKEN_REFRESH_PATH,
+                    {"refresh_token": refresh, "grant_type": "refresh_token"},
+                    context="renewing the access token",
+                )
+            except ChannelAuthError as exc:
+                raise self._missing(
+                    f"TikTok Shop refused to renew the access token ({exc.message.split(' (')[0]})"
+                ) from None
+            log.info("%s: access token renewed", self.name)
+            return self.save(data)
+
+    async def _token_call(
+        self, path: str, params: Mapping[str, str], *, context: str
+    ) -> dict[str, Any]:
+        query = {
+            "app_key": self.settings.app_key,
+            "app_secret": self.settings.app_secret.reveal(),
+            **params,
+        }
+        try:
+            response = await self.http.send(
+                "GET",
+                f"{self.auth_root}{path}",
+                params=query,
+                classify=classify_token,
+                context=context,
+            )
+        except ChannelResponseError as exc:
+            # A refused grant, whatever HTTP status TikTok answers it with.
+            raise ChannelAuthError(
+                self.name, exc.message, http_status=exc.http_status, code=exc.code
+            ) from None
+        payload = self.http.json(response, "TikTok's token answer")
+        data = payload.get("data") if isinstance(payload, dict) else None
+        if not isinstance(data, dict) or not data.get("access_token"):
+            raise self.http.malformed(response, "data.access_token", "(no token)")
+        return data
+
+    def save(self, data: Mapping[str, Any]) -> str:
+        """Store a token answer (access and refresh token, their expiries) in the ledger."""
+        access = str(data["access_token"])
+        values = {"access_token": access}
+        expires = {"access_token": _when(data.get("access_token_expire_in"))}
+        if data.get("refresh_token"):
+            values["refresh_token"] = str(data["refresh_token"])
+            expires["refresh_token"] = _when(data.get("refresh_token_expire_in"))
+        self.tokens.save(values, expires=expires)
+        return access
+
+    async def exchange(self, code: str) -> dict[str, Any]:
+        """Trade an authorisation code for tokens (Get Access Token), saved before return."""
+        data = await self._token_call(
+            TOKEN_GET_PATH,
+            {"auth_code": code, "grant_type": "authorized_code"},
+            context="exchanging the authorisation code",
+        )
+        self.save(data)
+        return data
+
+    # -- the shop ----------------------------------------------------------------------------
+
+    async def shops(self) -> list[dict[str, Any]]:
+        """Get Authorized Shops: the shops this token may act for (no shop_cipher here)."""
+        data = await self.call("GET", SHOPS_PATH, shop=False, context="reading authorised shops")
+        shops = data.get("shops") or []
+        return [shop for shop in shops if isinstance(shop, dict)]
+
+    async def cipher(self) -> str:
+        """The shop's cipher: configured, stored by `auth`, or the token's only shop."""
+        if self.shop_cipher:
+            return self.shop_cipher
+        async with self._cipher_lock:
+            if self.shop_cipher:
+                return self.shop_cipher
+            shops = await self.shops()
+            if len(shops) != 1:
+                names = ", ".join(
+                    f"{shop.get('name')} ({shop.get('region')}): {shop.get('cipher')}"
+                    for shop in shops
+                )
+                raise ChannelResponseError(
+                    self.name,
+                    f"the token is authorised for {len(shops)} shops ({names or 'none'}): "
+                    f"set shop_cipher in [channels.{self.name}] to the one to sync",
+                )
+            self.shop_cipher = str(shops[0].get("cipher") or "")
+            if not self.shop_cipher:
+                raise ChannelResponseError(self.name, "Get Authorized Shops gave no cipher")
+            return self.shop_cipher

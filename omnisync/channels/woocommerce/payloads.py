@@ -1,0 +1,62 @@
+"""What WooCommerce's REST API v3 answers, as models (the fields omnisync reads)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from omnisync.payload import Id, Money, Payload, UtcTime
+
+# `manage_stock` is a boolean on products; a variation may say "parent" (its parent's stock).
+ManageStock = bool | Literal["parent"]
+
+
+class StockItem(Payload):
+    """A product or variation as far as its stock goes (also the re-read before a write)."""
+
+    id: int
+    manage_stock: ManageStock = False
+    stock_quantity: int | None = None
+
+
+class Product(StockItem):
+    sku: str | None = None
+    name: str = ""
+    type: str = "simple"
+    variations: list[int] = []
+
+
+class Variation(StockItem):
+    sku: str | None = None
+    name: str = ""
+
+
+class LineItem(Payload):
+    id: Id
+    sku: str | None = None
+    quantity: int
+    price: Money | None = None
+
+
+class WooOrder(Payload):
+    id: Id
+    status: str
+    currency: str | None = None
+    date_created_gmt: UtcTime
+    date_modified_gmt: UtcTime
+    line_items: list[LineItem]
+
+
+class BatchError(Payload):
+    code: str = ""
+    message: str = ""
+
+
+class BatchItem(Payload):
+    # A failed item carries the id asked for, or 0 when Woo could not read one.
+    id: int = 0
+    error: BatchError | None = None
+    stock_quantity: int | None = None
+
+
+class BatchAnswer(Payload):
+    update: list[BatchItem]

@@ -1,0 +1,283 @@
+"""Read `omnisync.toml` strictly: every mistake names the file, line, key and what was expected.
+
+The shape of each table is a pydantic model in `tables.py`, and every mistake is said by
+`source.Source`. This module reads the file, fills `${VAR}`s from the environment, and checks
+what no single table can: channel types, names that refer to other tables.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import tomllib
+from dataclasses import dataclass, field
+from datetime import timedelta
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, get_args
+
+from pydantic import ConfigDict, TypeAdapter
+
+from omnisync.channels import CHANNEL_TYPES
+from omnisync.channels.base import ChannelConfig, ChannelType
+from omnisync.config.source import Source
+from omnisync.config.tables import (
+    ChannelKeys,
+    Document,
+    HttpChannelKeys,
+    LedgerTable,
+    MappingTable,
+    SkuTable,
+    SyncTable,
+)
+from omnisync.errors import ConfigError
+from omnisync.redact import Secret
+
+DEFAULT_CONFIG = Path("omnisync.toml")
+# The keys each table accepts, as the models declare them (the README documents each one).
+TOP_LEVEL_KEYS = tuple(Document.model_fields)
+LEDGER_KEYS = tuple(LedgerTable.model_fields)
+SYNC_KEYS = tuple(SyncTable.model_fields)
+COMMON_KEYS = tuple(ChannelKeys.model_fields)
+HTTP_KEYS = tuple(key for key in HttpChannelKeys.model_fields if key not in COMMON_KEYS)
+SKU_KEYS = tuple(SkuTable.model_fields)
+
+_CHANNEL_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_MAPPING: TypeAdapter[MappingTable] = TypeAdapter(MappingTable, config=ConfigDict(strict=True))
+
+
+@dataclass(frozen=True, slots=True)
+class SkuOverride:
+    """`[skus."SKU"]`: allocation values that replace every channel's own for this SKU."""
+
+    buffer: int | None = None
+    share: Fraction | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """The whole config, validated."""
+
+    path: Path
+    ledger_path: Path
+    overlap: timedelta = timedelta(minutes=10)
+    restock_returns: bool = True
+    max_change: float = 0.5
+    channels: dict[str, ChannelConfig] = field(default_factory=dict)
+    mapping: dict[str, dict[str, str]] = field(default_factory=dict)
+    bundles: dict[str, dict[str, int]] = field(default_factory=dict)
+    # Per-SKU allocation overrides (`[skus."SKU"] buffer, share`).
+    skus: dict[str, SkuOverride] = field(default_factory=dict)
+    # "Last units to one channel": while a SKU's available is below `last_units`, every
+    # channel but `priority` is pushed 0 (`[sync] last_units`, `[sync] priority`; 0 = off).
+    last_units: int = 0
+    priority: str | None = None
+    warnings: tuple[str, ...] = ()
+
+
+def resolve_config_path(option: Path | None) -> Path:
+    """`--config`, else `$OMNISYNC_CONFIG`, else `./omnisync.toml`."""
+    if option is not None:
+        return option
+    from_env = os.environ.get("OMNISYNC_CONFIG")
+    return Path(from_env) if from_env else DEFAULT_CONFIG
+
+
+def load_config(path: Path, *, environ: dict[str, str] | None = None) -> Config:
+    """Parse and validate the config file at `path`; raise ConfigError on any mistake."""
+    environ = dict(os.environ) if environ is None else environ
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: no such config file (run `omnisync init` to write one, or pass --config PATH)"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the config file: {exc}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        # `file:line:` like every other config error (tomllib puts the line in its message).
+        at = re.search(r"\(at line (\d+), column \d+\)", str(exc))
+        where = f"{path}:{at.group(1)}" if at else f"{path}"
+        raise ConfigError(f"{where}: not valid TOML: {exc}") from None
+    return _Reader(Source(path, text), environ).read(data)
+
+
+class _Reader:
+    """Turns the parsed TOML into a Config, table by table."""
+
+    def __init__(self, source: Source, environ: dict[str, str]) -> None:
+        self.source = source
+        self.path = source.path
+        self.environ = environ
+        self.warnings: list[str] = []
+        self.base_dir = self.path.parent if str(self.path.parent) else Path(".")
+
+    def read(self, data: dict[str, Any]) -> Config:
+        check = self.source.check
+        document = check(Document, data, "")
+        ledger = check(LedgerTable, document.ledger, "ledger")
+        ledger_path = Path(ledger.path)
+        if not ledger_path.is_absolute():
+            ledger_path = self.base_dir / ledger_path
+        sync = check(SyncTable, document.sync, "sync")
+        channels = {name: self._channel(name, table) for name, table in document.channels.items()}
+        self._priority(sync, channels)
+        return Config(
+            path=self.path,
+            ledger_path=ledger_path,
+            overlap=sync.overlap,
+            restock_returns=sync.restock_returns,
+            max_change=float(sync.max_change),
+            channels=channels,
+            mapping=self._mapping(document.mapping, channels),
+            bundles=self._bundles(document.bundles),
+            skus=self._skus(document.skus),
+            last_units=sync.last_units,
+            priority=sync.priority,
+            warnings=tuple(self.warnings),
+        )
+
+    # -- channels --------------------------------------------------------------------------
+
+    def _channel(self, name: str, table: dict[str, Any]) -> ChannelConfig:
+        where = f"channels.{name}"
+        if not _CHANNEL_NAME.match(name):
+            raise self.source.error(
+                where, None, "a channel name may hold only letters, digits, - and _"
+            )
+        channel_type, type_name = self._type(where, table)
+        own = channel_type.settings.model_fields
+        keys = HttpChannelKeys if channel_type.http else ChannelKeys
+        common_values = {key: value for key, value in table.items() if key not in own}
+        if isinstance(common_values.get("base_url"), str):
+            common_values["base_url"] = self._expand(where, "base_url", common_values["base_url"])
+        common = self.source.check(keys, common_values, where, allowed=(*keys.model_fields, *own))
+        secrets = {key for key, info in own.items() if _holds_secret(info.annotation)}
+        own_values = {key: value for key, value in table.items() if key in own}
+        for key, value in own_values.items():
+            if isinstance(value, str):
+                if key in secrets and value and not _VAR.search(value):
+                    self._warn_literal_secret(where, key)
+                own_values[key] = self._expand(where, key, value)
+        settings = self.source.check(channel_type.settings, own_values, where, secrets=secrets)
+        http: dict[str, Any] = {}  # file channels keep ChannelConfig's defaults
+        if isinstance(common, HttpChannelKeys):
+            http = {"base_url": common.base_url, "timeout": common.timeout}
+        return ChannelConfig(
+            name=name,
+            type=type_name,
+            settings=settings,
+            base_dir=self.base_dir,
+            buffer=common.buffer,
+            share=common.share,
+            enabled=common.enabled,
+            max=common.max,
+            **http,
+        )
+
+    def _type(self, where: str, table: dict[str, Any]) -> tuple[ChannelType, str]:
+        """The channel's type, which decides what the rest of its table may hold."""
+        known = ", ".join(sorted(CHANNEL_TYPES))
+        type_name = table.get("type")
+        if type_name is None:
+            raise self.source.error(where, None, f"missing key 'type' (one of: {known})")
+        if not isinstance(type_name, str) or type_name not in CHANNEL_TYPES:
+            raise self.source.error(
+                where, "type", f"unknown channel type {type_name!r} (expected one of: {known})"
+            )
+        return CHANNEL_TYPES[type_name], type_name
+
+    def _expand(self, where: str, key: str, value: str) -> str:
+        def substitute(match: re.Match[str]) -> str:
+            var = match.group(1)
+            if var not in self.environ:
+                raise self.source.error(
+                    where, key, f"environment variable {var} is not set (export {var}=...)"
+                )
+            return self.environ[var]
+
+        return _VAR.sub(substitute, value)
+
+    def _warn_literal_secret(self, where: str, key: str) -> None:
+        try:
+            mode = self.path.stat().st_mode
+        except OSError:
+            return
+        if mode & (stat.S_IRGRP | stat.S_IROTH):
+            self.warnings.append(
+                f"{self.path}: [{where}] key '{key}' holds a literal secret in a file other "
+                f'users can read; use "${{VAR}}" and the environment, or chmod 600 the file'
+            )
+
+    # -- tables that name other tables -------------------------------------------------------
+
+    def _priority(self, sync: SyncTable, channels: dict[str, ChannelConfig]) -> None:
+        if sync.priority is not None and sync.priority not in channels:
+            raise self.source.error(
+                "sync",
+                "priority",
+                f"no channel named {sync.priority!r} ({_configured(channels)})",
+            )
+        if sync.last_units > 0 and sync.priority is None:
+            raise self.source.error(
+                "sync",
+                None,
+                f"missing key 'priority': last_units = {sync.last_units} needs the channel "
+                f"that keeps the last units ({_configured(channels)})",
+            )
+
+    def _mapping(
+        self, table: dict[str, dict[str, Any]], channels: dict[str, ChannelConfig]
+    ) -> dict[str, dict[str, str]]:
+        for channel in table:
+            if channel not in channels:
+                raise self.source.error(
+                    f"mapping.{channel}",
+                    None,
+                    f"no channel named {channel!r} ({_configured(channels)})",
+                )
+        return {
+            channel: self.source.check(_MAPPING, pairs, f"mapping.{channel}")
+            for channel, pairs in table.items()
+        }
+
+    def _bundles(self, bundles: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+        # A bundle of bundles would need an order of expansion; nobody has asked for one.
+        for bundle, components in bundles.items():
+            for sku in components:
+                if sku in bundles:
+                    raise self.source.error(
+                        "bundles", bundle, f"component {sku!r} is itself a bundle"
+                    )
+        return bundles
+
+    def _skus(self, table: dict[str, dict[str, Any]]) -> dict[str, SkuOverride]:
+        overrides: dict[str, SkuOverride] = {}
+        written: dict[str, str] = {}
+        for key, values in table.items():
+            sku = key.strip()  # as `[mapping]` values are: spaces are never part of a SKU
+            if not sku:
+                raise self.source.error("skus", key, f"expected a SKU, got {key!r}")
+            if sku in written:
+                raise self.source.error(
+                    "skus",
+                    key,
+                    f"the same SKU as {written[sku]!r} (spaces around a SKU do not count)",
+                )
+            written[sku] = key
+            override = self.source.check(SkuTable, values, f"skus.{key}")
+            overrides[sku] = SkuOverride(buffer=override.buffer, share=override.share)
+        return overrides
+
+
+def _holds_secret(annotation: Any) -> bool:
+    """`SecretStr`, also inside `SecretStr | None` (tokens `omnisync auth` may store instead)."""
+    return annotation is Secret or any(_holds_secret(arg) for arg in get_args(annotation))
+
+
+def _configured(channels: dict[str, ChannelConfig]) -> str:
+    return f"configured: {', '.join(sorted(channels)) or 'none'}"

@@ -1,0 +1,181 @@
+"""Orders and their lines as last seen on each channel, and what the ledger recorded for them."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from omnisync.ledger.connection import LedgerBase, execute_in
+from omnisync.models import Effect, Order, OrderLine, Recorded, Status
+from omnisync.timeparse import from_iso, to_iso
+
+
+class OrderStore(LedgerBase):
+    """Orders, order lines and the movements recorded against them."""
+
+    def recorded_effects(self, channel: str, order_ids: Sequence[str]) -> Recorded:
+        """Sum of movements per (order, line) and SKU, for these orders of one channel."""
+        recorded: dict[tuple[str, str], dict[str, Effect]] = defaultdict(dict)
+        for order_id, line_id, sku, on_hand, committed in execute_in(
+            self.conn,
+            "SELECT order_id, line_id, sku, sum(on_hand), sum(committed) FROM movements "
+            "WHERE channel = ? AND order_id IN ({marks}) GROUP BY order_id, line_id, sku",
+            list(order_ids),
+            leading=[channel],
+        ):
+            recorded[(order_id, line_id)][sku] = Effect(on_hand, committed)
+        return recorded
+
+    def known_updated_at(self, channel: str, order_ids: Sequence[str]) -> dict[str, datetime]:
+        """When each of these orders was last updated, as the ledger stored it."""
+        return {
+            order_id: from_iso(updated_at)
+            for order_id, updated_at in execute_in(
+                self.conn,
+                "SELECT order_id, updated_at FROM orders WHERE channel = ? "
+                "AND order_id IN ({marks})",
+                list(order_ids),
+                leading=[channel],
+            )
+        }
+
+    def save_orders(
+        self,
+        channel: str,
+        orders: Sequence[Order],
+        *,
+        unmapped: set[tuple[str, str]],
+        run_id: int | None,
+        known: Collection[str] | None = None,
+    ) -> None:
+        """Store each order and its lines as last seen; drop lines the channel no longer has.
+
+        `known`, when given, names the orders the ledger already holds: only their old lines
+        need deleting (the others are new, and a big run saves half its deletes).
+        """
+        self.conn.executemany(
+            "INSERT INTO orders (channel, order_id, status, created_at, updated_at, first_run, "
+            "last_run) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (channel, order_id) DO UPDATE "
+            "SET status = excluded.status, updated_at = excluded.updated_at, "
+            "last_run = excluded.last_run",
+            [
+                (
+                    channel,
+                    o.id,
+                    o.status.value,
+                    to_iso(o.created_at),
+                    to_iso(o.updated_at),
+                    run_id,
+                    run_id,
+                )
+                for o in orders
+            ],
+        )
+        execute_in(
+            self.conn,
+            "DELETE FROM order_lines WHERE channel = ? AND order_id IN ({marks})",
+            [o.id for o in orders if known is None or o.id in known],
+            leading=[channel],
+        )
+        self.conn.executemany(
+            "INSERT INTO order_lines (channel, order_id, line_id, channel_sku, quantity, status, "
+            "unit_price, currency, unmapped) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    channel,
+                    o.id,
+                    line.id,
+                    line.channel_sku,
+                    line.quantity,
+                    line.status.value if line.status else None,
+                    str(line.unit_price) if line.unit_price is not None else None,
+                    line.currency,
+                    int((o.id, line.id) in unmapped),
+                )
+                for o in orders
+                for line in o.lines
+            ],
+        )
+
+    def orders_with_unmapped_lines(self, channel: str) -> list[Order]:
+        """Stored orders of a channel that still hold a line no SKU was found for."""
+        ids = [
+            row[0]
+            for row in self.conn.execute(
+                # Named, as without statistics SQLite would walk all the channel's lines.
+                "SELECT DISTINCT order_id FROM order_lines INDEXED BY order_lines_unmapped "
+                "WHERE channel = ? AND unmapped = 1",
+                (channel,),
+            )
+        ]
+        return self.stored_orders(channel, ids)
+
+    def stored_orders(self, channel: str, order_ids: Sequence[str]) -> list[Order]:
+        """These orders of a channel as last stored, with their lines; unknown ids are skipped."""
+        ids = list(order_ids)
+        lines: dict[str, list[OrderLine]] = defaultdict(list)
+        for row in execute_in(
+            self.conn,
+            "SELECT order_id, line_id, channel_sku, quantity, status, unit_price, currency "
+            "FROM order_lines WHERE channel = ? AND order_id IN ({marks}) "
+            "ORDER BY order_id, line_id",
+            ids,
+            leading=[channel],
+        ):
+            lines[row[0]].append(_line_from_row(row[1:]))
+        return [
+            Order(
+                id=order_id,
+                status=Status(status),
+                created_at=from_iso(created_at),
+                updated_at=from_iso(updated_at),
+                lines=tuple(lines[order_id]),
+            )
+            for order_id, status, created_at, updated_at in execute_in(
+                self.conn,
+                "SELECT order_id, status, created_at, updated_at FROM orders "
+                "WHERE channel = ? AND order_id IN ({marks})",
+                ids,
+                leading=[channel],
+            )
+        ]
+
+    def unmapped_lines(self) -> list[tuple[str, str, str, str, int]]:
+        """(channel, channel SKU, order id, status, quantity) of every unmapped line."""
+        return [
+            (channel, channel_sku, order_id, status, quantity)
+            for channel, channel_sku, order_id, status, quantity in self.conn.execute(
+                "SELECT l.channel, l.channel_sku, l.order_id, coalesce(l.status, o.status), "
+                "l.quantity FROM order_lines l JOIN orders o "
+                "ON o.channel = l.channel AND o.order_id = l.order_id "
+                "WHERE l.unmapped = 1 ORDER BY l.channel, l.channel_sku, l.order_id"
+            )
+        ]
+
+    def order_takes(self, sku: str, *, limit: int = 200) -> list[tuple[str, int]]:
+        """(channel:order, units taken from available) for a SKU's orders, last placed first."""
+        return [
+            (f"{channel}:{order_id}", took)
+            for channel, order_id, took in self.conn.execute(
+                "SELECT m.channel, m.order_id, sum(m.committed - m.on_hand) FROM movements m "
+                "JOIN orders o ON o.channel = m.channel AND o.order_id = m.order_id "
+                "WHERE m.sku = ? AND m.kind = 'order' GROUP BY m.channel, m.order_id "
+                "ORDER BY max(o.created_at) DESC, max(m.id) DESC LIMIT ?",
+                (sku, limit),
+            )
+        ]
+
+
+def _line_from_row(row: Sequence[Any]) -> OrderLine:
+    line_id, channel_sku, quantity, status, price, currency = row
+    return OrderLine(
+        id=line_id,
+        channel_sku=channel_sku,
+        quantity=quantity,
+        status=Status(status) if status else None,
+        unit_price=Decimal(price) if price is not None else None,
+        currency=currency,
+    )

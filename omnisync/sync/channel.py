@@ -1,0 +1,150 @@
+"""One channel in a run: its adapter, report and time budget, its order window, and its fetch."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import traceback
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from omnisync.channels import Channel
+from omnisync.channels.base import ChannelConfig
+from omnisync.errors import ChannelError
+from omnisync.httpclient import Budget
+from omnisync.ledger import Ledger
+from omnisync.models import Listing, Order
+from omnisync.redact import REDACTOR
+from omnisync.report import ChannelReport
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class ChannelRun:
+    """A channel taking part in a run: what it is, and how it is doing (its report)."""
+
+    config: ChannelConfig
+    channel: Channel
+    report: ChannelReport
+    budget: Budget  # the channel's one time budget, shared with its HTTP layer
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def ok(self) -> bool:
+        return self.report.status == "ok"
+
+    def fail(self, error: Exception) -> None:
+        self.report.status = "failed"
+        # The report files errors under the channel's name: "b: b: …" helps nobody.
+        text = error.message if isinstance(error, ChannelError) else str(error)
+        self.report.errors.append(REDACTOR.scrub(text))
+
+    @asynccontextmanager
+    async def guarded(self) -> AsyncIterator[None]:
+        """Talk to the channel within its time budget; a failure fails this channel only.
+
+        An adapter raising anything but a ChannelError is a bug, most likely a payload shape
+        it did not expect: the channel fails, the others are still kept right, and the
+        traceback is logged (scrubbed) so the bug can be reported.
+        """
+        try:
+            async with asyncio.timeout(max(0.0, self.budget.remaining())):
+                yield
+        except ChannelError as exc:
+            self.fail(exc)
+        except TimeoutError:
+            self.fail(self.budget.exhausted("out of time"))
+        except Exception as exc:  # noqa: BLE001 - see the docstring
+            log.error(
+                "%s: unexpected error in the %s adapter:\n%s",
+                self.name,
+                self.config.type,
+                REDACTOR.scrub(traceback.format_exc()),
+            )
+            self.fail(
+                ChannelError(
+                    self.name,
+                    f"unexpected error in the {self.config.type} adapter "
+                    f"({type(exc).__name__}: {REDACTOR.scrub(str(exc))}); run with -v for "
+                    f"details and please report it",
+                )
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """Where a channel's orders are read from, and the start time it is held to."""
+
+    start_time: datetime  # orders created before it are ignored (already in the counted stock)
+    since: datetime  # the fetch window opens here
+
+
+def window_for(
+    ledger: Ledger,
+    channel: str,
+    *,
+    overlap: timedelta,
+    since: datetime | None,
+    started: datetime,
+) -> Window:
+    """The window of a channel's fetch, from its stored start time and cursor."""
+    state = ledger.channel_state(channel)
+    if state is not None and state.start_time is not None:
+        start_time = state.start_time
+    else:
+        # First sync: orders from now on (or from --since) count; older ones are already
+        # inside the counted stock.
+        start_time = since or started
+    if state is not None and state.cursor is not None:
+        opens = max(start_time, state.cursor - overlap)
+    else:
+        opens = start_time
+    if since is not None:
+        # --since re-reads from WHEN: it widens the window, never narrows it, or orders
+        # updated between the cursor and WHEN would be skipped for good once the cursor moves.
+        opens = min(opens, since)
+    return Window(start_time=start_time, since=opens)
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """What one channel showed at the start of the run."""
+
+    listings: list[Listing]
+    orders: list[Order]
+    until: datetime  # the fetch window closed here (exclusive)
+
+
+async def fetch(run: ChannelRun, window: Window, now: Callable[[], datetime]) -> Fetched | None:
+    """Read a channel's listings, then its orders updated in `[since, now)`; None if it failed.
+
+    Listings are read before the window closes, so any sale a listing's quantity already
+    reflects is inside the window too.
+    """
+    fetched = None
+    async with run.guarded():
+        listings = await run.channel.list_listings()
+        until = now()
+        orders = [
+            order
+            async for order in run.channel.fetch_orders(
+                updated_since=window.since, updated_until=until
+            )
+        ]
+        fetched = Fetched(listings, orders, until)
+        run.report.orders_fetched = len({order.id for order in orders})
+        log.info(
+            "%s: %d listings; %d orders updated in [%s, %s)",
+            run.name,
+            len(listings),
+            run.report.orders_fetched,
+            window.since,
+            until,
+        )
+    return fetched

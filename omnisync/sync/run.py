@@ -1,0 +1,268 @@
+"""One sync run, phase by phase: open, fetch, reconcile and plan, push, record."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+
+from omnisync.channels import Channel, ChannelContext, open_channel
+from omnisync.channels.base import ChannelConfig
+from omnisync.config import Config
+from omnisync.errors import UsageError
+from omnisync.httpclient import Budget
+from omnisync.ledger import Ledger
+from omnisync.models import Status
+from omnisync.planning import PushPlan, TargetRule, plan_keys
+from omnisync.reconcile import desired_effect, last_takers
+from omnisync.redact import REDACTOR
+from omnisync.report import ChannelReport, Oversold, RunReport, Unmapped
+from omnisync.sync.apply import apply_orders, catalog_of, plan_channel
+from omnisync.sync.channel import ChannelRun, Fetched, Window, fetch, window_for
+from omnisync.sync.push import Pusher
+from omnisync.timeparse import utcnow
+
+ChannelOpener = Callable[[ChannelConfig, ChannelContext], Channel]
+ProgressCallback = Callable[[str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class SyncOptions:
+    dry_run: bool = False
+    channels: Sequence[str] = ()
+    since: datetime | None = None
+    force: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Session:
+    """What every phase of one run reads: its inputs, the ledger, the clock, and the report."""
+
+    config: Config
+    ledger: Ledger
+    options: SyncOptions
+    now: Callable[[], datetime]
+    report: RunReport
+
+
+def select_channels(config: Config, names: Sequence[str]) -> list[ChannelConfig]:
+    """The channels a run covers: those named (each must exist), else all configured."""
+    for name in names:
+        if name not in config.channels:
+            known = ", ".join(sorted(config.channels)) or "none"
+            raise UsageError(f"--channel {name}: no such channel in {config.path} ({known})")
+    return [cfg for name, cfg in config.channels.items() if not names or name in names]
+
+
+async def run_sync(
+    config: Config,
+    ledger: Ledger,
+    options: SyncOptions,
+    *,
+    now: Callable[[], datetime] = utcnow,
+    opener: ChannelOpener = open_channel,
+    progress: ProgressCallback | None = None,
+) -> RunReport:
+    """One whole sync run; returns its report (the caller turns it into an exit code)."""
+    say = progress or (lambda message: None)
+    report = RunReport(started_at=now(), dry_run=options.dry_run)
+    session = _Session(config, ledger, options, now, report)
+    runs = _open(session, opener)
+    try:
+        windows = {
+            run.name: window_for(
+                ledger,
+                run.name,
+                overlap=config.overlap,
+                since=options.since,
+                started=report.started_at,
+            )
+            for run in runs
+        }
+        say(f"fetching {len(runs)} channel(s)")
+        with _timed(report, "fetch"):
+            answers = await asyncio.gather(*(fetch(run, windows[run.name], now) for run in runs))
+        fetched = {run.name: got for run, got in zip(runs, answers, strict=True) if got}
+        with _timed(report, "reconcile", cpu=True):
+            plans = _reconcile_and_plan(session, runs, windows, fetched)
+        if options.dry_run:
+            report.run_id = None
+            report.finished_at = now()
+            return report
+        assert report.run_id is not None
+        say("pushing quantities")
+        with _timed(report, "push"):
+            await _push(session, runs, windows, fetched, plans, report.run_id, say)
+        _record(session, runs)
+        return report
+    finally:
+        await asyncio.gather(*(run.channel.aclose() for run in runs), return_exceptions=True)
+
+
+def _open(session: _Session, opener: ChannelOpener) -> list[ChannelRun]:
+    """Open every enabled channel the run covers; a disabled one is reported as skipped."""
+    report, ledger, now = session.report, session.ledger, session.now
+    runs = []
+    for cfg in select_channels(session.config, session.options.channels):
+        channel_report = ChannelReport()
+        report.channels[cfg.name] = channel_report
+        if not cfg.enabled:
+            channel_report.status = "skipped"
+            channel_report.errors.append("disabled in the config (enabled = false)")
+            continue
+        budget = Budget(cfg.name, cfg.timeout)
+        # The ledger is the token store: tokens a channel rotates are committed at once.
+        context = ChannelContext(budget=budget, tokens=ledger, now=now)
+        runs.append(ChannelRun(cfg, opener(cfg, context), channel_report, budget))
+    return runs
+
+
+def _reconcile_and_plan(
+    session: _Session,
+    runs: Sequence[ChannelRun],
+    windows: dict[str, Window],
+    fetched: dict[str, Fetched],
+) -> dict[str, PushPlan]:
+    """In one transaction (rolled back on a dry run): apply every channel's orders, then plan
+    every channel's push against the stock they left."""
+    config, ledger, options, now = session.config, session.ledger, session.options, session.now
+    report = session.report
+    plans: dict[str, PushPlan] = {}
+    with ledger.atomic(rollback=options.dry_run):
+        report.run_id = run_id = ledger.start_run(
+            started_at=report.started_at, dry_run=options.dry_run
+        )
+        catalog = catalog_of(ledger, config)
+        planned: dict[str, dict[str, int | None]] = {}
+        for run in runs:
+            window = windows[run.name]
+            # A first sync that fails still fixes the start time: the stock was counted
+            # before it, and orders from then on must count once the channel answers.
+            ledger.ensure_channel(run.name, run.config.type, start_time=window.start_time)
+            got = fetched.get(run.name)
+            if got is None:
+                continue
+            apply_orders(
+                run.name,
+                got.orders,
+                ledger=ledger,
+                catalog=catalog,
+                start_time=window.start_time,
+                restock_returns=config.restock_returns,
+                until=got.until,
+                run_id=run_id,
+                now=now(),
+                report=run.report,
+            )
+            planned[run.name] = ledger.save_listings_read(run.name, got.listings, now=now())
+        # Every channel's orders are in before any is planned: a sale on one moves the others.
+        rules = [TargetRule.for_channel(run.config, config, catalog) for run in runs if run.ok]
+        for rule, key in zip(rules, plan_keys(rules), strict=True):
+            plans[rule.channel] = plan_channel(
+                fetched[rule.channel].listings,
+                rule=rule,
+                key=key,
+                planned=planned[rule.channel],
+                ledger=ledger,
+                max_change=config.max_change,
+                force=options.force,
+                report=report.channels[rule.channel],
+            )
+        _collect_problems(report, ledger, config)
+    return plans
+
+
+async def _push(
+    session: _Session,
+    runs: Sequence[ChannelRun],
+    windows: dict[str, Window],
+    fetched: dict[str, Fetched],
+    plans: dict[str, PushPlan],
+    run_id: int,
+    say: ProgressCallback,
+) -> None:
+    """Push every planned channel at once; then, if sales raced the writes, settle."""
+    config, ledger, now = session.config, session.ledger, session.now
+    pushers = [
+        Pusher.start(
+            run,
+            windows[run.name],
+            fetched[run.name],
+            ledger=ledger,
+            config=config,
+            run_id=run_id,
+            now=now,
+        )
+        for run in runs
+        if run.name in plans and not plans[run.name].refused
+    ]
+    await asyncio.gather(*(p.push(plans[p.run.name].changes) for p in pushers if p.run.ok))
+    if any(pusher.late_movements for pusher in pushers):
+        # Sales that raced a write moved stock after the other channels were planned:
+        # one more pass brings every listing to the final numbers in this same run.
+        say("pushing the quantities that changed during the run")
+        catalog, available = catalog_of(ledger, config), ledger.available()
+        await asyncio.gather(
+            *(
+                pusher.push(
+                    pusher.settle(catalog=catalog, available=available, force=session.options.force)
+                )
+                for pusher in pushers
+                if pusher.run.ok
+            )
+        )
+
+
+def _record(session: _Session, runs: Sequence[ChannelRun]) -> None:
+    """The run's last transaction: the problems as they stand now, each channel's outcome, and
+    the report itself."""
+    report, ledger = session.report, session.ledger
+    assert report.run_id is not None
+    with ledger.atomic():
+        report.oversold, report.unmapped = [], []
+        _collect_problems(report, ledger, session.config)
+        report.finished_at = session.now()
+        for run in runs:
+            ledger.set_channel_outcome(
+                run.name,
+                run_id=report.run_id,
+                status=run.report.status,
+                error="; ".join(run.report.errors) or None,
+            )
+        ledger.finish_run(
+            report.run_id,
+            finished_at=report.finished_at,
+            exit_code=int(report.exit_code),
+            report=json.dumps(REDACTOR.scrub_any(report.to_dict())),
+        )
+
+
+def _collect_problems(report: RunReport, ledger: Ledger, config: Config) -> None:
+    """Oversold SKUs with the orders that took their last units, and unmapped lines."""
+    for sku, units in ledger.oversold().items():
+        report.oversold.append(
+            Oversold(sku=sku, available=units, orders=last_takers(ledger.order_takes(sku), -units))
+        )
+    grouped: dict[tuple[str, str], list[str]] = {}
+    for channel, channel_sku, order_id, status, quantity in ledger.unmapped_lines():
+        effect = desired_effect(Status(status), quantity, restock_returns=config.restock_returns)
+        if effect:  # a cancelled line that maps nowhere changes nothing either way
+            grouped.setdefault((channel, channel_sku), []).append(order_id)
+    report.unmapped = [
+        Unmapped(channel, channel_sku, sorted(set(orders)))
+        for (channel, channel_sku), orders in sorted(grouped.items())
+    ]
+
+
+@contextmanager
+def _timed(report: RunReport, phase: str, *, cpu: bool = False) -> Iterator[None]:
+    """Seconds the phase took, in `report.timings` (and its CPU seconds, `PHASE_cpu`)."""
+    clock, cpu_clock = time.perf_counter(), time.process_time()
+    yield
+    report.timings[phase] = time.perf_counter() - clock
+    if cpu:
+        report.timings[f"{phase}_cpu"] = time.process_time() - cpu_clock

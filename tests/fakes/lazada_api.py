@@ -1,0 +1,559 @@
+"""A stateful fake of the Lazada Open Platform (LazOP) for one seller: products, orders,
+returns, stock updates, tokens.
+
+Every rule below states the platform's behaviour with its source; "docs" means
+lazykern/ecommerce-api-docs@eba059e3 (raw JSON of open.lazada.com API pages under
+data/raw/lazada/apis/, guides under data/processed/lazada/guides/). The fake is built from
+those pages, not from the adapter.
+
+- Gateway paths are the API paths themselves (`/orders/get`); the adapter's `base_url`
+  stands for both `https://api.lazada.co.id/rest` and `https://auth.lazada.com/rest`.
+- Every call is signed: HMAC-SHA256(app_secret, path + sorted name+value of every parameter
+  but `sign`), upper-case hex (guides/developers-guide/call-api-with-http-requests/
+  signature-algorithm.md). Parameters come from the query and, on POST, from a form body
+  (lazop-sdk-python posts business parameters as form data). A wrong sign answers
+  `IncompleteSignature` "The request signature does not conform to lazop standards"
+  (system-api/generateaccesstoken.json error list).
+- `timestamp` (ms, or ISO) more than 7200 s from the platform's clock is refused
+  (calling-parameters.md). The error code is not documented: UNVERIFIED, modelled as
+  `InvalidTimestamp`. Every answer carries an HTTP `Date` header, as any HTTP server's.
+- Answers are HTTP 200 with `code` a string, "0" for success, else `type`, `message`,
+  `request_id` (guides/developers-guide/error-messages.md; the Ruby client's sample error
+  body `{"code": "501", "type": "ISP", "message": ..., "detail": [...], "request_id": ...}`).
+- Access tokens expire (`IllegalAccessToken` "The specified access token is invalid or
+  expired", seller-api/getseller.json); `/auth/token/refresh` answers new tokens at the top
+  level with `expires_in` and `refresh_expires_in` (system-api/refreshaccesstoken.json); a
+  used or expired refresh token gets `IllegalRefreshToken`. That the old refresh token dies
+  on use is UNVERIFIED for Lazada; the fake is strict about it.
+- `/auth/token/create` takes a `code` "valid for half an hour and can only be used once"
+  (seller-authorization-introduction.md), else `InvalidCode`.
+- `/products/get`: `limit` ≤ 50 (E019 "The maximum value of limit is 50"), `offset` ≤ 10000
+  (E014), `filter`, `sku_seller_list` JSON array matching whole SellerSkus; answers
+  `data.total_products` (item level) and `data.products[].skus[]` (product-api/getproducts.json).
+- `/orders/get`: `update_after`/`update_before` inclusive ISO 8601 with offset (E017
+  otherwise), `sort_by`, `sort_direction`, `limit` ≤ 100 (E019), `offset` ≤ 5000 (E014,
+  get-order.md "Maximum value: 5000"); `data.count`, `data.countTotal`, `data.orders[]`
+  with ISO `created_at`/`updated_at` and `statuses[]` (order-api/getorders.json).
+- `/orders/items/get`: `order_ids` "[1,2]", at most 50 (E038 "Too many orders were
+  requested"); one item per unit with `order_item_id`, `sku`, `sku_id`, `status`, ms-epoch
+  `created_at`/`updated_at`, `reverse_order_id` (order-api/getmultipleorderitems.json).
+- `/order/reverse/return/detail/list`: `data.request_type` CANCEL / RETURN / ONLY_REFUND
+  (return-and-refund-api/getreverseorderdetail.json).
+- `/product/stock/sellable/update`: form `payload` XML, at most 50 SKUs (E204 "Too many SKU
+  in one request"); sets SellableQuantity; a SKU below its campaign lock fails (4170,
+  updatesellablequantity.json) and the answer is the overview `501` with `detail`
+  (UNVERIFIED: which key names the SKU, and whether the other SKUs were applied; the fake
+  applies the others unless `atomic_failures`); negative quantities fail with 212.
+- Throttling: the inventory API allows 50 calls a second per seller (inventory-management-
+  api.md); beyond that, and beyond any per-API `qps` a test sets, code `901` "API level
+  QPS limiting flow, please retry in the next second" (updatesellablequantity.json).
+  `call_cap` models a used-up call allowance: `OPEN_API_CALL_EXCEED_LIMIT` "Open Api call
+  times exceeds: apiName_limitType" (lazada-wallet-corporate-top-up-api error lists).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import hmac
+import itertools
+import json
+import time
+import xml.etree.ElementTree as ET
+from collections import defaultdict, deque
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+from urllib.parse import parse_qsl
+
+from tests.fakes.server import FakeApp, Request, Response
+
+APP_KEY = "104857"
+APP_SECRET = "lzd-fake-secret-Qm9vb2tzIGFyZSBnb29k"
+ACCESS_TOKEN = "50000601c30atpedfgu3LVvik87Ixlsvle3mSoB7701ceb156fPunYZ43GBg"
+REFRESH_TOKEN = "500016000300bwa2WteaQyfwBMnPxurcA0mXGhQdTt18356663CfcDTYpWoi"
+CODE = "0_100132_2DL4DV3jcU1UOT7WGI1A4rY91"
+INVENTORY_QPS = 50  # inventory-management-api.md: "50 times per second" per seller
+AUTH_PATHS = {"/auth/token/create", "/auth/token/refresh"}
+
+
+def sign(secret: str, path: str, params: dict[str, str]) -> str:
+    """The platform's signature (signature-algorithm.md), written here independently."""
+    text = path + "".join(k + params[k] for k in sorted(params) if k != "sign")
+    return hmac.new(secret.encode(), text.encode(), hashlib.sha256).hexdigest().upper()
+
+
+JAKARTA = timezone(timedelta(hours=7))
+
+
+def _iso(moment: datetime) -> str:
+    # Lazada writes local time with an offset (getorders.json: 2018-02-09T22:44:30+08:00).
+    return moment.astimezone(JAKARTA).replace(microsecond=0).isoformat()
+
+
+class FakeLazada(FakeApp):
+    """One Lazada seller. Build state with `add_product`, `add_order`; read `stock`."""
+
+    def __init__(
+        self,
+        *,
+        app_key: str = APP_KEY,
+        app_secret: str = APP_SECRET,
+        latency: float = 0.0,
+        now: Callable[[], datetime] | None = None,
+        access_ttl: int = 7 * 86400,
+        refresh_ttl: int = 30 * 86400,
+    ) -> None:
+        super().__init__(latency=latency)
+        self.app_key, self.app_secret = app_key, app_secret
+        self.now = now or (lambda: datetime.now(UTC))
+        self.access_ttl, self.refresh_ttl = access_ttl, refresh_ttl
+        self.access_tokens: dict[str, datetime] = {ACCESS_TOKEN: self.now() + timedelta(days=7)}
+        self.refresh_tokens: dict[str, datetime] = {REFRESH_TOKEN: self.now() + timedelta(days=30)}
+        self.codes: dict[str, datetime] = {CODE: self.now() + timedelta(minutes=30)}
+        self.token_serial = itertools.count(1)
+        self.refreshes = 0
+        self.seller = {"name": "Toko Fake", "seller_id": 1000123, "short_code": "ID1XYZ"}
+        self.products: dict[int, dict[str, Any]] = {}
+        self.orders: dict[str, dict[str, Any]] = {}
+        self.reverse_orders: dict[str, str] = {}  # reverse order id -> request_type
+        self.locks: dict[int, int] = {}  # SkuId -> campaign-locked sellable quantity
+        self.atomic_failures = False  # a failed SKU fails the whole stock update
+        self.qps: dict[str, int] = {"/product/stock/sellable/update": INVENTORY_QPS}
+        self.calls: dict[str, deque[float]] = defaultdict(deque)
+        self.call_cap: int | None = None  # calls allowed before the allowance is used up
+        self.accepted = 0
+        self.throttled = 0
+        self.updates: list[list[dict[str, Any]]] = []
+        self.before: list[Callable[[Request], None]] = []
+        self._ids = itertools.count(100001)
+
+    # -- building state ------------------------------------------------------------------
+
+    def add_product(
+        self, skus: list[tuple[str, int]], *, name: str = "", warehouses: bool = False
+    ) -> tuple[int, list[int]]:
+        """A product with SKUs (SellerSku, sellable); an empty SellerSku is allowed here to
+        model old listings, though Lazada requires one for new products."""
+        item_id = next(self._ids) * 10
+        sku_ids = []
+        rows = []
+        for seller_sku, quantity in skus:
+            sku_id = next(self._ids)
+            sku_ids.append(sku_id)
+            row: dict[str, Any] = {
+                "Status": "active",
+                "SkuId": sku_id,
+                "SellerSku": seller_sku,
+                "ShopSku": f"{item_id}_ID-{sku_id}",
+                "quantity": quantity,
+                "Available": quantity,
+                "price": 150000,
+            }
+            if warehouses:
+                row["multiWarehouseInventories"] = [
+                    {
+                        "warehouseCode": "dropshipping",
+                        "quantity": quantity,
+                        "totalQuantity": quantity,
+                        "sellableQuantity": quantity,
+                        "occupyQuantity": 0,
+                        "withholdQuantity": 0,
+                    }
+                ]
+            rows.append(row)
+        self.products[item_id] = {
+            "item_id": item_id,
+            "attributes": {"name": name or f"Product {skus[0][0]}"},
+            "skus": rows,
+            "status": "Active",
+            "created_time": str(int(self.now().timestamp() * 1000)),
+        }
+        return item_id, sku_ids
+
+    def _sku(self, sku_id: int) -> dict[str, Any]:
+        for product in self.products.values():
+            for row in product["skus"]:
+                if row["SkuId"] == sku_id:
+                    return row  # type: ignore[no-any-return]
+        raise KeyError(sku_id)
+
+    def stock(self, sku_id: int) -> int:
+        return int(self._sku(sku_id)["quantity"])
+
+    def set_stock(self, sku_id: int, quantity: int) -> None:
+        row = self._sku(sku_id)
+        row["quantity"] = row["Available"] = quantity
+        for entry in row.get("multiWarehouseInventories") or ():
+            entry["quantity"] = entry["sellableQuantity"] = entry["totalQuantity"] = quantity
+
+    def sell(self, sku_id: int, quantity: int = 1) -> None:
+        """A buyer takes units: Lazada lowers the sellable quantity at once (withhold)."""
+        self.set_stock(sku_id, self.stock(sku_id) - quantity)
+
+    def add_order(
+        self,
+        items: list[tuple[str, int, str]],
+        *,
+        updated: datetime,
+        created: datetime | None = None,
+        order_id: str | None = None,
+        reverse: dict[int, tuple[str, str]] | None = None,
+        with_sku: bool = True,
+    ) -> str:
+        """An order of one unit per (SellerSku, SkuId, item status); `reverse` maps an item
+        index to (reverse order id, request_type)."""
+        oid = order_id or str(next(self._ids) * 1000 + 1)
+        created = created or updated
+        rows = []
+        for n, (seller_sku, sku_id, status) in enumerate(items):
+            row: dict[str, Any] = {
+                "order_item_id": str(int(oid) * 10 + n),
+                "order_id": oid,
+                "sku": seller_sku if with_sku else "",
+                "sku_id": str(sku_id),
+                "shop_sku": f"SHOP-{sku_id}",
+                "status": status,
+                "item_price": "150000.00",
+                "paid_price": "150000.00",
+                "currency": "IDR",
+                "warehouse_code": "dropshipping",
+                "created_at": str(int(created.timestamp() * 1000)),
+                "updated_at": str(int(updated.timestamp() * 1000)),
+                "return_status": "",
+                "reason": "",
+                "name": f"Product {seller_sku}",
+            }
+            if reverse and n in reverse:
+                rid, kind = reverse[n]
+                row["reverse_order_id"] = rid
+                self.reverse_orders[rid] = kind
+            rows.append(row)
+        self.orders[oid] = {
+            "order_id": oid,
+            "order_number": oid,
+            "created_at": _iso(created),
+            "updated_at": _iso(updated),
+            "price": "150000.00",
+            "items_count": str(len(rows)),
+            "payment_method": "COD",
+            "items": rows,
+        }
+        return oid
+
+    def set_item_status(self, order_id: str, index: int, status: str, *, updated: datetime) -> None:
+        order = self.orders[order_id]
+        order["items"][index]["status"] = status
+        order["items"][index]["updated_at"] = str(int(updated.timestamp() * 1000))
+        order["updated_at"] = _iso(updated)
+
+    def expire_access_tokens(self) -> None:
+        for token in self.access_tokens:
+            self.access_tokens[token] = self.now() - timedelta(seconds=1)
+
+    # -- HTTP ----------------------------------------------------------------------------
+
+    def label(self, request: Request) -> str:
+        return request.path
+
+    @staticmethod
+    def _error(code: str, message: str, kind: str = "ISV", **extra: Any) -> Response:
+        body = {"type": kind, "code": code, "message": message, "request_id": "0ba2887315178"}
+        return Response(200, body | extra)
+
+    @staticmethod
+    def _ok(data: Any) -> Response:
+        return Response(200, {"code": "0", "data": data, "request_id": "0ba2887315178178017"})
+
+    def _params(self, request: Request) -> dict[str, str]:
+        params = dict(request.query)
+        kind = request.headers.get("content-type", "")
+        if request.method == "POST" and kind.startswith("application/x-www-form-urlencoded"):
+            params.update(parse_qsl(request.body.decode(), keep_blank_values=True))
+        return params
+
+    def _check_time(self, value: str) -> bool:
+        try:
+            if value.isdigit():
+                moment = datetime.fromtimestamp(int(value) / 1000, tz=UTC)
+            else:
+                moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return False
+        return abs((moment - self.now()).total_seconds()) <= 7200
+
+    def _throttled(self, path: str) -> Response | None:
+        limit = self.qps.get(path)
+        if limit is None:
+            return None
+        stamps = self.calls[path]
+        moment = time.monotonic()
+        while stamps and stamps[0] <= moment - 1.0:
+            stamps.popleft()
+        if len(stamps) >= limit:
+            self.throttled += 1
+            return self._error(
+                "901",
+                "Limit service request speed in server side temporarily.",
+                kind="ISP",
+            )
+        stamps.append(moment)
+        return None
+
+    async def handle(self, request: Request) -> Response:
+        response = self._handle(request)
+        response.headers.setdefault("Date", email.utils.format_datetime(self.now(), usegmt=True))
+        return response
+
+    def _handle(self, request: Request) -> Response:
+        # The gateway is `https://api.lazada.co.id/rest` + the API path; the path alone is
+        # signed and routed (api-endpoint-urls.md, signature-algorithm.md).
+        path = request.path.removeprefix("/rest")
+        params = self._params(request)
+        if "sign" not in params:
+            return self._error(
+                "MissingParameter",
+                "the input parameter “sign” that is mandatory for processing this request "
+                "is not supplied",
+            )
+        if params.get("app_key") != self.app_key:
+            return self._error(
+                "APP_KEY_INVALID", "App key is invalid, please contact lazada tech team."
+            )
+        if not hmac.compare_digest(params["sign"], sign(self.app_secret, path, params)):
+            return self._error(
+                "IncompleteSignature", "The request signature does not conform to lazop standards"
+            )
+        if not self._check_time(params.get("timestamp", "")):
+            return self._error(
+                "InvalidTimestamp",
+                "Invalid timestamp: it differs from UTC time by more than 7200 seconds",
+            )
+        with self.lock:
+            if self.call_cap is not None and self.accepted >= self.call_cap:
+                return self._error(
+                    "OPEN_API_CALL_EXCEED_LIMIT",
+                    f"Open Api call times exceeds: {path}_day",
+                )
+            throttled = self._throttled(path)
+            if throttled is not None:
+                return throttled
+            self.accepted += 1
+            if path == "/auth/token/create":
+                return self._create(params)
+            if path == "/auth/token/refresh":
+                return self._refresh(params)
+            token = params.get("access_token", "")
+            expires = self.access_tokens.get(token)
+            if expires is None or expires <= self.now():
+                return self._error(
+                    "IllegalAccessToken", "The specified access token is invalid or expired"
+                )
+            for hook in list(self.before):
+                hook(request)
+            route = {
+                "/seller/get": self._seller,
+                "/products/get": self._products,
+                "/orders/get": self._orders,
+                "/orders/items/get": self._items,
+                "/order/reverse/return/detail/list": self._reverse,
+                "/product/stock/sellable/update": self._update,
+            }.get(path)
+            if route is None:
+                return self._error("InvalidApiPath", "The specified API path is invalid")
+            return route(params)
+
+    # -- tokens --------------------------------------------------------------------------
+
+    def _issue(self) -> Response:
+        n = next(self.token_serial)
+        access = f"50000{n:03d}access{n}x{'A' * 40}"
+        refresh = f"50001{n:03d}refresh{n}y{'B' * 40}"
+        self.access_tokens[access] = self.now() + timedelta(seconds=self.access_ttl)
+        self.refresh_tokens[refresh] = self.now() + timedelta(seconds=self.refresh_ttl)
+        # Top-level fields, numbers as strings (refreshaccesstoken.json responseCode).
+        return Response(
+            200,
+            {
+                "access_token": access,
+                "refresh_token": refresh,
+                "expires_in": str(self.access_ttl),
+                "refresh_expires_in": str(self.refresh_ttl),
+                "country": "id",
+                "account_platform": "seller_center",
+                "account": "seller@example.co.id",
+                "country_user_info": [
+                    {
+                        "country": "id",
+                        "seller_id": str(self.seller["seller_id"]),
+                        "user_id": "10101",
+                        "short_code": self.seller["short_code"],
+                    }
+                ],
+                "code": "0",
+                "request_id": "0ba2887315178178017221014",
+            },
+        )
+
+    def _create(self, params: dict[str, str]) -> Response:
+        code = params.get("code", "")
+        expires = self.codes.pop(code, None)
+        if expires is None or expires <= self.now():
+            return self._error("InvalidCode", "Invalid authorization code")
+        return self._issue()
+
+    def _refresh(self, params: dict[str, str]) -> Response:
+        token = params.get("refresh_token", "")
+        expires = self.refresh_tokens.pop(token, None)
+        if expires is None or expires <= self.now():
+            return self._error(
+                "IllegalRefreshToken", "The specified refresh token is invalid or expired"
+            )
+        self.refreshes += 1
+        return self._issue()
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def _seller(self, params: dict[str, str]) -> Response:
+        return self._ok(dict(self.seller) | {"status": "ACTIVE", "verified": True, "cb": False})
+
+    def _int(self, params: dict[str, str], key: str, default: int) -> int | None:
+        try:
+            return int(params.get(key, default))
+        except ValueError:
+            return None
+
+    def _products(self, params: dict[str, str]) -> Response:
+        limit = self._int(params, "limit", 10)
+        offset = self._int(params, "offset", 0)
+        if limit is None or not 0 < limit <= 50:
+            return self._error("19", "E019: Invalid Limit")
+        if offset is None or not 0 <= offset <= 10000:
+            return self._error("14", f'E014: "{params.get("offset")}" Invalid Offset')
+        products = list(self.products.values())
+        if "sku_seller_list" in params:
+            try:
+                wanted = set(json.loads(params["sku_seller_list"]))
+            except ValueError:
+                return self._error("70", "E070: You have corrupt data in your sku seller list.")
+            products = [p for p in products if any(row["SellerSku"] in wanted for row in p["skus"])]
+        page = products[offset : offset + limit]
+        return self._ok({"total_products": len(products), "products": json.loads(json.dumps(page))})
+
+    def _orders(self, params: dict[str, str]) -> Response:
+        limit = self._int(params, "limit", 100)
+        offset = self._int(params, "offset", 0)
+        if limit is None or not 0 < limit <= 100:
+            return self._error("19", "E019: Invalid Limit")
+        if offset is None or not 0 <= offset <= 5000:
+            return self._error("14", f'E014: "{params.get("offset")}" Invalid Offset')
+        try:
+            after = datetime.fromisoformat(params["update_after"])
+            before = (
+                datetime.fromisoformat(params["update_before"])
+                if "update_before" in params
+                else None
+            )
+        except (KeyError, ValueError):
+            return self._error("17", "E017: Invalid Date Format")
+        if after.tzinfo is None or (before is not None and before.tzinfo is None):
+            return self._error("17", "E017: Invalid Date Format")
+        chosen = []
+        for order in self.orders.values():
+            updated = datetime.fromisoformat(order["updated_at"])
+            if updated >= after and (before is None or updated <= before):
+                chosen.append(order)
+        key = "updated_at" if params.get("sort_by", "created_at") == "updated_at" else "created_at"
+        chosen.sort(
+            key=lambda o: (datetime.fromisoformat(o[key]), o["order_id"]),
+            reverse=params.get("sort_direction", "DESC") == "DESC",
+        )
+        page = []
+        for order in chosen[offset : offset + limit]:
+            entry = {k: v for k, v in order.items() if k != "items"}
+            entry["statuses"] = sorted({row["status"] for row in order["items"]})
+            page.append(entry)
+        return self._ok({"count": str(len(page)), "countTotal": str(len(chosen)), "orders": page})
+
+    def _items(self, params: dict[str, str]) -> Response:
+        try:
+            ids = [str(i) for i in json.loads(params["order_ids"])]
+        except (KeyError, ValueError, TypeError):
+            return self._error("1", "E001: Parameter order_ids is mandatory")
+        if len(ids) > 50:
+            return self._error("38", "E038: Too many orders were requested")
+        data = [
+            {
+                "order_id": oid,
+                "order_number": oid,
+                "order_items": json.loads(json.dumps(self.orders[oid]["items"])),
+            }
+            for oid in ids
+            if oid in self.orders
+        ]
+        return self._ok(data)
+
+    def _reverse(self, params: dict[str, str]) -> Response:
+        rid = params.get("reverse_order_id", "")
+        if rid not in self.reverse_orders:
+            return self._error("ReverseOrderNotFound", "reverse order not found", kind="ISP")
+        return self._ok({"reverse_order_id": rid, "request_type": self.reverse_orders[rid]})
+
+    # -- writes --------------------------------------------------------------------------
+
+    def _update(self, params: dict[str, str]) -> Response:
+        try:
+            root = ET.fromstring(params["payload"])
+        except (KeyError, ET.ParseError):
+            return self._error("5", "E005: Invalid Request Format")
+        skus = root.findall("./Product/Skus/Sku")
+        if not skus:
+            return self._error("30", "E030: Empty Request")
+        if len(skus) > 50:
+            return self._error("204", "E204: Too many SKU in one request")
+        wanted: list[dict[str, Any]] = []
+        for node in skus:
+            try:
+                wanted.append(
+                    {
+                        "ItemId": int(node.findtext("ItemId") or 0),
+                        "SkuId": int(node.findtext("SkuId") or 0),
+                        "SellerSku": node.findtext("SellerSku") or "",
+                        "SellableQuantity": int(node.findtext("SellableQuantity") or ""),
+                    }
+                )
+            except ValueError:
+                return self._error("5", "E005: Invalid Request Format")
+        self.updates.append(wanted)
+        failures = []
+        for entry in wanted:
+            try:
+                self._sku(entry["SkuId"])
+            except KeyError:
+                failures.append((entry, "SkuId", "SKU not found"))
+                continue
+            if entry["SellableQuantity"] < 0:
+                failures.append(
+                    (entry, "SellableQuantity", "Sellable inventory cannot be negative")
+                )
+            elif entry["SellableQuantity"] < self.locks.get(entry["SkuId"], 0):
+                failures.append(
+                    (
+                        entry,
+                        "SellableQuantity",
+                        "This SKU is participating in a special Campaign, so this SKU can't "
+                        "be updated to set stock less than current stock.",
+                    )
+                )
+        failed = {id(entry) for entry, _, _ in failures}
+        if not (failures and self.atomic_failures):
+            for entry in wanted:
+                if id(entry) not in failed:
+                    self.set_stock(entry["SkuId"], entry["SellableQuantity"])
+        if not failures:
+            return self._ok({})
+        detail = [
+            {"seller_sku": entry["SellerSku"], "field": field, "message": message}
+            for entry, field, message in failures
+        ]
+        return self._error("501", "E501: Update product failed", kind="ISP", detail=detail)
