@@ -478,9 +478,10 @@ def test_a_clock_three_hours_off_is_named_as_such(fake: FakeLazada) -> None:
     with pytest.raises(ChannelResponseError) as caught:
         run(go())
     message = str(caught.value)
-    # 3 h = 10800 s, give or take the second an HTTP Date header rounds away.
+    # 3 h = 10800 s, give or take the second an HTTP Date header rounds away and a slow,
+    # busy test machine between the request and its answer.
     found = re.search(r"this machine's clock is (\d+) s off \(ahead", message)
-    assert found is not None and abs(int(found.group(1)) - 10800) <= 1, message
+    assert found is not None and abs(int(found.group(1)) - 10800) <= 5, message
     assert "signature" not in message.lower()
 
 

@@ -334,7 +334,7 @@ def test_a_clock_that_is_off_is_reported_as_such() -> None:
     message = str(caught.value)
     match = re.search(r"this machine's clock is (\d+) s off \(ahead", message)
     assert match is not None, message
-    assert 598 <= int(match.group(1)) <= 602
+    assert 595 <= int(match.group(1)) <= 605  # whole seconds, and a busy test machine
     assert "sign" not in message
 
 

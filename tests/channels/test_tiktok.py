@@ -365,8 +365,10 @@ def test_a_skewed_clock_is_reported_as_such() -> None:
 
     with pytest.raises(ChannelError) as caught:
         run(go())
-    # The Date header has whole seconds: 600 s, give or take the one being truncated.
-    assert re.search(r"this machine's clock is (599|600|601) s off \(behind", str(caught.value))
+    # The Date header has whole seconds: 600 s, give or take the one being truncated and a
+    # busy test machine between the request and its answer.
+    found = re.search(r"this machine's clock is (\d+) s off \(behind", str(caught.value))
+    assert found is not None and abs(int(found.group(1)) - 600) <= 5, str(caught.value)
     assert "106001" not in str(caught.value)
 
 
