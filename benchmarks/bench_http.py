@@ -1,4 +1,5 @@
-"""Benchmark: one `omnisync sync` against loopback Shopify and WooCommerce fakes with latency.
+"""Benchmark: one `omnisync sync` against loopback Shopify and WooCommerce fakes with latency,
+then one against each marketplace's fake (Shopee, Lazada, TikTok Shop) at the same sizes.
 
 Prints figures, asserts nothing. Each fake adds a fixed latency to every request and
 enforces its documented limits (Shopify: the 1,000-point single-query cap and the leaky
@@ -6,7 +7,11 @@ cost bucket, THROTTLED when it runs dry; WooCommerce: none beyond 100 per page /
 The sync runs as the installed CLI in its own process, so the fakes' threads do not share
 its interpreter lock.
 
-    /work/venv/bin/python benchmarks/bench_http.py [--listings 5000] [--orders 2000]
+    .venv/bin/python benchmarks/bench_http.py [--listings 5000] [--orders 2000] [--only shopify]
+
+Each marketplace's own script (benchmarks/bench_shopee.py, bench_lazada.py, bench_tiktok.py)
+defines its fake's documented limits, its minimal request count and its floor; this one runs
+them and prints their figures beside Shopify's and WooCommerce's.
 
 Definitions of what is printed:
 - minimal requests: the fewest requests the same work takes under each channel's documented
@@ -122,7 +127,47 @@ def main() -> None:
     parser.add_argument(
         "--restore-rate", type=float, default=2000.0, help="Shopify points restored per second"
     )
+    parser.add_argument(
+        "--only",
+        choices=["all", "shopify", "marketplaces"],
+        default="all",
+        help="run Shopify + WooCommerce, the marketplaces, or all",
+    )
     args = parser.parse_args()
+    if args.only != "marketplaces":
+        shopify_and_woo(args)
+    if args.only != "shopify":
+        marketplaces(args)
+
+
+def marketplaces(args: argparse.Namespace) -> None:
+    """Shopee, Lazada and TikTok Shop, one sync each, as their own scripts measure it."""
+    from benchmarks import bench_lazada, bench_shopee, bench_tiktok
+
+    rows = []
+    for name, module in (
+        ("Shopee", bench_shopee),
+        ("Lazada", bench_lazada),
+        ("TikTok Shop", bench_tiktok),
+    ):
+        figures = module.measure(args.listings, args.orders, args.latency)
+        minimal = figures.get("minimal_requests", figures.get("minimal", float("nan")))
+        rows.append((name, figures["requests"], minimal, figures["wall"], figures["floor"]))
+    print()
+    print(f"marketplaces: {args.listings} listings, {args.orders} changed orders each")
+    print(
+        f"{'':14}{'requests':>10}{'minimal':>9}{'req/min':>9}{'wall s':>9}{'floor s':>9}"
+        f"{'wall/floor':>12}"
+    )
+    for name, requests, minimal, wall, floor in rows:
+        print(
+            f"{name:14}{requests:>10.0f}{minimal:>9.0f}{requests / minimal:>9.3f}"
+            f"{wall:>9.2f}{floor:>9.2f}{wall / floor:>12.3f}"
+        )
+    print("targets: req/min ≤ 1.05, wall/floor ≤ 1.25 (floors: see each bench_<channel>.py)")
+
+
+def shopify_and_woo(args: argparse.Namespace) -> None:
 
     shopify, woo, skus = build(args)
     shopify_min, woo_min, changed = minimal(args, skus, woo)
