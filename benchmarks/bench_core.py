@@ -6,12 +6,14 @@ Builds, in a temporary folder, a ledger of 1,000,000 historical order lines over
 and four fake channels with 100,000 listings in all, whose files hold 10,000 changed orders
 (half new, half status changes of historical ones). Then runs one `sync` in a fresh process,
 so that its peak memory is its own, and prints the figures. Targets: reconcile and plan in
-under 1 s of CPU, peak memory under 200 MB.
+under 1 s of CPU, peak memory under 200 MB. Last, `omnisync report` over a window holding
+every order line of the ledger, and over the last 30 days, each in a fresh process: under 2 s.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import random
 import resource
@@ -22,6 +24,8 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from rich.console import Console
 
 from omnisync.ledger import Ledger
 from omnisync.timeparse import to_iso
@@ -65,7 +69,11 @@ def build(root: Path, *, skus: int, lines: int, changed: int) -> None:
                 index = rng.randrange(skus)
                 quantity = 1
                 shipped[index] += quantity
-                order_lines.append((channel, order_id, str(line), sku_names[index], quantity))
+                # Priced as the channels send them, so `report` sums real money.
+                price, currency = ("12.50", "USD") if channel == "toko" else ("185000", "IDR")
+                order_lines.append(
+                    (channel, order_id, str(line), sku_names[index], quantity, price, currency)
+                )
                 movements.append(
                     (to_iso(created), sku_names[index], -quantity, channel, order_id, str(line))
                 )
@@ -75,8 +83,8 @@ def build(root: Path, *, skus: int, lines: int, changed: int) -> None:
             orders,
         )
         conn.executemany(
-            "INSERT INTO order_lines (channel, order_id, line_id, channel_sku, quantity) "
-            "VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO order_lines (channel, order_id, line_id, channel_sku, quantity, "
+            "unit_price, currency) VALUES (?, ?, ?, ?, ?, ?, ?)",
             order_lines,
         )
         conn.executemany(
@@ -202,15 +210,54 @@ def sync_once(root: Path) -> dict[str, object]:
     return figures
 
 
+def report_once(root: Path) -> dict[str, float]:
+    """`omnisync report` as the CLI builds it and prints it, in three windows: the last 30 days
+    (the default: the run's 10,000 changed orders), a busy month of history (about 260,000
+    lines, and the month before it), and all history (every line of the ledger)."""
+    from zoneinfo import ZoneInfo
+
+    from omnisync.analytics import build_report
+    from omnisync.analytics.terminal import print_report
+    from omnisync.config import load_config
+
+    config = load_config(root / "omnisync.toml")
+    now = datetime.now(UTC)
+    figures: dict[str, float] = {}
+    with Ledger.open(config.ledger_path, write=False) as ledger:
+        windows = {
+            "last_30_days": (now - timedelta(days=30), now),
+            "busy_month": (now - timedelta(days=280), now - timedelta(days=250)),
+            "all_history": (now - timedelta(days=400), now),
+        }
+        for name, (since, until) in windows.items():
+            clock = time.perf_counter()
+            report = build_report(
+                ledger,
+                since=since,
+                until=until,
+                now=now,
+                timezone=ZoneInfo("Asia/Jakarta"),
+                reorder_days=14,
+            )
+            print_report(Console(file=io.StringIO(), width=80), report)
+            figures[f"{name}_s"] = time.perf_counter() - clock
+            figures[f"{name}_units"] = sum(c.current.units for c in report.channels)
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skus", type=int, default=100_000)
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--changed", type=int, default=10_000)
     parser.add_argument("--run", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--report", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run:
         run(args.run)
+        return
+    if args.report:
+        print(json.dumps(report_once(args.report)))
         return
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
@@ -225,6 +272,13 @@ def main() -> None:
         figures = json.loads(out.stdout.strip().splitlines()[-1])
         with sqlite3.connect(root / "inventory.db") as conn:
             total = conn.execute("SELECT count(*) FROM movements").fetchone()[0]
+        out = subprocess.run(
+            [sys.executable, __file__, "--report", str(root)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        reported = json.loads(out.stdout.strip().splitlines()[-1])
     t = figures["timings"]
     print(f"ledger: {size:.0f} MB, {total:,} movements after the run")
     print(
@@ -245,6 +299,16 @@ def main() -> None:
     print(
         f"peak memory (RSS):                    {figures['peak_rss_mb']:.0f} MB   (target < 200 MB)"
     )
+
+    for name, label in (
+        ("last_30_days", "last 30 days"),
+        ("busy_month", "a busy month"),
+        ("all_history", "all history"),
+    ):
+        print(
+            f"report, {label + ',':13} {reported[name + '_units']:>9,.0f} units:  "
+            f"{reported[name + '_s']:.3f} s   (target < 2 s)"
+        )
 
 
 if __name__ == "__main__":

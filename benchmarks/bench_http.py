@@ -93,8 +93,8 @@ def minimal(args: argparse.Namespace, skus: list[str], woo: FakeWoo) -> tuple[in
     simple_changed = sum(
         1 for p in woo.products.values() if p["type"] == "simple" and p["sku"] in sold
     )
-    # Orders: the pages of `status=any`, and one of `status=trash` (see the adapter).
-    woo_min = math.ceil(len(woo.products) / PAGE) + max(1, math.ceil(args.orders / PAGE)) + 1
+    # Orders: the pages of `status=any` (trashed orders are not read: see the adapter).
+    woo_min = math.ceil(len(woo.products) / PAGE) + max(1, math.ceil(args.orders / PAGE))
     woo_min += 2 * math.ceil(simple_changed / BATCH)
     for variations in woo.variations.values():
         woo_min += math.ceil(len(variations) / PAGE)

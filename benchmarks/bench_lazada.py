@@ -2,9 +2,10 @@
 
 Prints figures, asserts nothing. The fake adds a fixed latency to every request and enforces
 Lazada's documented limits: 50 products a page (GetProducts), 100 orders a page and offsets
-up to 5,000 (GetOrders), items of 50 orders a call (GetMultipleOrderItems), 50 SKUs a stock
-update and 50 stock-update calls a second per seller (UpdateSellableQuantity), answering
-`901` beyond that. The sync runs as the installed CLI in its own process.
+up to 4,500 (GetOrders: "Max Size:4500"), items of 50 orders a call (GetMultipleOrderItems),
+50 SKUs a stock update and 50 stock-update calls a second per seller
+(UpdateSellableQuantity), answering `901` beyond that. The sync runs as the installed CLI in
+its own process.
 
     .venv/bin/python benchmarks/bench_lazada.py [--listings 5000] [--orders 2000]
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from omnisync.skus import normal_sku
+
 _NO_MAPPING: Mapping[str, str] = {}
 
 
@@ -28,6 +30,8 @@ class Catalog:
 
         None for a listing with no SKU at all. Whether that SKU exists is `resolve`'s question.
         """
+        # Compared in the one spelling SKUs have (NFC, trimmed), never case-folded.
+        channel_sku = normal_sku(channel_sku)
         if not channel_sku:
             return None
         return self.mapping.get(channel, _NO_MAPPING).get(channel_sku, channel_sku)

@@ -17,6 +17,7 @@ from omnisync.httpclient import Budget
 from omnisync.ledger import Ledger
 from omnisync.models import Listing
 from omnisync.redact import REDACTOR
+from omnisync.skus import normal_sku
 
 
 @dataclass(slots=True)
@@ -26,7 +27,9 @@ class ChannelCheck:
     reached: bool | None = None  # None when not tried (--offline, or disabled)
     messages: list[str] = field(default_factory=list)
     listings: int = 0
-    unmapped: list[str] = field(default_factory=list)  # channel SKUs ('' = no SKU)
+    unmapped: list[str] = field(default_factory=list)  # channel SKUs that map to no SKU
+    # Ids of listings with no SKU at all: "not managed", listed but never a problem.
+    not_managed: list[str] = field(default_factory=list)
     duplicates: dict[str, list[str]] = field(default_factory=dict)  # SKU -> listing ids
 
     @property
@@ -42,6 +45,7 @@ class ChannelCheck:
             "messages": self.messages,
             "listings": self.listings,
             "unmapped": self.unmapped,
+            "not_managed": self.not_managed,
             "duplicates": self.duplicates,
         }
 
@@ -65,10 +69,13 @@ def examine_listings(
     listed: dict[str, list[str]] = defaultdict(list)
     skus: set[str] = set()
     for listing in listings:
-        resolved = catalog.resolve(check.name, listing.channel_sku)
         sku = catalog.sku_of(check.name, listing.channel_sku)
-        if resolved is None or sku is None:
-            check.unmapped.append(listing.channel_sku)
+        if sku is None:
+            check.not_managed.append(listing.id)
+            continue
+        resolved = catalog.resolve(check.name, listing.channel_sku)
+        if resolved is None:
+            check.unmapped.append(normal_sku(listing.channel_sku))
             continue
         listed[sku].append(listing.id)
         skus.add(sku)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import sys
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,9 +20,10 @@ from omnisync.checks import run_check
 from omnisync.config import Config, load_config, resolve_config_path
 from omnisync.errors import ExitCode, OmnisyncError, UsageError
 from omnisync.ledger import Ledger
+from omnisync.ledger.connection import ledger_error
 from omnisync.queries import shown_by_sku
 from omnisync.redact import REDACTOR, RedactingFilter
-from omnisync.stock import add_stock, export_stock, import_stock, set_stock
+from omnisync.stock import add_stock, export_stock, import_stock, set_stock, sku_argument
 from omnisync.sync import SyncOptions, run_sync
 from omnisync.timeparse import parse_when, utcnow
 
@@ -33,7 +35,15 @@ class _Group(TyperGroup):
 
     def invoke(self, ctx: Any) -> Any:
         try:
-            return super().invoke(ctx)
+            try:
+                return super().invoke(ctx)
+            except sqlite3.Error as exc:
+                # The ledger maps its file errors itself, except one met while walking a
+                # query's rows (see `omnisync.ledger.connection._Cursor`): mapped here.
+                mapped = ledger_error(Path("the ledger"), exc)
+                if mapped is None:
+                    raise
+                raise mapped from exc
         except OmnisyncError as exc:
             _err().print(f"Error: {REDACTOR.scrub(str(exc))}", markup=False, highlight=False)
             raise typer.Exit(int(exc.exit_code)) from None
@@ -87,9 +97,10 @@ class AppContext:
             return None
         return self.config()
 
-    def ledger_only(self, *, write: bool) -> Ledger:
-        """The ledger for commands that need no channels."""
-        return Ledger.open(self.ledger_path(self.optional_config()), write=write)
+    def ledger_only(self, *, write: bool, create: bool = False) -> Ledger:
+        """The ledger for commands that need no channels (only `create` ones may make it)."""
+        path = self.ledger_path(self.optional_config())
+        return Ledger.open(path, write=write, create=create)
 
 
 def _out() -> Console:
@@ -131,7 +142,8 @@ def main_options(
     ] = False,
 ) -> None:
     """Keep one seller's stock true on every sales channel."""
-    level = logging.DEBUG if verbose else logging.ERROR if quiet else logging.WARNING
+    # -q drops the summaries, never a warning: warnings are problems, and -q keeps those.
+    level = logging.DEBUG if verbose else logging.WARNING
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(RedactingFilter())
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
@@ -159,11 +171,18 @@ def init(
     ctx: typer.Context,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing config")] = False,
 ) -> None:
-    """Write a starter omnisync.toml and create the ledger."""
+    """Write a starter omnisync.toml (or keep yours) and create the ledger."""
     from omnisync.starter import write_starter
 
     app_ctx = _ctx(ctx)
-    written = write_starter(app_ctx.config_path, force=force)
+    path = app_ctx.config_path
+    # Only init makes a ledger, so it must also serve a config written by hand: keep that one.
+    kept = path.exists() and not force
+    if kept and app_ctx.ledger_path(load_config(path)).exists():
+        raise UsageError(
+            f"{path} and its ledger already exist; pass --force to overwrite the config"
+        )
+    written = path if kept else write_starter(path, force=force)
     config = load_config(written)
     ledger_path = app_ctx.ledger_path(config)
     try:
@@ -172,9 +191,9 @@ def init(
         raise UsageError(
             f"{ledger_path.parent}: cannot create the folder: {exc.strerror}"
         ) from None
-    Ledger.open(ledger_path, write=True).close()
+    Ledger.open(ledger_path, write=True, create=True).close()
     _out().print(
-        f"Wrote {written} and created the ledger {app_ctx.ledger_path(config)}.\n"
+        f"{'Kept' if kept else 'Wrote'} {written} and created the ledger {ledger_path}.\n"
         "Next: import a stock-take (`omnisync stock import counts.csv`), add your channels "
         "to the config, then `omnisync check` and `omnisync sync --dry-run`.",
         markup=False,
@@ -210,7 +229,7 @@ def check(
     config = app_ctx.config()
     path = app_ctx.ledger_path(config)
     # Reaching a channel may refresh its tokens, which are saved in the ledger at once.
-    ledger = Ledger.open(path, write=not offline) if path.exists() else None
+    ledger = Ledger.open(path, write=not offline, create=False) if path.exists() else None
     try:
         report = asyncio.run(run_check(config, ledger, offline=offline))
     finally:
@@ -263,7 +282,8 @@ def sync(
         dry_run=dry_run, channels=tuple(channel or ()), since=_since(since), force=force
     )
     err = _err()
-    with Ledger.open(app_ctx.ledger_path(config), write=True) as ledger:
+    # Never created here: a sync on a new, empty ledger would start every channel over.
+    with Ledger.open(app_ctx.ledger_path(config), write=True, create=False) as ledger:
         if err.is_terminal and not json_output and not app_ctx.quiet:
             with err.status("Syncing…") as status:
                 report = asyncio.run(
@@ -320,7 +340,8 @@ def auth(
             soft_wrap=True,
         )
         return
-    with Ledger.open(app_ctx.ledger_path(config), write=True) as ledger:
+    # Connecting a shop is part of setting one up: like `init`, it may make the ledger.
+    with Ledger.open(app_ctx.ledger_path(config), write=True, create=True) as ledger:
         result = asyncio.run(exchange_code(config, name, answer, ledger=ledger))
     expiry = ""
     if result.access_expires_at is not None:
@@ -346,6 +367,7 @@ def stock_list(
     """on_hand, committed and available per SKU, and what each channel was last pushed."""
     app_ctx = _ctx(ctx)
     config = app_ctx.optional_config()
+    skus = [sku_argument(sku) for sku in skus or ()]  # as `stock set` spells them
     with Ledger.open(app_ctx.ledger_path(config), write=False) as ledger:
         balances = ledger.balances(skus or None)
         missing = [sku for sku in skus or () if sku not in balances]
@@ -413,7 +435,8 @@ def stock_import(
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """A stock-take: set each SKU's on_hand from a CSV; unknown SKUs are created."""
-    with _ctx(ctx).ledger_only(write=True) as ledger:
+    # A stock-take is how a shop starts: it may make the ledger, as `init` does.
+    with _ctx(ctx).ledger_only(write=True, create=True) as ledger:
         counted = import_stock(ledger, file, now=utcnow())
     if json_output:
         render.print_json(
@@ -471,6 +494,10 @@ def orders(
         str | None, typer.Option("--since", help="Updated since (ISO 8601, 2h, 7d)")
     ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+    csv_file: Annotated[
+        Path | None,
+        typer.Option("--csv", help="Write the order lines to this CSV file (for accounting)"),
+    ] = None,
 ) -> None:
     """Every channel's orders in one list, newest update first."""
     statuses = ("pending", "paid", "shipped", "completed", "cancelled", "returned")
@@ -479,7 +506,16 @@ def orders(
     since_time = _since(since)  # a bad --since is exit 2 even before there is a ledger
     with _ctx(ctx).ledger_only(write=False) as ledger:
         rows = ledger.list_orders(channels=channel or (), status=status, since=since_time)
-    if json_output:
+    if csv_file is not None:
+        from omnisync.analytics.export import write_order_lines
+
+        try:
+            with csv_file.open("w", encoding="utf-8", newline="") as out:
+                count = write_order_lines(rows, out)
+        except OSError as exc:
+            raise UsageError(f"{csv_file}: cannot write it: {exc.strerror}") from None
+        _err().print(f"wrote {count} order lines to {csv_file}", markup=False)
+    elif json_output:
         render.print_json(_out(), rows)
     else:
         render.orders_table(_out(), rows)
@@ -520,12 +556,18 @@ def runs(
         render.runs_table(_out(), rows)
 
 
-@app.command()
+channels_app = typer.Typer(help="Each channel's state; `channels reset` corrects a start time.")
+app.add_typer(channels_app, name="channels")
+
+
+@channels_app.callback(invoke_without_command=True)
 def channels(
     ctx: typer.Context,
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """Each channel: type, start time, cursor, last run's outcome."""
+    if ctx.invoked_subcommand is not None:
+        return
     app_ctx = _ctx(ctx)
     config = app_ctx.config()
     path = app_ctx.ledger_path(config)
@@ -540,6 +582,97 @@ def channels(
         render.print_json(_out(), rows)
     else:
         render.channels_table(_out(), rows)
+
+
+@app.command()
+def report(
+    ctx: typer.Context,
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="Window start (ISO 8601, or 30d) [default: 30 days back]"),
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="Window end (ISO 8601, or 1d) [default: now]")
+    ] = None,
+    channel: Annotated[
+        list[str] | None, typer.Option("--channel", help="Only this channel (repeatable)")
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print every figure as JSON")] = False,
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Also write a page with charts to FILE")
+    ] = None,
+) -> None:
+    """Per channel and per SKU performance, days of cover, reorder list, oversells."""
+    from zoneinfo import ZoneInfo
+
+    from omnisync.analytics import build_report
+    from omnisync.analytics.html import render_html
+    from omnisync.analytics.terminal import print_report
+
+    now = utcnow()
+    until_time = _when("--until", until, now) or now
+    since_time = _when("--since", since, now) or until_time - timedelta(days=30)
+    if since_time >= until_time:
+        raise UsageError(f"--since: the window must start before it ends ({until_time:%F %T}Z)")
+    app_ctx = _ctx(ctx)
+    config = app_ctx.optional_config()
+    with Ledger.open(app_ctx.ledger_path(config), write=False) as ledger:
+        figures = build_report(
+            ledger,
+            since=since_time,
+            until=until_time,
+            now=now,
+            timezone=ZoneInfo(config.timezone if config else "UTC"),
+            reorder_days=config.reorder_days if config else 14,
+            channels=channel or (),
+        )
+    if html is not None:
+        try:
+            html.write_text(render_html(figures), encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"{html}: cannot write it: {exc.strerror}") from None
+        _err().print(f"wrote {html}: open it in a browser", markup=False)
+    if json_output:
+        render.print_json(_out(), figures.to_dict())
+    else:
+        print_report(_out(), figures)
+
+
+def _when(option: str, value: str | None, now: datetime) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return parse_when(value, now=now)
+    except ValueError as exc:
+        raise UsageError(f"{option}: {exc}") from None
+
+
+@channels_app.command("reset")
+def channels_reset(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The channel's name in the config")],
+    since: Annotated[
+        str,
+        typer.Option("--since", help="Its new start time (ISO 8601, or 2h, 7d; not in the future)"),
+    ],
+) -> None:
+    """Correct a channel's start time: orders are re-read from WHEN; nothing is rewritten."""
+    from omnisync.sync.channel import reset_start_time, shown
+
+    app_ctx = _ctx(ctx)
+    config = app_ctx.config()
+    if name not in config.channels:
+        known = ", ".join(sorted(config.channels)) or "none"
+        raise UsageError(f"no channel named {name!r} in {config.path} ({known})")
+    when = _since(since)
+    assert when is not None
+    with Ledger.open(app_ctx.ledger_path(config), write=True, create=False) as ledger:
+        old = reset_start_time(ledger, config.channels[name], since=when, now=utcnow())
+    before = f" (was {shown(old)})" if old else ""
+    _out().print(
+        f"{name}: start time {shown(when)}{before}; the next sync re-reads its orders from then.",
+        markup=False,
+    )
 
 
 def main() -> None:

@@ -54,6 +54,8 @@ CHANNELS = {
 # Listing and order ids start with these, as each channel's own numbering would.
 PREFIX = {"shopee": "SHP", "tokopedia": "TKP", "toko": "TKO"}
 STATUSES = ["pending", "paid", "paid", "shipped", "shipped", "completed", "completed", "cancelled"]
+# Marks a folder as the demo's: only such a folder (or a new, empty one) is written again.
+MARKER = ".omnisync-demo"
 OWN_FILES = (
     "omnisync.toml",
     "inventory.db",
@@ -97,6 +99,9 @@ share = 0.5                 # the shop floor shows half of what is available
 
 [bundles]
 "{BUNDLE[0]}" = {{ {components} }}
+
+[report]
+timezone = "Asia/Jakarta"   # the shop's days, for the report's daily figures
 """
 
 
@@ -179,9 +184,38 @@ def _channel_files(rng: random.Random, now: datetime) -> dict[str, dict[str, Any
     return files
 
 
+def _demo_folder(directory: Path) -> bool:
+    """True when `directory` may take the demo: new, empty, or an earlier demo's.
+
+    The demo replaces its own config and ledger; in any other folder those could be a real
+    shop's (`omnisync demo .` in a shop's folder), so it never touches one.
+    """
+    if not directory.is_dir():
+        return True  # a new folder; or a file, which mkdir then refuses with its own words
+    if (directory / MARKER).is_file():
+        return True
+    try:
+        # Demos written before the marker existed start their config with this line.
+        first = (directory / "omnisync.toml").read_text(encoding="utf-8").split("\n", 1)[0]
+        if first == _config_text().split("\n", 1)[0]:
+            return True
+    except (OSError, UnicodeDecodeError):
+        pass
+    return not any(directory.iterdir())
+
+
 def write_demo(directory: Path, *, now: datetime) -> Path:
     """Write the demo's config, fake channel files and stock-take; return the config path."""
+    if not _demo_folder(directory):
+        raise UsageError(
+            f"{directory}: this folder holds other files; the demo writes only into a new or "
+            f"empty folder, or an earlier demo's, so that it never replaces a shop's config or "
+            f"ledger. Name another folder, such as `omnisync demo omnisync-demo`"
+        )
     directory.mkdir(parents=True, exist_ok=True)
+    (directory / MARKER).write_text(
+        "This folder is an omnisync demo: `omnisync demo` rewrites it.\n"
+    )
     for name in OWN_FILES:
         (directory / name).unlink(missing_ok=True)
     (directory / "inventory.db.lock").unlink(missing_ok=True)
@@ -232,7 +266,14 @@ class DemoRun:
             f"  omnisync {cfg} orders --status paid\n"
             f"  omnisync {cfg} log --sku BATIK-PRG-XL\n"
             f"  omnisync {cfg} stock add SCARF-SUTRA-01 5 --new && omnisync {cfg} sync\n"
-            f"  omnisync {cfg} runs"
+            f"  omnisync {cfg} runs\n\n"
+            "And to see how each channel sells:\n"
+            f"  omnisync {cfg} report --html {self.directory / 'report.html'}\n"
+            "prints orders, units and revenue per channel against the month before, the best "
+            "sellers with their days of cover, what to reorder and the oversold XL shirt; and "
+            "writes report.html, one page that opens in any browser, offline, on a phone too, "
+            "with charts of units per day and channel, each channel's share of revenue, the top "
+            "SKUs, days of cover and hours out of stock."
         )
 
 
@@ -244,7 +285,7 @@ def run_demo(directory: Path) -> DemoRun:
     except OSError as exc:  # DIR is a file, or not writable: the command line is wrong
         raise UsageError(f"{directory}: cannot write the demo there: {exc.strerror}") from None
     config = load_config(config_path)
-    with Ledger.open(config.ledger_path, write=True) as ledger:
+    with Ledger.open(config.ledger_path, write=True, create=True) as ledger:
         import_stock(ledger, directory / "stock-take.csv", now=now - timedelta(days=3))
         report = asyncio.run(run_sync(config, ledger, SyncOptions(since=now - timedelta(days=3))))
         balances = list(ledger.balances().values())

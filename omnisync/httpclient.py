@@ -384,6 +384,7 @@ class ChannelHttp:
         form: Mapping[str, str] | None = None,
         params: Mapping[str, str | int] | None = None,
         classify: Classifier | None = None,
+        classify_failures: bool = False,
         before: Callable[[], Awaitable[None]] | None = None,
         context: str = "",
     ) -> httpx.Response:
@@ -392,7 +393,9 @@ class ChannelHttp:
         `classify` may look at a 2xx body for a channel's own signals (Shopify answers a
         throttled query with HTTP 200); it returns None to accept the response. `before`
         runs before every attempt (pacing). The same body is re-sent on every retry, so an
-        idempotency key in it is reused, as Shopify requires.
+        idempotency key in it is reused, as Shopify requires. With `classify_failures`, the
+        classifier also sees non-2xx answers (Shopee puts its error code in the body whatever
+        the status); there None means "no opinion": the status table decides.
         """
         if not is_secure_url(url):
             raise ChannelResponseError(
@@ -428,6 +431,8 @@ class ChannelHttp:
                 verdict = classify_status(response)
                 if verdict is None and classify is not None:
                     verdict = classify(response)
+                elif verdict is not None and classify is not None and classify_failures:
+                    verdict = classify(response) or verdict
             except httpx.HTTPError as exc:
                 verdict = classify_exception(exc)
             if verdict is None:

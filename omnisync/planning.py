@@ -17,13 +17,14 @@ that maps to SKUs (see `omnisync.catalog`) is pushed a target worked out in this
 
 For example, 10 available, share 0.5, buffer 1, max 3: floor(10 × 0.5) − 1 = 4, capped to 3.
 Only listings that show something else than their target are written, and a push that would set
-more than `max_change` of a channel's mapped listings to 0 is refused whole unless forced.
+more than `max_change` of a channel's mapped listings to 0 is refused whole unless forced; a
+listing sold out by this run's orders (its SKU, or a bundle's component) does not count.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, fields, is_dataclass
 from fractions import Fraction
@@ -157,6 +158,7 @@ def plan_pushes(
     max_change: float,
     force: bool,
     settled: int = 0,
+    sold: Callable[[AbstractSet[str]], AbstractSet[str]] | None = None,
 ) -> PushPlan:
     """Compare each mapped listing with its target; keep only those that differ.
 
@@ -166,6 +168,10 @@ def plan_pushes(
     Args:
         settled: mapped listings left out of `listings` because they are known to show their
             target already (see `split_settled`); they count as mapped and unchanged.
+        sold: given SKUs, those that orders took stock from since they were last counted or
+            adjusted; asked only when the brake would stop the push. A listing sent to 0
+            because one of them can no longer make a unit is selling out, which the brake
+            never blocks.
     """
     plan = PushPlan(unchanged=settled, mapped=settled)
     resolve, channel, targets = rule.catalog.resolve, rule.channel, plan.targets
@@ -185,17 +191,35 @@ def plan_pushes(
             )
     # Compared exactly, from the decimal the user wrote: 0.29 × 100 is 28.999… in floats,
     # which would refuse 29 of 100 listings although that is exactly the limit.
-    if (
-        not force
-        and plan.mapped
-        and Fraction(plan.zeroing, plan.mapped) > Fraction(str(max_change))
-    ):
+    if force or not plan.mapped:
+        return plan
+    limit = Fraction(str(max_change))
+    zeroing = plan.zeroing
+    if sold is not None and Fraction(zeroing, plan.mapped) > limit:
+        # What the brake guards against is a wrong or empty ledger, a bad stock-take or a
+        # mapping mistake; sales that empty a SKU explain its zeros (a one-listing shop that
+        # sells out would trip it otherwise, and keep selling units that do not exist).
+        behind = [
+            resolve(channel, c.channel_sku) or {}
+            for c in plan.changes
+            if c.target == 0 and c.expected > 0
+        ]
+        sold_down = sold({sku for resolved in behind for sku in resolved})
+        zeroing -= sum(1 for resolved in behind if _sold_out(resolved, available, sold_down))
+    if Fraction(zeroing, plan.mapped) > limit:
         plan.refused = (
-            f"would set {plan.zeroing} of {plan.mapped} listings to 0, more than max_change "
+            f"would set {zeroing} of {plan.mapped} listings to 0, more than max_change "
             f"({max_change:.0%}); nothing was pushed to this channel. If that is right, "
             f"run again with --force"
         )
     return plan
+
+
+def _sold_out(
+    resolved: Mapping[str, int], available: Mapping[str, int], sold: AbstractSet[str]
+) -> bool:
+    """True when a SKU behind a listing was sold down this run to less than one listing unit."""
+    return any(sku in sold and available.get(sku, 0) < count for sku, count in resolved.items())
 
 
 def split_settled(

@@ -141,9 +141,12 @@ def sync_problems(err: Console, report: RunReport) -> None:
             highlight=False,
         )
     for unmapped in report.unmapped:
+        where = [f"orders {', '.join(unmapped.orders)}"] if unmapped.orders else []
+        if unmapped.listings:
+            where.append(f"listings {', '.join(unmapped.listings)}")
         err.print(
             f"unmapped: {unmapped.channel} SKU {unmapped.channel_sku!r} maps to no SKU "
-            f"(orders {', '.join(unmapped.orders)}); add it with `omnisync stock add "
+            f"({'; '.join(where)}); add it with `omnisync stock add "
             f"{unmapped.channel_sku or 'SKU'} 0 --new` or a [mapping.{unmapped.channel}] entry",
             markup=False,
             highlight=False,
@@ -288,10 +291,17 @@ def check_report(out: Console, err: Console, report: CheckReport) -> None:
         for message in channel.messages:
             out.print(f"  {message}", markup=False, highlight=False)
         for channel_sku, count in Counter(channel.unmapped).items():
-            label = repr(channel_sku) if channel_sku else "no SKU"
             times = f" ({count} listings)" if count > 1 else ""
             out.print(
-                f"  unmapped listing: {label} maps to no SKU{times}", markup=False, highlight=False
+                f"  unmapped listing: {channel_sku!r} maps to no SKU{times}",
+                markup=False,
+                highlight=False,
+            )
+        if channel.not_managed:
+            out.print(
+                f"  not managed (no SKU on the channel): {', '.join(channel.not_managed)}",
+                markup=False,
+                highlight=False,
             )
         for sku, ids in channel.duplicates.items():
             out.print(

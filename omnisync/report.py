@@ -35,6 +35,8 @@ class ChannelReport:
     conflicts_seen: int = 0  # writes refused because a sale landed between read and write
     listings_failed: int = 0
     listings_unmapped: int = 0
+    # Listings without any SKU: never written, counted here, never a reason for exit 1.
+    listings_not_managed: int = 0
     errors: list[str] = field(default_factory=list)
     changes: list[ListingChange] = field(default_factory=list)
     orders_applied: list[str] = field(default_factory=list)
@@ -70,6 +72,7 @@ class Unmapped:
     channel: str
     channel_sku: str
     orders: list[str]
+    listings: list[str] = field(default_factory=list)  # ids of listings with this channel SKU
 
 
 @dataclass(slots=True)
@@ -83,6 +86,8 @@ class RunReport:
     unmapped: list[Unmapped] = field(default_factory=list)
     # Seconds per phase: fetch, reconcile (wall and CPU, planning included), push.
     timings: dict[str, float] = field(default_factory=dict)
+    # (channel, channel SKU) -> ids of listings that map to no SKU; shown through `unmapped`.
+    unmapped_listings: dict[tuple[str, str], list[str]] = field(default_factory=dict)
 
     @property
     def exit_code(self) -> ExitCode:

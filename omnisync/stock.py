@@ -12,6 +12,7 @@ from typing import TextIO
 
 from omnisync.errors import UsageError
 from omnisync.ledger import Ledger
+from omnisync.skus import clean_sku, quantity_problem
 
 CSV_COLUMNS = ("sku", "on_hand", "name")
 
@@ -28,6 +29,22 @@ class CountedSku:
     @property
     def variance(self) -> int:
         return self.counted - self.expected
+
+
+def sku_argument(value: str) -> str:
+    """A SKU typed on the command line, in its one spelling; UsageError if it cannot be one."""
+    try:
+        return clean_sku(value)
+    except ValueError as exc:
+        raise UsageError(f"SKU {value!r}: {exc}") from None
+
+
+def quantity_argument(value: int, *, what: str) -> int:
+    """A quantity typed on the command line; UsageError beyond what any shop holds."""
+    problem = quantity_problem(value)
+    if problem:
+        raise UsageError(f"{what}: {problem}")
+    return value
 
 
 def _require_sku(ledger: Ledger, sku: str, *, create: bool, name: str, now: datetime) -> None:
@@ -55,8 +72,10 @@ def set_stock(
     name: str = "",
 ) -> CountedSku:
     """Record a count: the movement is `counted − on_hand now`, like a balance assertion."""
+    sku = sku_argument(sku)
     if counted < 0:
         raise UsageError(f"a counted quantity cannot be negative, got {counted}")
+    quantity_argument(counted, what="the counted quantity")
     with ledger.atomic():
         new = sku not in ledger.known_skus()
         _require_sku(ledger, sku, create=create, name=name, now=now)
@@ -79,11 +98,16 @@ def add_stock(
     name: str = "",
 ) -> int:
     """Record a receipt (positive) or an adjustment (negative); returns the new on_hand."""
+    sku = sku_argument(sku)
+    quantity_argument(delta, what="the quantity added")
     with ledger.atomic():
         _require_sku(ledger, sku, create=create, name=name, now=now)
+        on_hand = ledger.balances([sku])[sku].on_hand + delta
+        # Bounded after the sum too: many receipts must not carry a balance past 64 bits.
+        quantity_argument(on_hand, what=f"{sku}: on_hand after adding {delta}")
         if delta:
             ledger.add_movement(kind="adjust", sku=sku, on_hand=delta, reason=reason, now=now)
-        return ledger.balances([sku])[sku].on_hand
+        return on_hand
 
 
 def read_stock_csv(path: Path) -> list[tuple[str, int, str]]:
@@ -94,7 +118,19 @@ def read_stock_csv(path: Path) -> list[tuple[str, int, str]]:
         raise UsageError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"{path}: cannot read it: {exc}") from None
-    reader = csv.DictReader(io.StringIO(text))
+    # strict: an unterminated quote is an error, not a name that swallows the rows below it.
+    reader = csv.DictReader(io.StringIO(text), strict=True)
+    try:
+        return _read_rows(path, reader)
+    except csv.Error as exc:
+        # `line_num` counts the lines of the rows read whole: the broken one starts after them.
+        raise UsageError(
+            f"{path}:{reader.line_num + 1}: not valid CSV ({exc}); "
+            f"is a double quote opened on this line never closed?"
+        ) from None
+
+
+def _read_rows(path: Path, reader: csv.DictReader[str]) -> list[tuple[str, int, str]]:
     columns = [c.strip() for c in reader.fieldnames or []]
     if "sku" not in columns or "on_hand" not in columns:
         raise UsageError(
@@ -103,17 +139,25 @@ def read_stock_csv(path: Path) -> list[tuple[str, int, str]]:
         )
     rows: list[tuple[str, int, str]] = []
     seen: dict[str, int] = {}
+    line = reader.line_num
     for raw in reader:
-        line = reader.line_num
+        first, line = line + 1, reader.line_num
+        if line != first:
+            # A stock-take never has a cell spanning lines: it is a quote left open on `first`.
+            raise UsageError(
+                f"{path}:{first}: a cell runs on to line {line} (a double quote left open?)"
+            )
         if None in raw:
             raise UsageError(
                 f"{path}:{line}: more cells than the header has columns "
                 f"(put a name that holds a comma in double quotes)"
             )
         row = {(k or "").strip(): (v or "").strip() for k, v in raw.items()}
-        sku = row.get("sku", "")
-        if not sku:
-            raise UsageError(f"{path}:{line}: column sku: expected a SKU, got an empty cell")
+        try:
+            sku = clean_sku(row.get("sku", ""))
+        except ValueError as exc:
+            got = repr(row["sku"]) if row.get("sku") else "an empty cell"
+            raise UsageError(f"{path}:{line}: column sku: {exc}, got {got}") from None
         try:
             on_hand = int(row.get("on_hand", ""))
         except ValueError:
@@ -121,6 +165,8 @@ def read_stock_csv(path: Path) -> list[tuple[str, int, str]]:
                 f"{path}:{line}: column on_hand: expected a whole number ≥ 0, "
                 f"got {row.get('on_hand')!r}"
             ) from None
+        if quantity_problem(on_hand):
+            raise UsageError(f"{path}:{line}: column on_hand: {quantity_problem(on_hand)}")
         if on_hand < 0:
             raise UsageError(
                 f"{path}:{line}: column on_hand: expected a whole number ≥ 0, got {on_hand}"

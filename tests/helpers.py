@@ -9,6 +9,7 @@ from typing import Any
 from typer.testing import CliRunner
 
 from omnisync.cli import app
+from omnisync.ledger import Ledger
 
 
 def order(
@@ -67,8 +68,11 @@ class Shop:
         """Listing id -> quantity the fake channel shows now."""
         return {item["id"]: item["quantity"] for item in self.read_channel(name)["listings"]}
 
-    def write_config(self, channels: dict[str, dict[str, Any]], extra: str = "") -> None:
-        """`channels` maps a name to its keys besides type/path (a fake channel each)."""
+    def write_config(
+        self, channels: dict[str, dict[str, Any]], extra: str = "", *, init: bool = True
+    ) -> None:
+        """`channels` maps a name to its keys besides type/path (a fake channel each); with
+        `init`, the ledger is made too, as `omnisync init` would."""
         parts = ['[ledger]\npath = "inventory.db"\n']
         for name, keys in channels.items():
             parts.append(f'[channels.{name}]\ntype = "fake"\npath = "fake/{name}.json"')
@@ -77,6 +81,9 @@ class Shop:
             parts.append("")
         parts.append(extra)
         self.config.write_text("\n".join(parts) + "\n")
+        # As `omnisync init` leaves a shop: only init (demo, stock import) makes a ledger.
+        if init and not self.ledger.exists():
+            Ledger.open(self.ledger, write=True, create=True).close()
 
 
 def invoke(runner: CliRunner, shop: Shop, *args: str, **kwargs: Any) -> Any:

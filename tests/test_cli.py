@@ -77,16 +77,24 @@ def test_init_writes_a_loadable_config_and_creates_the_ledger(
     assert f"Wrote {config}" in result.stdout
 
 
-def test_init_refuses_to_overwrite_a_config_unless_forced(
+def test_init_keeps_a_config_written_by_hand_and_refuses_to_overwrite_it_unless_forced(
     tmp_path: Path, runner: CliRunner
 ) -> None:
     config = tmp_path / "omnisync.toml"
     config.write_text("# mine\n")
 
+    # Only init makes a ledger: a hand-written config gets one, and stays as it was.
+    created = ok(runner.invoke(app, ["--config", str(config), "init"]))
+    assert f"Kept {config} and created the ledger" in created.stdout
+    assert (tmp_path / "inventory.db").exists()
+    assert config.read_text() == "# mine\n"
+
     result = runner.invoke(app, ["--config", str(config), "init"])
 
     assert result.exit_code == 2
-    assert result.stderr == f"Error: {config} already exists; pass --force to overwrite it\n"
+    assert result.stderr == (
+        f"Error: {config} and its ledger already exist; pass --force to overwrite the config\n"
+    )
     assert config.read_text() == "# mine\n"
 
     ok(runner.invoke(app, ["--config", str(config), "init", "--force"]))
@@ -466,12 +474,15 @@ def test_a_file_that_is_not_a_database_exits_3(tmp_path: Path, runner: CliRunner
     result = runner.invoke(app, ["--ledger", str(ledger), "stock"])
 
     assert result.exit_code == 3
-    assert result.stderr == f"Error: {ledger}: not a readable ledger (file is not a database)\n"
+    assert result.stderr.startswith(
+        f"Error: {ledger}: the ledger cannot be used: the file is damaged (file is not a database)"
+    )
+    assert "restore it from a backup" in result.stderr
 
 
 def test_a_ledger_from_a_newer_omnisync_exits_3(tmp_path: Path, runner: CliRunner) -> None:
     ledger = tmp_path / "inventory.db"
-    ok(runner.invoke(app, ["--ledger", str(ledger), "stock", "add", "MUG", "1", "--new"]))
+    Ledger.open(ledger, write=True, create=True).close()
     conn = sqlite3.connect(ledger)
     conn.execute("PRAGMA user_version = 99")
     conn.close()

@@ -184,7 +184,7 @@ FAKE = '[channels.web]\ntype = "fake"\npath = "web.json"\n'
             [
                 "top level key 'sink'",
                 "unknown table",
-                "expected one of: bundles, channels, ledger, mapping, skus, sync",
+                "expected one of: bundles, channels, ledger, mapping, report, skus, sync",
             ],
             id="unknown-table",
         ),
@@ -667,7 +667,7 @@ def test_the_cli_reads_option_then_environment_then_current_folder(
 
 def test_a_bad_config_exits_2_with_one_error_line(shop: Shop) -> None:
     shop.write_channel("web")
-    shop.write_config({"web": {"buffer": "2"}})
+    shop.write_config({"web": {"buffer": "2"}}, init=False)
     line = shop.config.read_text().splitlines().index('buffer = "2"') + 1
     result = invoke(CliRunner(), shop, "sync")
     assert result.exit_code == 2

@@ -77,6 +77,7 @@ def oauth_shop(shop: Shop, monkeypatch: pytest.MonkeyPatch) -> Shop:
     shop.write_config(
         {"till": {}},
         '[channels.market]\ntype = "oauthfake"\napp_key = "k123"\napp_secret = "${APP_SECRET}"\n',
+        init=False,
     )
     return shop
 

@@ -46,10 +46,11 @@ def _write_json(path: Path, content: Any) -> None:
     path.write_text(json.dumps(content))
 
 
-def _make_template(root: Path, runner: CliRunner) -> Path:
-    """A shop after its first (empty) sync, with a backlog of orders waiting on every channel."""
+def _make_template(root: Path, runner: CliRunner, *, first_sync: bool = True) -> Path:
+    """A shop after its first (empty) sync, with a backlog of orders waiting on every channel;
+    without `first_sync`, a shop that counted its stock and never synced."""
     rng = random.Random(SEED)
-    shop = root / "template"
+    shop = root / ("template" if first_sync else "unsynced")
     (shop / "fake").mkdir(parents=True)
     config = shop / "omnisync.toml"
     config.write_text(
@@ -71,7 +72,8 @@ def _make_template(root: Path, runner: CliRunner) -> Path:
         )
     counts = shop / "counts.csv"
     counts.write_text("sku,on_hand\n" + "".join(f"{sku},5000\n" for sku in SKUS))
-    for args in (["stock", "import", str(counts)], ["sync", "--since", "2026-11-01", "--force"]):
+    steps = [["stock", "import", str(counts)], ["sync", "--since", "2026-11-01", "--force"]]
+    for args in steps if first_sync else steps[:1]:
         result = runner.invoke(app, ["--config", str(config), *args])
         assert result.exit_code == 0, result.output
 
@@ -142,11 +144,11 @@ def _runs(shop: Path) -> list[tuple[int, str | None]]:
         conn.close()
 
 
-def _start(shop: Path) -> tuple[subprocess.Popen[bytes], float]:
-    """Start `omnisync sync` on `shop`; return it once it holds the ledger lock, and when."""
+def _start(shop: Path, *args: str) -> tuple[subprocess.Popen[bytes], float]:
+    """Start `omnisync sync ARGS…` on `shop`; return it once it holds the ledger lock, and when."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("OMNISYNC_")}
     process = subprocess.Popen(
-        [str(OMNISYNC), "--config", str(shop / "omnisync.toml"), "-q", "sync"],
+        [str(OMNISYNC), "--config", str(shop / "omnisync.toml"), "-q", "sync", *args],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env=env,
@@ -182,6 +184,15 @@ def _a_channel_written(shop: Path) -> Callable[[], bool]:
     )
 
 
+def _reconciled(shop: Path, run_id: int) -> bool:
+    """True once the run's main transaction is in: every order of the backlog moves stock."""
+    conn = sqlite3.connect(shop / "inventory.db")
+    try:
+        return bool(conn.execute("SELECT 1 FROM movements WHERE run_id = ?", (run_id,)).fetchone())
+    finally:
+        conn.close()
+
+
 def _phase(shop: Path, template: Path, runs_before: int, killed: bool) -> str:
     runs = _runs(shop)
     pushed = any(
@@ -192,9 +203,11 @@ def _phase(shop: Path, template: Path, runs_before: int, killed: bool) -> str:
     if not killed:
         return "finished before the kill"
     if len(runs) == runs_before:
-        return "before the reconcile commit"
+        return "before the run was recorded as started"
     if runs[-1][1] is not None:
         return "after the run was recorded"
+    if not _reconciled(shop, runs[-1][0]):
+        return "before the reconcile commit"
     return "mid-push" if pushed else "after the reconcile commit, before any push"
 
 
@@ -251,8 +264,49 @@ def test_a_sync_killed_at_any_point_then_rerun_equals_an_uninterrupted_run(
             runner.invoke(app, ["--config", str(shop / "omnisync.toml"), "runs", "--json"]).stdout
         )
         interrupted = [report["run_id"] for report in reports if report.get("interrupted")]
-        mid_run = phase in ("mid-push", "after the reconcile commit, before any push")
+        # Recorded before any fetch: a run killed at any point after that shows as interrupted.
+        mid_run = phase in (
+            "before the reconcile commit",
+            "mid-push",
+            "after the reconcile commit, before any push",
+        )
         assert interrupted == ([runs_before + 1] if mid_run else []), phase
 
     print(f"\n{KILLS} kills over a {duration:.2f}s run: {dict(landed)}")
     assert landed["finished before the kill"] < KILLS, "no kill landed inside a run"
+
+
+def test_a_first_sync_since_killed_at_its_first_write_keeps_its_start_time(
+    tmp_path: Path,
+) -> None:
+    """The run and the start time asked for are committed before any fetch: killed right
+    after, the next plain `sync` still counts the orders since then, instead of starting the
+    channels "now" and ignoring them."""
+    runner = CliRunner()
+    unsynced = _make_template(tmp_path, runner, first_sync=False)
+    since = "2026-11-01"
+
+    reference = tmp_path / "reference"
+    shutil.copytree(unsynced, reference)
+    for args in (["sync", "--since", since], ["sync"]):
+        runner.invoke(app, ["--config", str(reference / "omnisync.toml"), *args])
+    expected = _outcome(reference)
+    assert expected["lines"], "the reference run counted no order"
+
+    shop = tmp_path / "killed"
+    shutil.copytree(unsynced, shop)
+    process, _ = _start(shop, "--since", since)
+    # Killed as soon as the run is on record: before its fetch ends, most times.
+    _wait_for(process, lambda: bool(_runs(shop)))
+    process.send_signal(signal.SIGKILL)
+    killed = process.wait(timeout=60) == -signal.SIGKILL
+
+    result = runner.invoke(app, ["--config", str(shop / "omnisync.toml"), "sync", "--json"])
+
+    assert result.exit_code == 0, result.output
+    assert _outcome(shop) == expected
+    if killed:
+        reports = json.loads(
+            runner.invoke(app, ["--config", str(shop / "omnisync.toml"), "runs", "--json"]).stdout
+        )
+        assert [report.get("interrupted", False) for report in reports] == [False, True]

@@ -25,6 +25,7 @@ CONFIG_KEYS = sorted(
     set(config.TOP_LEVEL_KEYS)
     | set(config.LEDGER_KEYS)
     | set(config.SYNC_KEYS)
+    | set(config.REPORT_KEYS)
     | set(config.COMMON_KEYS)
     | set(config.HTTP_KEYS)
     | {key for kind in CHANNEL_TYPES.values() for key in kind.settings.model_fields}

@@ -304,7 +304,9 @@ def test_an_unmapped_line_is_reported_then_applied_once_the_sku_exists(
 
     code, report = sync_json(runner, shop, "--since", SINCE)
     assert code == 1
-    assert report["unmapped"] == [{"channel": "a", "channel_sku": "SCARF", "orders": ["7"]}]
+    assert report["unmapped"] == [
+        {"channel": "a", "channel_sku": "SCARF", "orders": ["7"], "listings": ["A2"]}
+    ]
     assert balances(runner, shop) == {"TEE-M": (10, 1)}
     assert shop.quantities("a") == {"A1": 9, "A2": 4}  # a listing that maps nowhere: untouched
 
@@ -334,7 +336,9 @@ def test_an_unmapped_line_is_applied_once_a_mapping_entry_appears(
     stock_in(runner, shop, **{"TEE-M": 10})
     code, report = sync_json(runner, shop, "--since", SINCE)
     assert code == 1
-    assert report["unmapped"] == [{"channel": "a", "channel_sku": "SHP-TEE", "orders": ["7"]}]
+    assert report["unmapped"] == [
+        {"channel": "a", "channel_sku": "SHP-TEE", "orders": ["7"], "listings": []}
+    ]
 
     shop.write_config({"a": {}}, '[mapping.a]\n"SHP-TEE" = "TEE-M"')
     code, report = sync_json(runner, shop)

@@ -109,3 +109,13 @@ def test_without_a_store_tokens_live_in_memory() -> None:
     tokens = StoredTokens("shop", None, configured={"refresh_token": "cfg"})
     tokens.save({"refresh_token": "rotated"})
     assert tokens.get("refresh_token") == "rotated"
+
+
+def test_shop_details_stored_with_the_tokens_stay_printable(ledger: Ledger) -> None:
+    """A shop id saved beside the tokens names the shop in `auth` and `check` output."""
+    StoredTokens("shopee", ledger).save(
+        {"access_token": "secret-access-0987654321", "shop_id": "14701711"}
+    )
+    StoredTokens("shopee", ledger)  # a later process loading them
+    assert REDACTOR.scrub("shop 14701711") == "shop 14701711"
+    assert REDACTOR.scrub("token secret-access-0987654321") == "token ***"

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from omnisync.channels import fake, lazada, shopee, shopify, tiktok, woocommerce
+from omnisync.channels import csvfile, fake, lazada, shopee, shopify, tiktok, woocommerce
 from omnisync.channels.base import Channel, ChannelConfig, ChannelContext, ChannelType
 
 # An explicit dict: adding a channel type is one line here, and nothing registers itself.
 CHANNEL_TYPES: dict[str, ChannelType] = {
+    "csv": csvfile.CHANNEL_TYPE,
     "fake": fake.CHANNEL_TYPE,
     "lazada": lazada.CHANNEL_TYPE,
     "shopee": shopee.CHANNEL_TYPE,

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from fractions import Fraction
 from pathlib import Path
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any, Protocol, runtime_checkable
 
 import httpx
 from pydantic import BaseModel, ConfigDict, PlainSerializer, PlainValidator
@@ -75,12 +75,16 @@ class ChannelContext:
     - `tokens`: where tokens the channel obtains or rotates are kept (the ledger); see
       `omnisync.channels.tokens.StoredTokens`, the one way adapters use it.
     - `now`: the wall clock, for request timestamps and token expiry (tests move it).
+    - `skus`: the ledger's SKUs as they stand, for a channel whose listings are the SKUs it
+      is told to sell rather than what a platform holds (the POS stock file); None outside
+      a sync (`check`), where such a channel falls back on what it last wrote.
     """
 
     budget: Budget
     http: httpx.AsyncClient | None = None
     tokens: TokenStore | None = None
     now: Callable[[], datetime] = field(default=utcnow)
+    skus: Callable[[], frozenset[str]] | None = None
 
 
 class Channel(Protocol):
@@ -120,6 +124,28 @@ class Channel(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ReadProblem:
+    """A part of a channel's data that could not be read (a row of a file): where, and why."""
+
+    where: str  # `pos/day1.csv:4:3` (file:line:column), or less when that is all there is
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}"
+
+
+@runtime_checkable
+class ReportsReadProblems(Protocol):
+    """A channel that skips what it cannot read and goes on (a file another program writes).
+
+    After each `fetch_orders`, `read_problems()` lists what that fetch skipped; the engine
+    files them in the channel's report, so the run ends with exit 1 while the rest applies.
+    """
+
+    def read_problems(self) -> Sequence[ReadProblem]: ...
 
 
 @dataclass(frozen=True, slots=True)

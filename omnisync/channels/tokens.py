@@ -12,8 +12,10 @@ Shopify's client-credentials grant):
 
 `save` commits to the ledger at once (its own transaction) *before* the caller uses the new
 values: a refresh token that a platform rotates (Shopee's is single-use) and that a crash
-loses would lock the shop out until the seller authorises again. Every value read or saved is
-registered with the redactor, so it is scrubbed from any output, log or error.
+loses would lock the shop out until the seller authorises again. Every credential read or
+saved (a key naming a token or a secret) is registered with the redactor, so it is scrubbed
+from any output, log or error; what only identifies the shop (`shop_id`, `shop_cipher`) is
+stored beside them and stays printable.
 """
 
 from __future__ import annotations
@@ -26,6 +28,11 @@ from omnisync.redact import REDACTOR, Secret
 from omnisync.timeparse import as_utc
 
 _EXPIRES = "_expires_at"
+
+
+def is_credential(key: str) -> bool:
+    """Whether a stored value is a credential (scrubbed everywhere) or a plain shop detail."""
+    return not key.endswith(_EXPIRES) and ("token" in key or "secret" in key)
 
 
 class StoredTokens:
@@ -50,7 +57,7 @@ class StoredTokens:
         # Without a store (a test, `check` on a fresh install) tokens live for this object only.
         self._values: dict[str, str] = dict(store.load_tokens(channel)) if store else {}
         for key, value in self._values.items():
-            if not key.endswith(_EXPIRES):
+            if is_credential(key):
                 REDACTOR.add(value)
 
     def get(self, key: str) -> str | None:
@@ -87,7 +94,8 @@ class StoredTokens:
         """Store new tokens (and their expiry) in the ledger now, before anyone uses them."""
         update: dict[str, str] = {}
         for key, value in values.items():
-            REDACTOR.add(value)
+            if is_credential(key):
+                REDACTOR.add(value)
             update[key] = value
         for key, moment in (expires or {}).items():
             if moment is not None:

@@ -28,11 +28,13 @@ from omnisync.config.tables import (
     HttpChannelKeys,
     LedgerTable,
     MappingTable,
+    ReportTable,
     SkuTable,
     SyncTable,
 )
 from omnisync.errors import ConfigError
 from omnisync.redact import Secret
+from omnisync.skus import clean_sku, normal_sku
 
 DEFAULT_CONFIG = Path("omnisync.toml")
 # The keys each table accepts, as the models declare them (the README documents each one).
@@ -42,6 +44,7 @@ SYNC_KEYS = tuple(SyncTable.model_fields)
 COMMON_KEYS = tuple(ChannelKeys.model_fields)
 HTTP_KEYS = tuple(key for key in HttpChannelKeys.model_fields if key not in COMMON_KEYS)
 SKU_KEYS = tuple(SkuTable.model_fields)
+REPORT_KEYS = tuple(ReportTable.model_fields)
 
 _CHANNEL_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -74,6 +77,10 @@ class Config:
     # channel but `priority` is pushed 0 (`[sync] last_units`, `[sync] priority`; 0 = off).
     last_units: int = 0
     priority: str | None = None
+    # `[report]`: cover below this many days puts a SKU on the reorder list; the seller's
+    # timezone (an IANA name) draws the daily series.
+    reorder_days: int = 14
+    timezone: str = "UTC"
     warnings: tuple[str, ...] = ()
 
 
@@ -124,6 +131,7 @@ class _Reader:
         if not ledger_path.is_absolute():
             ledger_path = self.base_dir / ledger_path
         sync = check(SyncTable, document.sync, "sync")
+        report = check(ReportTable, document.report, "report")
         channels = {name: self._channel(name, table) for name, table in document.channels.items()}
         self._priority(sync, channels)
         return Config(
@@ -138,6 +146,8 @@ class _Reader:
             skus=self._skus(document.skus),
             last_units=sync.last_units,
             priority=sync.priority,
+            reorder_days=report.reorder_days,
+            timezone=report.timezone,
             warnings=tuple(self.warnings),
         )
 
@@ -240,12 +250,23 @@ class _Reader:
                     None,
                     f"no channel named {channel!r} ({_configured(channels)})",
                 )
+        # Keys are channel SKUs, compared as the engine compares them (`normal_sku`).
         return {
-            channel: self.source.check(_MAPPING, pairs, f"mapping.{channel}")
+            channel: {
+                normal_sku(key): sku
+                for key, sku in self.source.check(_MAPPING, pairs, f"mapping.{channel}").items()
+            }
             for channel, pairs in table.items()
         }
 
     def _bundles(self, bundles: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+        cleaned: dict[str, dict[str, int]] = {}
+        for bundle, components in bundles.items():
+            try:
+                cleaned[clean_sku(bundle)] = components
+            except ValueError as exc:
+                raise self.source.error("bundles", bundle, str(exc)) from None
+        bundles = cleaned
         # A bundle of bundles would need an order of expansion; nobody has asked for one.
         for bundle, components in bundles.items():
             for sku in components:
@@ -259,9 +280,10 @@ class _Reader:
         overrides: dict[str, SkuOverride] = {}
         written: dict[str, str] = {}
         for key, values in table.items():
-            sku = key.strip()  # as `[mapping]` values are: spaces are never part of a SKU
-            if not sku:
-                raise self.source.error("skus", key, f"expected a SKU, got {key!r}")
+            try:
+                sku = clean_sku(key)  # as `[mapping]` values are (omnisync.skus)
+            except ValueError as exc:
+                raise self.source.error("skus", key, f"{exc}, got {key!r}") from None
             if sku in written:
                 raise self.source.error(
                     "skus",

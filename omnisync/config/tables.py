@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 from fractions import Fraction
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
@@ -25,6 +26,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from omnisync.netloc import is_secure_url
+from omnisync.skus import MAX_QUANTITY, clean_sku
 from omnisync.timeparse import parse_duration
 
 # The two error types of our own that the formatter reads (any other is pydantic's).
@@ -72,10 +74,8 @@ def _duration(value: Any) -> timedelta:
 
 
 def _sku(value: str) -> str:
-    # Spaces around a SKU are a typing accident, never part of the SKU.
-    if not value.strip():
-        raise ValueError("blank")
-    return value.strip()
+    # One rule for SKUs everywhere (omnisync.skus): trimmed, NFC, no control characters.
+    return clean_sku(value)
 
 
 def _secure(value: str | None) -> str | None:
@@ -87,10 +87,15 @@ def _secure(value: str | None) -> str | None:
 
 
 def _components(value: dict[str, Any]) -> dict[str, int]:
+    cleaned: dict[str, int] = {}
     for sku, count in value.items():
-        if type(count) is not int or count < 1:
+        if type(count) is not int or not 1 <= count <= MAX_QUANTITY:
             raise said(f"component {sku!r}: expected a whole number ≥ 1, got {count!r}")
-    return value
+        try:
+            cleaned[clean_sku(sku)] = count
+        except ValueError as exc:
+            raise said(f"component {sku!r}: {exc}") from None
+    return cleaned
 
 
 Count = Annotated[int, Field(ge=0), expect("a whole number ≥ 0")]
@@ -128,6 +133,27 @@ class SyncTable(_Table):
     last_units: Count = 0  # 0: off
     # Which channel keeps the last units; checked against [channels] by the reader.
     priority: Annotated[str | None, expect("a channel name (a string)")] = None
+
+
+def _timezone(value: Any) -> str:
+    # A name from the IANA database, checked here so a typo is a config error, not a crash.
+    if not isinstance(value, str):
+        raise ValueError("not a string")
+    try:
+        ZoneInfo(value)
+    except ZoneInfoNotFoundError:  # a KeyError, which pydantic would let escape
+        raise ValueError("unknown timezone") from None
+    return value
+
+
+class ReportTable(_Table):
+    """`[report]`: how `omnisync report` judges stock and draws days."""
+
+    reorder_days: Annotated[int, Field(ge=1), expect("a whole number of days ≥ 1")] = 14
+    # The seller's calendar, for the daily series; IANA names ("Asia/Jakarta").
+    timezone: Annotated[
+        str, PlainValidator(_timezone), expect('a timezone name like "Asia/Jakarta"')
+    ] = "UTC"
 
 
 class ChannelKeys(_Table):
@@ -178,6 +204,7 @@ class Document(_Table):
         expect("a table"),
     ] = {}
     ledger: Table = {}
+    report: Table = {}
     mapping: Annotated[
         dict[str, Annotated[dict[str, Any], expect('a table of "CHANNEL-SKU" = "SKU"')]],
         expect("a table"),

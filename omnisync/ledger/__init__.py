@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from omnisync.ledger.analytics import AnalyticsViews
 from omnisync.ledger.channel_state import ChannelState, ChannelStore
 from omnisync.ledger.listings import ListingStore
 from omnisync.ledger.orders import OrderStore
@@ -12,7 +13,9 @@ from omnisync.ledger.views import LedgerViews
 __all__ = ["MAIN_LOCATION", "Balance", "ChannelState", "Ledger"]
 
 
-class Ledger(StockStore, OrderStore, ChannelStore, ListingStore, RunStore, LedgerViews):
+class Ledger(
+    StockStore, OrderStore, ChannelStore, ListingStore, RunStore, LedgerViews, AnalyticsViews
+):
     """An open ledger file. Write through `atomic()`; a writer holds the lock beside the file.
 
     Each base class holds the queries of one part of the schema; all share the connection,

@@ -58,6 +58,23 @@ class ChannelStore(LedgerBase):
             (channel, type_, to_iso(start_time)),
         )
 
+    def reset_start_time(self, channel: str, type_: str, *, start_time: datetime) -> None:
+        """Correct a channel's start time; its cursor goes with it, so the next run re-reads
+        orders from `start_time`. Nothing recorded is rewritten: re-reading is idempotent."""
+        self.conn.execute(
+            "INSERT INTO channel_state (channel, type, start_time) VALUES (?, ?, ?) "
+            "ON CONFLICT (channel) DO UPDATE SET start_time = excluded.start_time, "
+            "cursor = NULL, plan_key = NULL",
+            (channel, type_, to_iso(start_time)),
+        )
+
+    def first_order_created(self, channel: str) -> datetime | None:
+        """When the oldest order applied on the channel was created (None: no order yet)."""
+        row = self.conn.execute(
+            "SELECT min(created_at) FROM orders WHERE channel = ?", (channel,)
+        ).fetchone()
+        return from_iso(row[0]) if row and row[0] else None
+
     def set_cursor(self, channel: str, cursor: datetime) -> None:
         self.conn.execute(
             "UPDATE channel_state SET cursor = ? WHERE channel = ?", (to_iso(cursor), channel)

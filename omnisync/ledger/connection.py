@@ -18,6 +18,8 @@ from omnisync.ledger.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 
 # SQLite limits bound parameters per statement; ask for rows in slices of this many keys.
 _CHUNK = 500
+# `PRAGMA quick_check` reads every page: on a ledger up to this size it takes milliseconds.
+QUICK_CHECK_MAX_BYTES = 64 * 1024 * 1024
 
 
 def execute_in(
@@ -34,6 +36,117 @@ def execute_in(
         marks = ",".join("?" * len(part))
         rows += conn.execute(sql.format(marks=marks), [*leading, *part]).fetchall()
     return rows
+
+
+# SQLite's primary result codes that mean the file, not the code, is the problem, and what
+# the user can do about each; any other error (a constraint, a bad statement) is a bug.
+_CAUSES = {
+    sqlite3.SQLITE_CORRUPT: "the file is damaged",
+    sqlite3.SQLITE_NOTADB: "the file is damaged",
+    sqlite3.SQLITE_FULL: "the disk is full",
+    sqlite3.SQLITE_IOERR: "the file could not be read or written",
+    sqlite3.SQLITE_READONLY: "the file or its folder cannot be written",
+    sqlite3.SQLITE_PERM: "the file or its folder cannot be written",
+    sqlite3.SQLITE_CANTOPEN: "the file cannot be opened",
+    sqlite3.SQLITE_AUTH: "the file cannot be opened",
+    sqlite3.SQLITE_NOLFS: "the file could not be read or written",
+    sqlite3.SQLITE_PROTOCOL: "the file system offers no locks",
+}
+_BUSY = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
+_WHAT_TO_DO = {
+    "the file is damaged": "restore it from a backup (or try `sqlite3 FILE .recover`)",
+    "the disk is full": "free some space, then run again",
+    "the file could not be read or written": (
+        "check the disk, and whether the file system turned read-only or a file-size limit "
+        "(ulimit -f) applies"
+    ),
+    "the file or its folder cannot be written": (
+        "make the file and its folder writable by this user (SQLite writes -wal and -shm "
+        "files beside the ledger)"
+    ),
+    "the file cannot be opened": "check the path and its permissions",
+    "the file system offers no locks": "keep the ledger on a local disk, not a network share",
+}
+
+
+def ledger_error(path: Path, exc: sqlite3.Error) -> LedgerError | None:
+    """The LedgerError that `exc` means for the ledger at `path`, or None if it is a bug."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is None:
+        # Errors raised before SQLite ran (no code): a damaged header reads as one of these.
+        damaged = type(exc) is sqlite3.DatabaseError
+        code = sqlite3.SQLITE_NOTADB if damaged else None
+    if code is None:
+        return None
+    primary = code & 0xFF
+    if primary in _BUSY:
+        return LedgerLockedError(f"{path}: another process is writing the ledger ({exc})")
+    cause = _CAUSES.get(primary)
+    if cause is None:
+        return None
+    return LedgerError(
+        f"{path}: the ledger cannot be used: {cause} ({exc}). Nothing of the unfinished step "
+        f"was kept. What to do: {_WHAT_TO_DO[cause]}"
+    )
+
+
+def _mapped(conn: sqlite3.Connection, exc: sqlite3.Error) -> BaseException:
+    error = ledger_error(getattr(conn, "ledger_path", Path("?")), exc)
+    return exc if error is None else error
+
+
+class _Cursor(sqlite3.Cursor):
+    """A cursor whose file errors (damaged, full, read-only) arrive as LedgerError."""
+
+    def execute(self, sql: str, parameters: Any = (), /) -> Self:
+        try:
+            return super().execute(sql, parameters)
+        except sqlite3.Error as exc:
+            raise _mapped(self.connection, exc) from exc
+
+    def executemany(self, sql: str, seq_of_parameters: Any, /) -> Self:
+        try:
+            return super().executemany(sql, seq_of_parameters)
+        except sqlite3.Error as exc:
+            raise _mapped(self.connection, exc) from exc
+
+    def fetchone(self) -> Any:
+        try:
+            return super().fetchone()
+        except sqlite3.Error as exc:
+            raise _mapped(self.connection, exc) from exc
+
+    def fetchall(self) -> list[Any]:
+        try:
+            return super().fetchall()
+        except sqlite3.Error as exc:
+            raise _mapped(self.connection, exc) from exc
+
+    def fetchmany(self, size: int | None = 1) -> list[Any]:
+        try:
+            return super().fetchmany(size)
+        except sqlite3.Error as exc:
+            raise _mapped(self.connection, exc) from exc
+
+    # Not `__next__`: a Python frame per row would cost a run over 100,000 rows more than the
+    # rest of the wrapping. A page that breaks mid-iteration is caught by the command line
+    # (`omnisync.cli`), and `quick_check` finds a damaged page at open on most ledgers.
+
+
+class _Connection(sqlite3.Connection):
+    """The ledger's connection: every statement goes through `_Cursor`, so a damaged page, a
+    full disk or a read-only file is a LedgerError (exit 3) wherever it shows up."""
+
+    ledger_path: Path
+
+    def cursor(self, factory: Any = _Cursor) -> Any:
+        return super().cursor(factory)
+
+    def execute(self, sql: str, parameters: Any = (), /) -> Any:
+        return self.cursor().execute(sql, parameters)
+
+    def executemany(self, sql: str, parameters: Any, /) -> Any:
+        return self.cursor().executemany(sql, parameters)
 
 
 class LedgerBase:
@@ -53,11 +166,17 @@ class LedgerBase:
         is missing (and not to be made), corrupt, not a ledger, or from a newer omnisync.
         """
         create = write if create is None else create
+        if path.is_dir():
+            raise LedgerError(
+                f"{path}: is a folder, not a ledger file. Set [ledger] path (or --ledger) to a "
+                f"file, such as inventory.db"
+            )
         lock = _acquire_lock(path) if write else None
         try:
             conn = _connect(path, create=create)
             ledger = cls(path, conn, lock)
             ledger._migrate(write=write)
+            ledger._quick_check()
         except BaseException:
             if lock is not None:
                 _release_lock(path, lock)
@@ -76,12 +195,28 @@ class LedgerBase:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _quick_check(self) -> None:
+        """SQLite's own check of every page, where it is cheap: a damaged page is found when the
+        ledger opens, not by whichever query happens to read it (or by none, silently)."""
+        try:
+            size = self.path.stat().st_size
+        except OSError:
+            return
+        if size > QUICK_CHECK_MAX_BYTES:
+            return
+        problems = [row[0] for row in self.conn.execute("PRAGMA quick_check(3)").fetchall()]
+        if problems != ["ok"]:
+            raise LedgerError(
+                f"{self.path}: the ledger cannot be used: the file is damaged "
+                f"({'; '.join(problems)}). What to do: {_WHAT_TO_DO['the file is damaged']}"
+            )
+
     def _migrate(self, *, write: bool) -> None:
         try:
             app_id = self.conn.execute("PRAGMA application_id").fetchone()[0]
             version = self.conn.execute("PRAGMA user_version").fetchone()[0]
             tables = self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, LedgerError) as exc:
             raise LedgerError(f"{self.path}: not a readable ledger ({exc})") from None
         if app_id != APPLICATION_ID and (tables or app_id):
             raise LedgerError(
@@ -122,7 +257,7 @@ class LedgerBase:
             try:
                 yield
             except BaseException:
-                self.conn.execute(f"ROLLBACK TO {name}")
+                self._undo(f"ROLLBACK TO {name}")
                 raise
             finally:
                 self._depth -= 1
@@ -132,20 +267,49 @@ class LedgerBase:
         self._depth = 1
         try:
             yield
+            self.conn.execute("ROLLBACK" if rollback else "COMMIT")
         except BaseException:
-            self._depth = 0
-            self.conn.execute("ROLLBACK")
+            self._undo("ROLLBACK")
             raise
-        self._depth = 0
-        self.conn.execute("ROLLBACK" if rollback else "COMMIT")
+        finally:
+            self._depth = 0
+
+    def _undo(self, statement: str) -> None:
+        """Roll back after a failure, without hiding it.
+
+        After a full disk or an I/O error SQLite may have rolled the transaction back itself;
+        a second rollback then fails with "no transaction is active", which would replace the
+        error that says what happened.
+        """
+        if not self.conn.in_transaction:
+            return
+        try:
+            self.conn.execute(statement)
+        except (sqlite3.Error, LedgerError):
+            pass
+
+
+def _is_empty(path: Path) -> bool:
+    """No ledger at `path`: missing, or 0 bytes with no write-ahead log holding its pages."""
+    try:
+        if path.stat().st_size:
+            return False
+    except FileNotFoundError:
+        return True
+    wal = path.with_name(path.name + "-wal")
+    return not wal.exists() or wal.stat().st_size == 0
 
 
 def _connect(path: Path, *, create: bool) -> sqlite3.Connection:
+    if not create and _is_empty(path):
+        # Never made silently: a new ledger forgets every channel's start time and all history,
+        # so a moved, lost or truncated one must be noticed, not replaced.
+        state = "the ledger is empty (0 bytes)" if path.exists() else "no ledger here yet"
+        raise LedgerError(
+            f"{path}: {state}. For a new shop, `omnisync init` creates it; otherwise "
+            f"pass --ledger (or set [ledger] path) to where it is, or restore it from a backup"
+        )
     if not path.exists():
-        if not create:
-            raise LedgerError(
-                f"{path}: no ledger here yet (run `omnisync init`, or a first `omnisync sync`)"
-            )
         try:
             # Owner-only from the first byte: the ledger holds channel tokens.
             os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
@@ -154,12 +318,15 @@ def _connect(path: Path, *, create: bool) -> sqlite3.Connection:
         except OSError as exc:
             raise LedgerError(f"{path}: cannot create the ledger: {exc.strerror}") from None
     try:
-        conn = sqlite3.connect(path, isolation_level=None, timeout=30)
+        conn = sqlite3.connect(path, isolation_level=None, timeout=30, factory=_Connection)
+        conn.ledger_path = path
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
         # 32 MB of page cache: a run's index lookups and inserts land all over a big ledger.
         conn.execute("PRAGMA cache_size = -32768")
+    except LedgerError:
+        raise
     except sqlite3.DatabaseError as exc:
         raise LedgerError(f"{path}: not a readable ledger ({exc})") from None
     return conn
@@ -178,12 +345,22 @@ def _acquire_lock(path: Path) -> FileLock:
     if not path.parent.is_dir():
         # Not created on the fly: a mistyped --ledger must not leave folders behind.
         raise LedgerError(f"{path}: the folder {path.parent} does not exist")
-    lock = FileLock(str(path) + ".lock", timeout=0)
+    lock_path = Path(str(path) + ".lock")
+    lock = FileLock(str(lock_path), timeout=0)
     try:
+        if lock_path.exists() and not os.access(lock_path, os.R_OK | os.W_OK):
+            # filelock would wait on it as if it were held: say what is really wrong.
+            raise PermissionError(13, "Permission denied")
         lock.acquire()
     except Timeout:
         raise LedgerLockedError(
             f"{path}: another omnisync run holds the ledger{_holder(path)}"
+        ) from None
+    except OSError as exc:
+        raise LedgerError(
+            f"{path}: cannot take the lock {lock_path}: {exc.strerror or exc}. What to do: if "
+            f"another user's omnisync made it, run as that user, or remove it while no run is "
+            f"going; make the folder writable by this user"
         ) from None
     try:
         _lock_info_path(path).write_text(

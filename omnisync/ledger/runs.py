@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from datetime import datetime
 
-from omnisync.ledger.connection import LedgerBase
+from omnisync.ledger.connection import LedgerBase, execute_in
 from omnisync.timeparse import to_iso
 
 
@@ -18,6 +19,31 @@ class RunStore(LedgerBase):
         )
         assert cursor.lastrowid is not None
         return cursor.lastrowid
+
+    def skus_sold_down(self, skus: AbstractSet[str]) -> set[str]:
+        """Those of `skus` that orders took stock from since each was last counted or adjusted:
+        what explains a listing selling out (a count to 0 explains nothing; it may be wrong)."""
+        keys = sorted(skus)
+        counted = dict(
+            execute_in(
+                self.conn,
+                "SELECT sku, max(id) FROM movements "
+                "WHERE sku IN ({marks}) AND kind != 'order' GROUP BY sku",
+                keys,
+            )
+        )
+        taken: dict[str, int] = {}
+        # Walked in Python: one index range per SKU, where SQL would re-find the last count
+        # for every order row.
+        for sku, movement_id, units in execute_in(
+            self.conn,
+            "SELECT sku, id, committed - on_hand FROM movements "
+            "WHERE sku IN ({marks}) AND kind = 'order'",
+            keys,
+        ):
+            if movement_id > counted.get(sku, 0):
+                taken[sku] = taken.get(sku, 0) + units
+        return {sku for sku, units in taken.items() if units > 0}
 
     def finish_run(
         self, run_id: int, *, finished_at: datetime, exit_code: int, report: str

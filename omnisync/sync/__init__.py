@@ -3,6 +3,9 @@
 The only package that sequences I/O. Channels are read and written concurrently; the ledger is
 written from this one thread, in transactions that never span a network call:
 
+0. begin (`run.py`): the run, and each new channel's start time (`--since`), are committed
+   before anything is fetched, so a run killed at any point shows as interrupted in `runs`
+   and the next run keeps the start time asked for.
 1. fetch (`channel.py`): per channel, listings first, then orders updated in
    `[max(start, cursor − overlap), now)`. Listings are read before the window closes, so any
    sale a listing's quantity already reflects is inside the window too.

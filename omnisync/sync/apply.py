@@ -103,6 +103,7 @@ def plan_channel(
         max_change=max_change,
         force=force,
         settled=settled,
+        sold=ledger.skus_sold_down,
     )
     ledger.save_targets(
         channel,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import traceback
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -11,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from omnisync.channels import Channel
-from omnisync.channels.base import ChannelConfig
-from omnisync.errors import ChannelError
+from omnisync.channels.base import ChannelConfig, ReportsReadProblems
+from omnisync.errors import ChannelError, LedgerError, UsageError
 from omnisync.httpclient import Budget
 from omnisync.ledger import Ledger
 from omnisync.models import Listing, Order
@@ -58,6 +59,8 @@ class ChannelRun:
                 yield
         except ChannelError as exc:
             self.fail(exc)
+        except (LedgerError, sqlite3.Error):
+            raise  # the ledger, not the channel: the whole run stops (exit 3), nothing half-done
         except TimeoutError:
             self.fail(self.budget.exhausted("out of time"))
         except Exception as exc:  # noqa: BLE001 - see the docstring
@@ -112,6 +115,43 @@ def window_for(
     return Window(start_time=start_time, since=opens)
 
 
+def shown(moment: datetime) -> str:
+    """A time as a person reads it in a message: to the second, UTC."""
+    return f"{moment:%Y-%m-%dT%H:%M:%SZ}"
+
+
+def refuse_future(since: datetime | None, now: datetime) -> None:
+    """A start time in the future is refused: every sale until then would be ignored for good."""
+    if since is not None and since > now:
+        raise UsageError(
+            f"--since {shown(since)} is in the future (now is {shown(now)}): orders before it "
+            f"would be ignored for good. Give a time in the past"
+        )
+
+
+def reset_start_time(
+    ledger: Ledger, config: ChannelConfig, *, since: datetime, now: datetime
+) -> datetime | None:
+    """Correct a channel's start time to `since` and re-read its orders from there; return the
+    start time it had (None before its first sync). Nothing recorded is rewritten.
+
+    A start later than an order already applied is refused: that order's later changes would
+    then be ignored, leaving it half counted.
+    """
+    refuse_future(since, now)
+    with ledger.atomic():
+        state = ledger.channel_state(config.name)
+        first = ledger.first_order_created(config.name)
+        if first is not None and since > first:
+            raise UsageError(
+                f"--since {shown(since)}: {config.name} has orders applied from "
+                f"{shown(first)} on; a later start time would stop following them. "
+                f"Give {shown(first)} or earlier"
+            )
+        ledger.reset_start_time(config.name, config.type, start_time=since)
+    return state.start_time if state else None
+
+
 @dataclass(frozen=True, slots=True)
 class Fetched:
     """What one channel showed at the start of the run."""
@@ -138,6 +178,9 @@ async def fetch(run: ChannelRun, window: Window, now: Callable[[], datetime]) ->
             )
         ]
         fetched = Fetched(listings, orders, until)
+        if isinstance(run.channel, ReportsReadProblems):
+            # Rows it could not read: the rest applies, and the run ends with exit 1.
+            run.report.errors.extend(REDACTOR.scrub(str(p)) for p in run.channel.read_problems())
         run.report.orders_fetched = len({order.id for order in orders})
         log.info(
             "%s: %d listings; %d orders updated in [%s, %s)",

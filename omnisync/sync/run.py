@@ -21,8 +21,17 @@ from omnisync.planning import PushPlan, TargetRule, plan_keys
 from omnisync.reconcile import desired_effect, last_takers
 from omnisync.redact import REDACTOR
 from omnisync.report import ChannelReport, Oversold, RunReport, Unmapped
+from omnisync.skus import normal_sku
 from omnisync.sync.apply import apply_orders, catalog_of, plan_channel
-from omnisync.sync.channel import ChannelRun, Fetched, Window, fetch, window_for
+from omnisync.sync.channel import (
+    ChannelRun,
+    Fetched,
+    Window,
+    fetch,
+    refuse_future,
+    shown,
+    window_for,
+)
 from omnisync.sync.push import Pusher
 from omnisync.timeparse import utcnow
 
@@ -70,6 +79,7 @@ async def run_sync(
     """One whole sync run; returns its report (the caller turns it into an exit code)."""
     say = progress or (lambda message: None)
     report = RunReport(started_at=now(), dry_run=options.dry_run)
+    refuse_future(options.since, report.started_at)
     session = _Session(config, ledger, options, now, report)
     runs = _open(session, opener)
     try:
@@ -83,6 +93,7 @@ async def run_sync(
             )
             for run in runs
         }
+        _begin(session, runs, windows)
         say(f"fetching {len(runs)} channel(s)")
         with _timed(report, "fetch"):
             answers = await asyncio.gather(*(fetch(run, windows[run.name], now) for run in runs))
@@ -116,9 +127,36 @@ def _open(session: _Session, opener: ChannelOpener) -> list[ChannelRun]:
             continue
         budget = Budget(cfg.name, cfg.timeout)
         # The ledger is the token store: tokens a channel rotates are committed at once.
-        context = ChannelContext(budget=budget, tokens=ledger, now=now)
+        context = ChannelContext(budget=budget, tokens=ledger, now=now, skus=ledger.known_skus)
         runs.append(ChannelRun(cfg, opener(cfg, context), channel_report, budget))
     return runs
+
+
+def _begin(session: _Session, runs: Sequence[ChannelRun], windows: dict[str, Window]) -> None:
+    """Record the run as started, and each new channel's start time, before any fetch.
+
+    Committed at once: a run killed before its main transaction then shows as interrupted in
+    `runs`, and a first `sync --since` keeps its start time for the next run instead of
+    starting the channel "now" and ignoring the orders between. A dry run writes nothing.
+    """
+    report, ledger = session.report, session.ledger
+    for run in runs:
+        start_time = windows[run.name].start_time
+        if start_time > report.started_at:
+            # Stored by an older omnisync, which let a future --since through: every sale
+            # until then is ignored. Said on every run until corrected.
+            run.report.errors.append(
+                f"start time {shown(start_time)} is in the future: orders until then are "
+                f"ignored. Correct it with `omnisync channels reset {run.name} --since WHEN`"
+            )
+    if session.options.dry_run:
+        return
+    with ledger.atomic():
+        report.run_id = ledger.start_run(started_at=report.started_at, dry_run=False)
+        for run in runs:
+            ledger.ensure_channel(
+                run.name, run.config.type, start_time=windows[run.name].start_time
+            )
 
 
 def _reconcile_and_plan(
@@ -133,9 +171,9 @@ def _reconcile_and_plan(
     report = session.report
     plans: dict[str, PushPlan] = {}
     with ledger.atomic(rollback=options.dry_run):
-        report.run_id = run_id = ledger.start_run(
-            started_at=report.started_at, dry_run=options.dry_run
-        )
+        if report.run_id is None:  # a dry run: recorded inside the transaction it undoes
+            report.run_id = ledger.start_run(started_at=report.started_at, dry_run=True)
+        run_id = report.run_id
         catalog = catalog_of(ledger, config)
         planned: dict[str, dict[str, int | None]] = {}
         for run in runs:
@@ -162,7 +200,7 @@ def _reconcile_and_plan(
         # Every channel's orders are in before any is planned: a sale on one moves the others.
         rules = [TargetRule.for_channel(run.config, config, catalog) for run in runs if run.ok]
         for rule, key in zip(rules, plan_keys(rules), strict=True):
-            plans[rule.channel] = plan_channel(
+            plans[rule.channel] = plan = plan_channel(
                 fetched[rule.channel].listings,
                 rule=rule,
                 key=key,
@@ -172,6 +210,7 @@ def _reconcile_and_plan(
                 force=options.force,
                 report=report.channels[rule.channel],
             )
+            _unmapped_listings(report, rule.channel, plan)
         _collect_problems(report, ledger, config)
     return plans
 
@@ -241,8 +280,22 @@ def _record(session: _Session, runs: Sequence[ChannelRun]) -> None:
         )
 
 
+def _unmapped_listings(report: RunReport, channel: str, plan: PushPlan) -> None:
+    """Listings that map to no SKU need a person (exit 1, on stderr every run); listings with
+    no SKU at all are "not managed": counted, never written, never a reason for exit 1."""
+    channel_report = report.channels[channel]
+    channel_report.listings_not_managed = 0
+    for listing in plan.unmapped:
+        channel_sku = normal_sku(listing.channel_sku)
+        if not channel_sku:
+            channel_report.listings_not_managed += 1
+        else:
+            report.unmapped_listings.setdefault((channel, channel_sku), []).append(listing.id)
+    channel_report.listings_unmapped = len(plan.unmapped) - channel_report.listings_not_managed
+
+
 def _collect_problems(report: RunReport, ledger: Ledger, config: Config) -> None:
-    """Oversold SKUs with the orders that took their last units, and unmapped lines."""
+    """Oversold SKUs with the orders that took their last units, unmapped lines and listings."""
     for sku, units in ledger.oversold().items():
         report.oversold.append(
             Oversold(sku=sku, available=units, orders=last_takers(ledger.order_takes(sku), -units))
@@ -252,8 +305,15 @@ def _collect_problems(report: RunReport, ledger: Ledger, config: Config) -> None
         effect = desired_effect(Status(status), quantity, restock_returns=config.restock_returns)
         if effect:  # a cancelled line that maps nowhere changes nothing either way
             grouped.setdefault((channel, channel_sku), []).append(order_id)
+    for key in report.unmapped_listings:
+        grouped.setdefault(key, [])
     report.unmapped = [
-        Unmapped(channel, channel_sku, sorted(set(orders)))
+        Unmapped(
+            channel,
+            channel_sku,
+            sorted(set(orders)),
+            sorted(report.unmapped_listings.get((channel, channel_sku), [])),
+        )
         for (channel, channel_sku), orders in sorted(grouped.items())
     ]
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from omnisync.ledger import Ledger
 from tests.fakes import shopify_api, woocommerce_api
 from tests.fakes.server import dead_url, serve
 from tests.fakes.shopify_api import FakeShopify
@@ -45,6 +46,7 @@ def shops() -> Iterator[tuple[FakeShopify, FakeWoo, str, str]]:
 def omnisync(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("OMNISYNC_")} | {
         "SHOPIFY_TOKEN": shopify_api.TOKEN,
+        "SHOPIFY_CLIENT_SECRET": shopify_api.CLIENT_SECRET,
         "WOO_KEY": woocommerce_api.KEY,
         "WOO_SECRET": woocommerce_api.SECRET,
         "NO_COLOR": "1",
@@ -88,6 +90,8 @@ base_url = "{dead}"
 timeout = 3
 """
     )
+    # A ledger is never made silently by `sync`: create it as `omnisync init` would.
+    Ledger.open(root / "inventory.db", write=True, create=True).close()
 
 
 def test_a_dead_channel_fails_within_its_budget_while_the_others_sync(
@@ -159,6 +163,7 @@ secret = "${{WOO_SECRET}}"
 base_url = "{woo_url}"
 """
     )
+    Ledger.open(tmp_path / "inventory.db", write=True, create=True).close()
     for sku in ("TEE-M", "MUG"):
         assert omnisync(tmp_path, "stock", "set", sku, "10", "--new").returncode == 0
 
@@ -190,3 +195,35 @@ base_url = "{woo_url}"
     # and neither mid-run sale was written back into stock.
     assert (shopify.available("TEE-M"), shopify.available("MUG")) == (7, 8)
     assert (woo.stock("TEE-M"), woo.stock("MUG")) == (7, 8)
+
+
+def test_a_dev_dashboard_app_syncs_from_cron_on_one_stored_token(tmp_path: Path) -> None:
+    an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    shopify = FakeShopify()
+    shopify.add_variant("TEE-M", 10)
+    shopify.add_order(5001, [("TEE-M", 2)], updated=iso(an_hour_ago))
+    with serve(shopify) as url:
+        (tmp_path / "omnisync.toml").write_text(
+            f"""
+[channels.shop]
+type = "shopify"
+store = "test-shop.myshopify.com"
+client_id = "{shopify_api.CLIENT_ID}"
+client_secret = "${{SHOPIFY_CLIENT_SECRET}}"
+location = "1"
+base_url = "{url}"
+"""
+        )
+        Ledger.open(tmp_path / "inventory.db", write=True, create=True).close()
+        assert omnisync(tmp_path, "stock", "set", "TEE-M", "10", "--new").returncode == 0
+        first = omnisync(tmp_path, "-v", "sync", "--json", "--since", "1d")
+        again = omnisync(tmp_path, "-v", "sync", "--json")  # the next cron run
+
+    for result in (first, again):
+        assert result.returncode == 0, result.stdout + result.stderr
+    assert shopify.available("TEE-M") == 8
+    assert shopify.grants == 1  # the second run reused the token stored in the ledger
+    [token] = shopify.granted
+    output = first.stdout + first.stderr + again.stdout + again.stderr
+    for secret in (token, shopify_api.CLIENT_SECRET):
+        assert secret not in output

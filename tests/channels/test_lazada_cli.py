@@ -9,6 +9,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from omnisync.cli import app
+from omnisync.ledger import Ledger
 from tests.fakes import lazada_api
 from tests.fakes.lazada_api import FakeLazada
 from tests.fakes.server import serve
@@ -46,6 +47,8 @@ redirect_url = "https://seller.example/lazada/callback"
 base_url = "{url}/rest"
 """
         )
+        # A ledger is never made silently by `sync`: create it as `omnisync init` would.
+        Ledger.open(tmp_path / "inventory.db", write=True, create=True).close()
         for sku in ("TEE-M", "MUG"):
             done = runner.invoke(
                 app, ["--config", str(config), "stock", "set", sku, "10", "--new"], env=ENV

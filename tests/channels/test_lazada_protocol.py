@@ -130,3 +130,19 @@ def test_an_item_without_seller_sku_takes_the_listings_sku_by_sku_id() -> None:
     item = {"order_item_id": "7", "sku": "", "sku_id": "666", "status": "delivered"}
     line, _ = mapping.order_line(item, sku_by_id={"666": "TEE-M"}, request_types={})
     assert line.channel_sku == "TEE-M" and line.status is Status.COMPLETED
+
+
+def test_the_sellable_quantity_is_read_not_the_total() -> None:
+    # lazop-2-0-overview.md: "quantity | same as totalQuantity" = sellable + withhold + occupy.
+    sku = {
+        "SkuId": 1,
+        "quantity": 9,
+        "Available": 6,
+        "multiWarehouseInventories": [
+            {"warehouseCode": "MY10RV7-WH-10002", "sellableQuantity": 1},
+            {"warehouseCode": "Dropshipping", "sellableQuantity": 5, "quantity": 9},
+        ],
+    }
+    assert mapping.sellable(sku) == 5  # the default warehouse, however it is spelt
+    assert mapping.sellable({"quantity": 9, "Available": 6}) == 6
+    assert mapping.sellable({"quantity": 9}) == 9  # nothing better to go on

@@ -216,7 +216,7 @@ def test_orders_without_returned_units_cost_no_return_look_up() -> None:
 
 @pytest.mark.parametrize(
     ("needs_logistics", "solution", "status"),
-    [(False, 0, "REFUND_PAID"), (True, 1, "REFUND_PAID"), (True, 0, "ACCEPTED")],
+    [(False, 0, "ACCEPTED"), (True, 1, "ACCEPTED"), (True, 0, "PROCESSING")],
 )
 def test_refund_only_or_unfinished_returns_bring_nothing_back(
     needs_logistics: bool, solution: int, status: str

@@ -256,15 +256,57 @@ def answer_code(fake: FakeShopee) -> str:
     return str(body["code"])
 
 
-def test_an_answer_without_shop_id_asks_for_the_shop_login() -> None:
+async def approve(fake: FakeShopee, authorizer: Any) -> dict[str, str]:
+    """Open the link as the seller would; the fake answers where the browser lands."""
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=fake)) as client:
+        landed = (await client.get(authorizer.authorization_url())).json()["redirect_to"]
+    return dict(parse_qsl(urlsplit(landed).query))
+
+
+def test_a_main_account_approval_connects_its_only_shop(tmp_path: Path) -> None:
+    # A main account's code comes back with main_account_id; its tokens are refreshed for
+    # the shop ("refresh the access_token and refresh_token of shop_id ... respectively").
     fake = FakeShopee()
+    fake.main_account = (19479, [shopee_api.SHOP_ID])
+    fake.add_item("TEE", 10)
 
-    async def go() -> None:
-        async with shopee_authorizer(fake, shop_id=None) as authorizer:
-            await authorizer.exchange({"code": "abc", "main_account_id": "19479"})
+    async def go() -> Any:
+        with Ledger.open(tmp_path / "inventory.db", write=True) as ledger:
+            async with shopee_authorizer(
+                fake, tokens=ledger, access_token=None, refresh_token=None, shop_id=None
+            ) as authorizer:
+                answer = await approve(fake, authorizer)
+                result = await authorizer.exchange(answer)
+            async with shopee_channel(
+                fake, tokens=ledger, access_token=None, refresh_token=None, shop_id=None
+            ) as channel:
+                listings = await channel.list_listings()
+            return answer, result, len(listings)
 
-    with pytest.raises(ConfigError, match="main account"):
-        run(go())
+    answer, result, count = run(go())
+    assert "shop_id" not in answer and answer["main_account_id"] == "19479"
+    assert result.shop == str(shopee_api.SHOP_ID) and count == 1
+    body = next(r for r in fake.requests if r.path == signing.TOKEN_GET_PATH).json()
+    assert body["main_account_id"] == 19479 and "shop_id" not in body
+    assert fake.refreshes == 1  # the per-shop refresh
+
+
+def test_a_main_account_with_several_shops_needs_the_shop_named() -> None:
+    fake = FakeShopee()
+    fake.main_account = (19479, [shopee_api.SHOP_ID, 555])
+
+    async def go(shop: str | None) -> Any:
+        async with shopee_authorizer(
+            fake, access_token=None, refresh_token=None, shop_id=None
+        ) as authorizer:
+            answer = await approve(fake, authorizer)
+            if shop:
+                answer["shop_id"] = shop  # --shop-id beside the address
+            return await authorizer.exchange(answer)
+
+    with pytest.raises(ConfigError, match=f"{shopee_api.SHOP_ID}, 555"):
+        run(go(None))
+    assert run(go(str(shopee_api.SHOP_ID))).shop == str(shopee_api.SHOP_ID)
 
 
 # -- throttling, caps, clock, secrecy ----------------------------------------------------------
@@ -301,22 +343,6 @@ def test_the_daily_cap_stops_the_channel_at_once_with_a_clear_message() -> None:
         run(go())
     assert "daily API call limit" in str(caught.value) and "00:00 UTC+8" in str(caught.value)
     assert len(fake.requests) == 2  # one accepted, one refused: no retries on a daily cap
-
-
-def test_a_daily_cap_sent_as_http_429_is_not_retried_for_long() -> None:
-    # Which status comes with error_limit is undocumented; a 429 is retried by the HTTP layer
-    # before anyone reads the body, so those tries must stay few.
-    fake = FakeShopee()
-    capped = {"error": "error_limit", "message": "daily API call limit"}
-    fake.fail_next(*[Fault(status=429, body=capped, match="get_item_list")] * 10)
-
-    async def go() -> None:
-        async with shopee_channel(fake) as channel:
-            await channel.list_listings()
-
-    with pytest.raises(ChannelUnavailableError, match="00:00 UTC\\+8"):
-        run(go())
-    assert len(fake.requests) <= 4
 
 
 def test_a_clock_that_is_off_is_reported_as_such() -> None:

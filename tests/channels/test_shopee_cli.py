@@ -53,6 +53,7 @@ def test_a_seller_connects_a_shop_and_syncs_without_writing_code(
             result = runner.invoke(app, ["--config", str(config), *args])
             return result.exit_code, result.output
 
+        assert omnisync("init")[0] == 0  # only init makes the ledger
         for sku in ("TEE-M", "MUG-RED", "MUG-BLUE"):
             assert omnisync("stock", "set", sku, "10", "--new")[0] == 0
 

@@ -75,7 +75,7 @@ def line(**values: Any) -> dict[str, Any]:
 
 
 def returned(
-    amount: int, *, status: str = "REFUND_PAID", goods_back: bool = True, model: int = 0
+    amount: int, *, status: str = "ACCEPTED", goods_back: bool = True, model: int = 0
 ) -> ReturnRecord:
     return ReturnRecord("R1", "2512ABC", status, 1764100000, goods_back, ((1, model, amount),))
 
@@ -133,8 +133,27 @@ def test_goods_returned_move_to_a_returned_line_and_refund_only_stays() -> None:
     assert with_goods.updated_at == datetime.fromtimestamp(1764100000, UTC)
     refund_only = map_order(order(), [returned(2, goods_back=False)])
     assert [(line.quantity, line.status) for line in refund_only.lines] == [(2, None)]
-    unfinished = map_order(order(), [returned(2, status="ACCEPTED")])
-    assert [(line.quantity, line.status) for line in unfinished.lines] == [(2, None)]
+
+
+# Shopee's ReturnStatus list (Data Definition): only ACCEPTED ends refunded; REFUND_PAID is the
+# older enumeration's final state. Every other status is a return still open, or refused.
+@pytest.mark.parametrize(
+    ("status", "back"),
+    [
+        ("ACCEPTED", 1),
+        ("REFUND_PAID", 1),
+        ("REQUESTED", 0),
+        ("PROCESSING", 0),
+        ("JUDGING", 0),
+        ("SELLER_DISPUTE", 0),
+        ("CANCELLED", 0),
+        ("CLOSED", 0),
+    ],
+)
+def test_only_a_return_that_ended_refunded_brings_goods_back(status: str, back: int) -> None:
+    mapped = map_order(order(), [returned(1, status=status)])
+    assert sum(line.quantity for line in mapped.lines if line.status is Status.RETURNED) == back
+    assert sum(line.quantity for line in mapped.lines) == 2
 
 
 def test_a_refund_only_on_a_cancelled_order_keeps_the_goods_gone() -> None:

@@ -100,7 +100,10 @@ def test_statuses_and_quantities_follow_the_documented_mapping(shopify: FakeShop
     shipped = shopify.add_order(3, [("A", 2), ("B", 1)], updated=at(3), fulfilment="FULFILLED")
     shopify.add_order(4, [("A", 2)], updated=at(4), fulfilment="FULFILLED", closed=True)
     shopify.add_order(5, [("A", 2)], updated=at(5), cancelled=True)
+    # A voided or lapsed authorisation is about the payment: the order is not cancelled
+    # (research section 8: only cancelledAt marks a cancelled order).
     shopify.add_order(6, [("A", 2)], updated=at(6), financial="VOIDED")
+    shopify.add_order(9, [("A", 2)], updated=at(9), financial="EXPIRED")
     # Order 3: one A came back and was restocked, the B was refunded and kept.
     a, b = (line["id"] for line in shipped["lineItems"])
     shipped["lineItems"][0]["currentQuantity"] = 1
@@ -139,7 +142,8 @@ def test_statuses_and_quantities_follow_the_documented_mapping(shopify: FakeShop
     assert [line.id for line in got["3"].lines][1] == f"{a}/returned"
     assert got["4"].status is Status.COMPLETED
     assert got["5"].status is Status.CANCELLED
-    assert got["6"].status is Status.CANCELLED
+    assert got["6"].status is Status.PENDING
+    assert got["9"].status is Status.PENDING
     assert lines(got["7"]) == [("A", 1, Status.SHIPPED), ("B", 3, Status.PAID)]
     assert lines(got["8"]) == [("A", 2, Status.PAID)]
     assert str(got["2"].lines[0].unit_price) == "10.00"
@@ -408,7 +412,7 @@ def test_a_body_of_the_wrong_shape_fails_saying_what_was_expected(shopify: FakeS
 
 
 def test_a_missing_scope_is_an_auth_failure() -> None:
-    shopify = FakeShopify(scopes=("read_products", "write_inventory"))
+    shopify = FakeShopify(scopes=("read_locations", "write_inventory"))
 
     async def go() -> None:
         async with shopify_channel(shopify) as channel:
@@ -449,7 +453,7 @@ def test_probe_confirms_token_location_and_scopes(shopify: FakeShopify) -> None:
 
 
 def test_probe_points_out_missing_scopes_location_and_the_60_day_window() -> None:
-    shopify = FakeShopify(scopes=("read_orders", "read_products"))
+    shopify = FakeShopify(scopes=("read_orders", "read_locations"))
 
     async def go() -> Any:
         async with shopify_channel(shopify, location="77") as channel:
@@ -459,7 +463,8 @@ def test_probe_points_out_missing_scopes_location_and_the_60_day_window() -> Non
     assert not probe.ok
     text = "\n".join(probe.messages)
     assert "gid://shopify/Location/77 not found" in text
-    assert "write_inventory" in text
+    assert "read_inventory (reading stock levels)" in text
+    assert "write_inventory (writing stock levels)" in text
     assert "60 days" in text
 
 

@@ -98,7 +98,9 @@ def rows(got: Order) -> list[tuple[str, str, int, Status]]:
         ("PARTIALLY_PAID", False, False, Status.PAID),
         ("PARTIALLY_REFUNDED", False, False, Status.PAID),
         ("REFUNDED", False, False, Status.PAID),
-        ("VOIDED", False, False, Status.CANCELLED),
+        # Payment states, not cancellations: only cancelledAt cancels (research section 8).
+        ("VOIDED", False, False, Status.PENDING),
+        ("EXPIRED", False, False, Status.PENDING),
         ("PAID", True, False, Status.CANCELLED),
         ("PENDING", True, True, Status.CANCELLED),
     ],
@@ -171,8 +173,9 @@ def test_refunded_units_of_a_shipped_line_by_restock_type(
         ("LEGACY_RESTOCK", []),
         ("CANCEL", []),
         ("NO_RESTOCK", [("1/kept", "TEE", 1, Status.CANCELLED)]),
-        # RETURN is also used for units never fulfilled (research section 8).
-        ("RETURN", [("1/returned", "TEE", 1, Status.RETURNED)]),
+        # RETURN is also used for units never fulfilled (research section 8): they went
+        # back to stock without ever leaving it, so nothing is returned.
+        ("RETURN", []),
     ],
 )
 def test_refunded_units_before_any_fulfilment_by_restock_type(

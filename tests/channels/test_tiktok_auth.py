@@ -219,6 +219,7 @@ def test_auth_then_sync_from_the_command_line(tmp_path: Path) -> None:
     fake.add_order([("TEE-M", 2)], status="AWAITING_SHIPMENT", update_time=when)
     secret_env = {"TIKTOK_SECRET": tiktok_api.APP_SECRET}
     runner = CliRunner()
+    Ledger.open(tmp_path / "inventory.db", write=True).close()  # what `omnisync init` makes
     with serve(fake) as url:
         config = tmp_path / "omnisync.toml"
         config.write_text(
@@ -260,3 +261,23 @@ base_url = "{url}"
     everything = shown.output + connected.output + checked.output + synced.output
     for token in [*fake.access, *fake.refresh, tiktok_api.APP_SECRET]:
         assert token not in everything
+
+
+def test_an_approval_covering_several_shops_asks_which_and_forgets_an_old_one(
+    ledger: Ledger,
+) -> None:
+    fake = FakeTikTok()
+    fake.shops.append(dict(fake.shops[0], name="Toko Dua", cipher="ROW_secondShopCipher"))
+    ledger.save_tokens("tiktok", {"shop_cipher": "ROW_shopFromAnEarlierAuth"})
+
+    async def go() -> Any:
+        flow = authorizer(ledger, fake)
+        try:
+            return await flow.exchange({"code": tiktok_api.AUTH_CODE})
+        finally:
+            await flow.aclose()
+
+    result = run(go())
+    assert "2 shops" in result.shop and "Toko Dua" in result.shop
+    assert "set shop_cipher" in result.shop
+    assert not ledger.load_tokens("tiktok").get("shop_cipher")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from omnisync.channels.tiktok import payloads
 from omnisync.channels.tiktok.mapping import SkuStock, map_order, returned_lines, spread
 from omnisync.channels.tiktok.signing import base_string, sign
 from omnisync.models import Status
@@ -62,11 +63,8 @@ def test_sign_covers_the_sorted_query_and_the_exact_body() -> None:
     ],
 )
 def test_order_statuses(tiktok: str, expected: Status) -> None:
-    order = map_order(
-        {"id": "1", "status": tiktok, "create_time": 1, "update_time": 2, "line_items": []},
-        returned=set(),
-        sku_by_ids={},
-    )
+    raw = {"id": "1", "status": tiktok, "create_time": 1, "update_time": 2, "line_items": []}
+    order = map_order(payloads.Order.model_validate(raw), returned=set(), sku_by_ids={})
     assert order.status is expected
 
 
@@ -95,7 +93,9 @@ def test_a_line_status_overrides_the_order_and_a_bundle_acts_on_its_parts() -> N
             ),
         ],
     }
-    order = map_order(raw, returned=set(), sku_by_ids={("5", "12"): "TEE-L"})
+    order = map_order(
+        payloads.Order.model_validate(raw), returned=set(), sku_by_ids={("5", "12"): "TEE-L"}
+    )
     got = [(li.id, li.channel_sku, li.quantity, order.line_status(li)) for li in order.lines]
     assert got == [
         ("a", "TEE-M", 1, Status.SHIPPED),
@@ -115,18 +115,21 @@ def test_a_returned_line_before_shipping_stays_as_it_was() -> None:
         "update_time": 2,
         "line_items": [line("a", "AWAITING_SHIPMENT")],
     }
-    order = map_order(raw, returned={"a"}, sku_by_ids={})
+    order = map_order(payloads.Order.model_validate(raw), returned={"a"}, sku_by_ids={})
     assert order.line_status(order.lines[0]) is Status.PAID
 
 
 def test_returned_lines_only_from_completed_returns_with_goods_back() -> None:
-    def record(kind: str, status: str, keep: bool, line_id: str) -> dict[str, object]:
-        return {
-            "return_type": kind,
-            "return_status": status,
-            "can_buyer_keep_item": keep,
-            "return_line_items": [{"order_line_item_id": line_id}],
-        }
+    def record(kind: str, status: str, keep: bool, line_id: str) -> payloads.ReturnRecord:
+        return payloads.ReturnRecord.model_validate(
+            {
+                "order_id": "9",
+                "return_type": kind,
+                "return_status": status,
+                "can_buyer_keep_item": keep,
+                "return_line_items": [{"order_line_item_id": line_id}],
+            }
+        )
 
     records = [
         record("RETURN_AND_REFUND", "RETURN_OR_REFUND_REQUEST_COMPLETE", False, "1"),
@@ -155,3 +158,79 @@ def test_spread_keeps_every_warehouse_and_none_below_zero(
 ) -> None:
     stock = SkuStock("1", "2", "TEE-M", warehouses)
     assert spread(stock, target, chosen) == expected
+
+
+def test_the_official_response_samples_read_as_documented() -> None:
+    # Response samples of update-inventory.spec.json and search-products.spec.json
+    # (lazykern/ecommerce-api-docs@eba059e3:data/raw/tiktok/api-reference/products/), trimmed.
+    update = payloads.UpdateResult.model_validate(
+        {
+            "errors": [
+                {
+                    "code": 12052990,
+                    "message": "Check failed",
+                    "detail": {
+                        "sku_id": "1729592969712207013",
+                        "extra_errors": [
+                            {
+                                "warehouse_id": "7068517275539719942",
+                                "code": 12052097,
+                                "message": "The warehouse does not exist",
+                            }
+                        ],
+                    },
+                }
+            ]
+        }
+    )
+    (error,) = update.errors
+    assert error.detail is not None and error.detail.sku_id == "1729592969712207013"
+    assert error.detail.extra_errors[0].code == 12052097
+    products = payloads.Products.model_validate(
+        {
+            "total_count": 200,
+            "products": [
+                {
+                    "id": "1729592969712207008",
+                    "title": "Short Boat Invisible Socks",
+                    "status": "ACTIVATE",
+                    "skus": [
+                        {
+                            "id": "1729592969712207012",
+                            "seller_sku": "Color-Red-XM01",
+                            "price": {"currency": "USD", "sale_price": "121.11"},
+                            "inventory": [
+                                {
+                                    "warehouse_id": "7068517275539719942",
+                                    "quantity": 999,
+                                    "backorder_quantity": 888,
+                                    "handling_time": 5,
+                                }
+                            ],
+                        }
+                    ],
+                }
+            ],
+            "next_page_token": "b2Zmc2V0PTAK",
+        }
+    )
+    assert products.next_page_token == "b2Zmc2V0PTAK"
+    assert products.products[0].skus[0].inventory[0].quantity == 999
+
+
+def test_numbers_for_ids_and_nulls_for_lists_are_read_without_fuss() -> None:
+    raw = {
+        "id": 576461413038785752,
+        "status": "AWAITING_SHIPMENT",
+        "create_time": 1,
+        "update_time": 2,
+        "line_items": [
+            {"id": 577086512123755123, "sku_id": 9, "seller_sku": "TEE-M", "sale_price": ""},
+            {"id": "2", "seller_sku": "TEE-M", "combined_listing_skus": None},
+        ],
+    }
+    order = map_order(payloads.Order.model_validate(raw), returned=set(), sku_by_ids={})
+    assert order.id == "576461413038785752"
+    assert [line.id for line in order.lines] == ["577086512123755123", "2"]
+    assert order.lines[0].unit_price is None
+    assert payloads.Products.model_validate({"products": None}).products == []

@@ -15,32 +15,50 @@ those pages, not from the adapter.
   `IncompleteSignature` "The request signature does not conform to lazop standards"
   (system-api/generateaccesstoken.json error list).
 - `timestamp` (ms, or ISO) more than 7200 s from the platform's clock is refused
-  (calling-parameters.md). The error code is not documented: UNVERIFIED, modelled as
-  `InvalidTimestamp`. Every answer carries an HTTP `Date` header, as any HTTP server's.
+  (calling-parameters.md). Which code the gateway answers is UNVERIFIED; the one documented
+  code about it, `OPEN_API_TIMESTAMP_INVALID` "The input timestamp is invalid"
+  (lazada-wallet-corporate-top-up-api/giftcoderequest.json), is used. Every answer carries
+  an HTTP `Date` header, as any HTTP server's.
 - Answers are HTTP 200 with `code` a string, "0" for success, else `type`, `message`,
   `request_id` (guides/developers-guide/error-messages.md; the Ruby client's sample error
   body `{"code": "501", "type": "ISP", "message": ..., "detail": [...], "request_id": ...}`).
 - Access tokens expire (`IllegalAccessToken` "The specified access token is invalid or
   expired", seller-api/getseller.json); `/auth/token/refresh` answers new tokens at the top
-  level with `expires_in` and `refresh_expires_in` (system-api/refreshaccesstoken.json); a
-  used or expired refresh token gets `IllegalRefreshToken`. That the old refresh token dies
-  on use is UNVERIFIED for Lazada; the fake is strict about it.
+  level with `expires_in` and `refresh_expires_in` as digit strings and the sellers in
+  `country_user_info_list` (system-api/refreshaccesstoken.json; `/auth/token/create` names
+  it `country_user_info`, country in capitals: generateaccesstoken.json). "The duration of
+  the access token will be reset, but the duration of the refresh token will not be reset"
+  (seller-authorization-introduction.md): the new refresh token keeps the old one's end.
+  A used or expired refresh token gets `IllegalRefreshToken`. That the old refresh token
+  dies on use is UNVERIFIED for Lazada ("You must save the latest refresh_token"); the fake
+  is strict about it.
 - `/auth/token/create` takes a `code` "valid for half an hour and can only be used once"
   (seller-authorization-introduction.md), else `InvalidCode`.
 - `/products/get`: `limit` ≤ 50 (E019 "The maximum value of limit is 50"), `offset` ≤ 10000
   (E014), `filter`, `sku_seller_list` JSON array matching whole SellerSkus; answers
-  `data.total_products` (item level) and `data.products[].skus[]` (product-api/getproducts.json).
+  `data.total_products` (item level, a digit string as in the sample) and
+  `data.products[]` with `item_id` (a string in the sample) and `skus[]` (product-api/
+  getproducts.json). Stock per SKU follows inventory-calculation-logic.md: a buyer's order
+  moves units from sellable to withhold (unpaid) and occupy (paid), ready-to-ship takes them
+  out of the total. `quantity` is the total ("quantity: same as totalQuantity",
+  overview/lazop-2-0-overview.md), `Available` the sellable, and `multiWarehouseInventories`
+  (with `warehouses=True`) gives `sellableQuantity` per warehouse.
 - `/orders/get`: `update_after`/`update_before` inclusive ISO 8601 with offset (E017
-  otherwise), `sort_by`, `sort_direction`, `limit` ≤ 100 (E019), `offset` ≤ 5000 (E014,
-  get-order.md "Maximum value: 5000"); `data.count`, `data.countTotal`, `data.orders[]`
-  with ISO `created_at`/`updated_at` and `statuses[]` (order-api/getorders.json).
-- `/orders/items/get`: `order_ids` "[1,2]", at most 50 (E038 "Too many orders were
-  requested"); one item per unit with `order_item_id`, `sku`, `sku_id`, `status`, ms-epoch
-  `created_at`/`updated_at`, `reverse_order_id` (order-api/getmultipleorderitems.json).
-- `/order/reverse/return/detail/list`: `data.request_type` CANCEL / RETURN / ONLY_REFUND
+  otherwise), `sort_by`, `sort_direction`, `limit` ≤ 100 (E019), `offset` ≤ 4500 (E014; the
+  API page's parameter rule "Max Size:4500", stricter than get-order.md's 5000);
+  `data.count`, `data.countTotal`, `data.orders[]` with ISO `created_at`/`updated_at` and
+  `statuses[]` (order-api/getorders.json). `legacy_shapes` answers as public captures of
+  the live API do: numbers for ids and counts, times as "2018-05-17 09:23:36 +0800".
+- `/orders/items/get`: `order_ids` "[1,2]" (E056 otherwise), at most 50 (E038 "Too many
+  orders were requested"), an id not in the shop fails the call (E037); one item per unit
+  with `order_item_id`, `sku`, `sku_id`, `status`, ms-epoch `created_at`/`updated_at`,
+  `reverse_order_id` (order-api/getmultipleorderitems.json).
+- `/order/reverse/return/detail/list`: `data.request_type` CANCEL / RETURN / ONLY_REFUND;
+  an unknown id answers `106` "ROC internal error"
   (return-and-refund-api/getreverseorderdetail.json).
 - `/product/stock/sellable/update`: form `payload` XML, at most 50 SKUs (E204 "Too many SKU
-  in one request"); sets SellableQuantity; a SKU below its campaign lock fails (4170,
+  in one request"); sets SellableQuantity (the total becomes sellable + withhold + occupy);
+  a SKU below its campaign lock fails (4170,
   updatesellablequantity.json) and the answer is the overview `501` with `detail`
   (UNVERIFIED: which key names the SKU, and whether the other SKUs were applied; the fake
   applies the others unless `atomic_failures`); negative quantities fail with 212.
@@ -62,10 +80,11 @@ import time
 import xml.etree.ElementTree as ET
 from collections import defaultdict, deque
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
 
+from tests.fakes.lazada_shop import LazadaShop, spaced
 from tests.fakes.server import FakeApp, Request, Response
 
 APP_KEY = "104857"
@@ -74,6 +93,7 @@ ACCESS_TOKEN = "50000601c30atpedfgu3LVvik87Ixlsvle3mSoB7701ceb156fPunYZ43GBg"
 REFRESH_TOKEN = "500016000300bwa2WteaQyfwBMnPxurcA0mXGhQdTt18356663CfcDTYpWoi"
 CODE = "0_100132_2DL4DV3jcU1UOT7WGI1A4rY91"
 INVENTORY_QPS = 50  # inventory-management-api.md: "50 times per second" per seller
+MAX_ORDERS_OFFSET = 4500  # getorders.json: offset "Max Size:4500"
 AUTH_PATHS = {"/auth/token/create", "/auth/token/refresh"}
 
 
@@ -83,16 +103,9 @@ def sign(secret: str, path: str, params: dict[str, str]) -> str:
     return hmac.new(secret.encode(), text.encode(), hashlib.sha256).hexdigest().upper()
 
 
-JAKARTA = timezone(timedelta(hours=7))
-
-
-def _iso(moment: datetime) -> str:
-    # Lazada writes local time with an offset (getorders.json: 2018-02-09T22:44:30+08:00).
-    return moment.astimezone(JAKARTA).replace(microsecond=0).isoformat()
-
-
-class FakeLazada(FakeApp):
-    """One Lazada seller. Build state with `add_product`, `add_order`; read `stock`."""
+class FakeLazada(LazadaShop, FakeApp):
+    """One Lazada seller behind the gateway. Build state with `add_product`, `add_order`
+    (`LazadaShop`); read `stock`."""
 
     def __init__(
         self,
@@ -104,9 +117,9 @@ class FakeLazada(FakeApp):
         access_ttl: int = 7 * 86400,
         refresh_ttl: int = 30 * 86400,
     ) -> None:
-        super().__init__(latency=latency)
+        FakeApp.__init__(self, latency=latency)
+        LazadaShop.__init__(self, now=now)
         self.app_key, self.app_secret = app_key, app_secret
-        self.now = now or (lambda: datetime.now(UTC))
         self.access_ttl, self.refresh_ttl = access_ttl, refresh_ttl
         self.access_tokens: dict[str, datetime] = {ACCESS_TOKEN: self.now() + timedelta(days=7)}
         self.refresh_tokens: dict[str, datetime] = {REFRESH_TOKEN: self.now() + timedelta(days=30)}
@@ -114,11 +127,11 @@ class FakeLazada(FakeApp):
         self.token_serial = itertools.count(1)
         self.refreshes = 0
         self.seller = {"name": "Toko Fake", "seller_id": 1000123, "short_code": "ID1XYZ"}
-        self.products: dict[int, dict[str, Any]] = {}
-        self.orders: dict[str, dict[str, Any]] = {}
-        self.reverse_orders: dict[str, str] = {}  # reverse order id -> request_type
-        self.locks: dict[int, int] = {}  # SkuId -> campaign-locked sellable quantity
+        self.legacy_shapes = False  # numbers for ids, "YYYY-MM-DD HH:MM:SS +0700" times
         self.atomic_failures = False  # a failed SKU fails the whole stock update
+        # Stock updates applied whose answer is nonetheless "1000 Internal Application Error"
+        # (updatesellablequantity.json lists it): the caller cannot know what was applied.
+        self.ambiguous_writes = 0
         self.qps: dict[str, int] = {"/product/stock/sellable/update": INVENTORY_QPS}
         self.calls: dict[str, deque[float]] = defaultdict(deque)
         self.call_cap: int | None = None  # calls allowed before the allowance is used up
@@ -126,126 +139,8 @@ class FakeLazada(FakeApp):
         self.throttled = 0
         self.updates: list[list[dict[str, Any]]] = []
         self.before: list[Callable[[Request], None]] = []
-        self._ids = itertools.count(100001)
 
-    # -- building state ------------------------------------------------------------------
-
-    def add_product(
-        self, skus: list[tuple[str, int]], *, name: str = "", warehouses: bool = False
-    ) -> tuple[int, list[int]]:
-        """A product with SKUs (SellerSku, sellable); an empty SellerSku is allowed here to
-        model old listings, though Lazada requires one for new products."""
-        item_id = next(self._ids) * 10
-        sku_ids = []
-        rows = []
-        for seller_sku, quantity in skus:
-            sku_id = next(self._ids)
-            sku_ids.append(sku_id)
-            row: dict[str, Any] = {
-                "Status": "active",
-                "SkuId": sku_id,
-                "SellerSku": seller_sku,
-                "ShopSku": f"{item_id}_ID-{sku_id}",
-                "quantity": quantity,
-                "Available": quantity,
-                "price": 150000,
-            }
-            if warehouses:
-                row["multiWarehouseInventories"] = [
-                    {
-                        "warehouseCode": "dropshipping",
-                        "quantity": quantity,
-                        "totalQuantity": quantity,
-                        "sellableQuantity": quantity,
-                        "occupyQuantity": 0,
-                        "withholdQuantity": 0,
-                    }
-                ]
-            rows.append(row)
-        self.products[item_id] = {
-            "item_id": item_id,
-            "attributes": {"name": name or f"Product {skus[0][0]}"},
-            "skus": rows,
-            "status": "Active",
-            "created_time": str(int(self.now().timestamp() * 1000)),
-        }
-        return item_id, sku_ids
-
-    def _sku(self, sku_id: int) -> dict[str, Any]:
-        for product in self.products.values():
-            for row in product["skus"]:
-                if row["SkuId"] == sku_id:
-                    return row  # type: ignore[no-any-return]
-        raise KeyError(sku_id)
-
-    def stock(self, sku_id: int) -> int:
-        return int(self._sku(sku_id)["quantity"])
-
-    def set_stock(self, sku_id: int, quantity: int) -> None:
-        row = self._sku(sku_id)
-        row["quantity"] = row["Available"] = quantity
-        for entry in row.get("multiWarehouseInventories") or ():
-            entry["quantity"] = entry["sellableQuantity"] = entry["totalQuantity"] = quantity
-
-    def sell(self, sku_id: int, quantity: int = 1) -> None:
-        """A buyer takes units: Lazada lowers the sellable quantity at once (withhold)."""
-        self.set_stock(sku_id, self.stock(sku_id) - quantity)
-
-    def add_order(
-        self,
-        items: list[tuple[str, int, str]],
-        *,
-        updated: datetime,
-        created: datetime | None = None,
-        order_id: str | None = None,
-        reverse: dict[int, tuple[str, str]] | None = None,
-        with_sku: bool = True,
-    ) -> str:
-        """An order of one unit per (SellerSku, SkuId, item status); `reverse` maps an item
-        index to (reverse order id, request_type)."""
-        oid = order_id or str(next(self._ids) * 1000 + 1)
-        created = created or updated
-        rows = []
-        for n, (seller_sku, sku_id, status) in enumerate(items):
-            row: dict[str, Any] = {
-                "order_item_id": str(int(oid) * 10 + n),
-                "order_id": oid,
-                "sku": seller_sku if with_sku else "",
-                "sku_id": str(sku_id),
-                "shop_sku": f"SHOP-{sku_id}",
-                "status": status,
-                "item_price": "150000.00",
-                "paid_price": "150000.00",
-                "currency": "IDR",
-                "warehouse_code": "dropshipping",
-                "created_at": str(int(created.timestamp() * 1000)),
-                "updated_at": str(int(updated.timestamp() * 1000)),
-                "return_status": "",
-                "reason": "",
-                "name": f"Product {seller_sku}",
-            }
-            if reverse and n in reverse:
-                rid, kind = reverse[n]
-                row["reverse_order_id"] = rid
-                self.reverse_orders[rid] = kind
-            rows.append(row)
-        self.orders[oid] = {
-            "order_id": oid,
-            "order_number": oid,
-            "created_at": _iso(created),
-            "updated_at": _iso(updated),
-            "price": "150000.00",
-            "items_count": str(len(rows)),
-            "payment_method": "COD",
-            "items": rows,
-        }
-        return oid
-
-    def set_item_status(self, order_id: str, index: int, status: str, *, updated: datetime) -> None:
-        order = self.orders[order_id]
-        order["items"][index]["status"] = status
-        order["items"][index]["updated_at"] = str(int(updated.timestamp() * 1000))
-        order["updated_at"] = _iso(updated)
+    # -- tokens ----------------------------------------------------------------------------
 
     def expire_access_tokens(self) -> None:
         for token in self.access_tokens:
@@ -325,10 +220,7 @@ class FakeLazada(FakeApp):
                 "IncompleteSignature", "The request signature does not conform to lazop standards"
             )
         if not self._check_time(params.get("timestamp", "")):
-            return self._error(
-                "InvalidTimestamp",
-                "Invalid timestamp: it differs from UTC time by more than 7200 seconds",
-            )
+            return self._error("OPEN_API_TIMESTAMP_INVALID", "The input timestamp is invalid")
         with self.lock:
             if self.call_cap is not None and self.accepted >= self.call_cap:
                 return self._error(
@@ -365,31 +257,38 @@ class FakeLazada(FakeApp):
 
     # -- tokens --------------------------------------------------------------------------
 
-    def _issue(self) -> Response:
+    def _issue(self, *, refresh_until: datetime | None = None) -> Response:
+        """New tokens; `refresh_until` is the end a refreshed refresh token keeps."""
         n = next(self.token_serial)
         access = f"50000{n:03d}access{n}x{'A' * 40}"
         refresh = f"50001{n:03d}refresh{n}y{'B' * 40}"
-        self.access_tokens[access] = self.now() + timedelta(seconds=self.access_ttl)
-        self.refresh_tokens[refresh] = self.now() + timedelta(seconds=self.refresh_ttl)
-        # Top-level fields, numbers as strings (refreshaccesstoken.json responseCode).
+        now = self.now()
+        self.access_tokens[access] = now + timedelta(seconds=self.access_ttl)
+        ends = refresh_until or now + timedelta(seconds=self.refresh_ttl)
+        self.refresh_tokens[refresh] = ends
+        country = "id" if refresh_until else "ID"  # create answers capitals, refresh lower case
+        users = [
+            {
+                "country": country,
+                "seller_id": str(self.seller["seller_id"]),
+                "user_id": "10101",
+                "short_code": self.seller["short_code"],
+            }
+        ]
+        # Top-level fields, numbers as strings (generateaccesstoken.json and
+        # refreshaccesstoken.json responseCode); the seller list's key differs between them.
         return Response(
             200,
             {
                 "access_token": access,
                 "refresh_token": refresh,
                 "expires_in": str(self.access_ttl),
-                "refresh_expires_in": str(self.refresh_ttl),
+                "refresh_expires_in": str(max(0, int((ends - now).total_seconds()))),
                 "country": "id",
+                "account_id": "7063844",
                 "account_platform": "seller_center",
                 "account": "seller@example.co.id",
-                "country_user_info": [
-                    {
-                        "country": "id",
-                        "seller_id": str(self.seller["seller_id"]),
-                        "user_id": "10101",
-                        "short_code": self.seller["short_code"],
-                    }
-                ],
+                ("country_user_info_list" if refresh_until else "country_user_info"): users,
                 "code": "0",
                 "request_id": "0ba2887315178178017221014",
             },
@@ -410,7 +309,7 @@ class FakeLazada(FakeApp):
                 "IllegalRefreshToken", "The specified refresh token is invalid or expired"
             )
         self.refreshes += 1
-        return self._issue()
+        return self._issue(refresh_until=expires)
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -438,14 +337,27 @@ class FakeLazada(FakeApp):
                 return self._error("70", "E070: You have corrupt data in your sku seller list.")
             products = [p for p in products if any(row["SellerSku"] in wanted for row in p["skus"])]
         page = products[offset : offset + limit]
-        return self._ok({"total_products": len(products), "products": json.loads(json.dumps(page))})
+        if "sku_seller_list" in params:
+            # "A maximum of 100 SKUs can be returned" (getproducts.json): read here as an
+            # answer cut after the products whose SKUs reach 100 (UNVERIFIED reading).
+            shown, count = [], 0
+            for product in page:
+                if shown and count + len(product["skus"]) > 100:
+                    break
+                shown.append(product)
+                count += len(product["skus"])
+            page = shown
+        # `total_products` is a digit string in the sample answer (getproducts.json).
+        return self._ok(
+            {"total_products": str(len(products)), "products": json.loads(json.dumps(page))}
+        )
 
     def _orders(self, params: dict[str, str]) -> Response:
         limit = self._int(params, "limit", 100)
         offset = self._int(params, "offset", 0)
         if limit is None or not 0 < limit <= 100:
             return self._error("19", "E019: Invalid Limit")
-        if offset is None or not 0 <= offset <= 5000:
+        if offset is None or not 0 <= offset <= MAX_ORDERS_OFFSET:
             return self._error("14", f'E014: "{params.get("offset")}" Invalid Offset')
         try:
             after = datetime.fromisoformat(params["update_after"])
@@ -472,31 +384,49 @@ class FakeLazada(FakeApp):
         for order in chosen[offset : offset + limit]:
             entry = {k: v for k, v in order.items() if k != "items"}
             entry["statuses"] = sorted({row["status"] for row in order["items"]})
+            if self.legacy_shapes:
+                entry |= {
+                    "order_id": int(entry["order_id"]),
+                    "order_number": int(entry["order_number"]),
+                    "items_count": int(entry["items_count"]),
+                    "created_at": spaced(entry["created_at"]),
+                    "updated_at": spaced(entry["updated_at"]),
+                }
             page.append(entry)
-        return self._ok({"count": str(len(page)), "countTotal": str(len(chosen)), "orders": page})
+        count: Any = len(page) if self.legacy_shapes else str(len(page))
+        total: Any = len(chosen) if self.legacy_shapes else str(len(chosen))
+        return self._ok({"count": count, "countTotal": total, "orders": page})
 
     def _items(self, params: dict[str, str]) -> Response:
-        try:
-            ids = [str(i) for i in json.loads(params["order_ids"])]
-        except (KeyError, ValueError, TypeError):
+        if "order_ids" not in params:
             return self._error("1", "E001: Parameter order_ids is mandatory")
+        try:
+            ids = [str(int(i)) for i in json.loads(params["order_ids"])]
+        except (ValueError, TypeError):
+            return self._error(
+                "56", "E056: Invalid OrdersIdList format. Must use array format [1,2]"
+            )
         if len(ids) > 50:
             return self._error("38", "E038: Too many orders were requested")
-        data = [
-            {
-                "order_id": oid,
-                "order_number": oid,
-                "order_items": json.loads(json.dumps(self.orders[oid]["items"])),
-            }
-            for oid in ids
-            if oid in self.orders
-        ]
+        if any(oid not in self.orders for oid in ids):
+            return self._error("37", "E037: One or more order id in the list are incorrect")
+        data = []
+        for oid in ids:
+            items = json.loads(json.dumps(self.orders[oid]["items"]))
+            key: Any = int(oid) if self.legacy_shapes else oid
+            if self.legacy_shapes:
+                for item in items:
+                    item["order_id"] = key
+                    item["order_item_id"] = int(item["order_item_id"])
+                    if item.get("reverse_order_id"):
+                        item["reverse_order_id"] = int(item["reverse_order_id"])
+            data.append({"order_id": key, "order_number": key, "order_items": items})
         return self._ok(data)
 
     def _reverse(self, params: dict[str, str]) -> Response:
         rid = params.get("reverse_order_id", "")
         if rid not in self.reverse_orders:
-            return self._error("ReverseOrderNotFound", "reverse order not found", kind="ISP")
+            return self._error("106", "ROC internal error", kind="ISP")
         return self._ok({"reverse_order_id": rid, "request_type": self.reverse_orders[rid]})
 
     # -- writes --------------------------------------------------------------------------
@@ -532,6 +462,11 @@ class FakeLazada(FakeApp):
             except KeyError:
                 failures.append((entry, "SkuId", "SKU not found"))
                 continue
+            product = self.products.get(entry["ItemId"])
+            if product is None or all(row["SkuId"] != entry["SkuId"] for row in product["skus"]):
+                # A stock update names the SKU by ItemId and SkuId together (the payload demo).
+                failures.append((entry, "ItemId", "SKU does not belong to this item"))
+                continue
             if entry["SellableQuantity"] < 0:
                 failures.append(
                     (entry, "SellableQuantity", "Sellable inventory cannot be negative")
@@ -550,6 +485,9 @@ class FakeLazada(FakeApp):
             for entry in wanted:
                 if id(entry) not in failed:
                     self.set_stock(entry["SkuId"], entry["SellableQuantity"])
+        if self.ambiguous_writes > 0:
+            self.ambiguous_writes -= 1
+            return self._error("1000", "Internal Application Error", kind="ISP")
         if not failures:
             return self._ok({})
         detail = [

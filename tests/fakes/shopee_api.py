@@ -17,12 +17,21 @@ authorization-and-authentication.md), not from the adapter:
   (order.order_list_invalid_time "Start time must be earlier than end time and diff in
   15days."); page_size 1..100; get_order_detail and get_item_base_info take ≤ 50 ids;
   update_stock one item and 1..50 models, answering success_list / failure_list, a model below
-  its promotion-reserved stock failing alone ("Total stock must be more than reserved stock.").
+  its promotion-reserved stock failing alone ("Total stock must be more than reserved stock.");
+  when every model fails, error_busi_update_stock_failed ("please check failure_list for
+  detailed reason") with the failure_list still in `response`. A shop with warehouses
+  (`location_id`) refuses a write without one ("Lack of location_id"), one without refuses a
+  location ("You do not have right to use seller location_id") (update_stock error_list).
+- Items and models fulfilled by Shopee carry is_fulfillment_by_shopee and only shopee_stock.
+- Returns end refunded in ACCEPTED (Data Definition "ReturnStatus" has no REFUND_PAID); a main
+  account approval comes back with main_account_id and token/get answers shop_id_list.
 - Throttling: error_rate_limit past `rate` calls a second; error_limit past `daily_cap` calls.
 
 UNVERIFIED (no source gives them): the HTTP status of error answers. This fake sends 403 for
-auth / sign / daily-limit errors, 400 for parameter errors and 429 for error_rate_limit; the
-adapter reads the `error` field whatever the status, as Shopee's SDK does.
+auth / sign / daily-limit errors, 400 for parameter errors and update_stock's all-failed
+answer, and 429 for error_rate_limit; the adapter reads the `error` field whatever the status,
+as Shopee's SDK does (src/fetch.ts). Also UNVERIFIED: how item_id_list is spelled (the doc's
+samples disagree), so every spelling is accepted.
 """
 
 from __future__ import annotations
@@ -38,6 +47,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from tests.fakes.server import FakeApp, Receive, Request, Response, Scope, Send
+from tests.fakes.shopee_orders import OrderApis
 from tests.fakes.shopee_state import (
     PARTNER_ID,
     PARTNER_KEY,
@@ -50,7 +60,6 @@ from tests.fakes.shopee_state import (
     id_list,
     page_size,
     sign,
-    time_range,
 )
 
 __all__ = ["PARTNER_ID", "PARTNER_KEY", "FakeShopee"]
@@ -67,10 +76,11 @@ STATUS = {
     "error_param": 400,
     "order.order_list_invalid_time": 400,
     "error_rate_limit": 429,
+    "error_busi_update_stock_failed": 400,
 }
 
 
-class FakeShopee(FakeApp):
+class FakeShopee(OrderApis, FakeApp):
     """One Shopee shop of one partner app."""
 
     def __init__(
@@ -88,8 +98,11 @@ class FakeShopee(FakeApp):
         self.rate = rate
         self.daily_cap = daily_cap
         self.location_id = location_id  # set: a multi-warehouse seller
+        # (main_account_id, its shops): the seller approves with a main account.
+        self.main_account: tuple[int, list[int]] | None = None
         self.expired_error = expired_error
         self.calls = 0  # accepted calls, for the daily cap
+        self.raw_queries: list[tuple[str, str]] = []  # (path, query string) as sent
         self.items: dict[int, Item] = {}
         self.orders: dict[str, FakeOrder] = {}
         self.returns: list[FakeReturn] = []
@@ -170,7 +183,7 @@ class FakeShopee(FakeApp):
         order_sn: str,
         items: list[tuple[str, int]],
         *,
-        status: str = "REFUND_PAID",
+        status: str = "ACCEPTED",
         updated: int | None = None,
         needs_logistics: bool = True,
         solution: int = 0,
@@ -210,6 +223,8 @@ class FakeShopee(FakeApp):
         # The base Request keeps one value per key; list parameters need them all.
         raw = scope.get("query_string", b"").decode() if scope.get("type") == "http" else ""
         _RAW_QUERY.set(tuple(parse_qsl(raw, keep_blank_values=True)))
+        if raw:
+            self.raw_queries.append((str(scope.get("path", "")), raw))
         await super().__call__(scope, receive, send)
 
     def label(self, request: Request) -> str:
@@ -232,6 +247,8 @@ class FakeShopee(FakeApp):
 
     def _error(self, exc: ShopeeError) -> Response:
         body = {"error": exc.error, "message": exc.message, "request_id": secrets.token_hex(16)}
+        if exc.response is not None:
+            body["response"] = exc.response
         return Response(STATUS.get(exc.error, 403), body, self._date())
 
     def _authenticate(self, request: Request) -> None:
@@ -321,7 +338,12 @@ class FakeShopee(FakeApp):
         redirect = request.query.get("redirect", "")
         if not redirect:
             raise ShopeeError("error_param", "Wrong parameters, detail: redirect is empty.")
-        address = f"{redirect}?{urlencode({'code': self.new_code(), 'shop_id': SHOP_ID})}"
+        # A shop login comes back with shop_id, a main account login with main_account_id
+        # ("Authorization and Authentication", "Using the authorization code").
+        who = (
+            {"main_account_id": self.main_account[0]} if self.main_account else {"shop_id": SHOP_ID}
+        )
+        address = f"{redirect}?{urlencode({'code': self.new_code(), **who})}"
         return {"redirect_to": address}
 
     def _issue(self) -> dict[str, Any]:
@@ -334,11 +356,22 @@ class FakeShopee(FakeApp):
 
     def _token_get(self, request: Request) -> dict[str, Any]:
         body = request.json() or {}
-        if body.get("partner_id") != PARTNER_ID or not isinstance(body.get("shop_id"), int):
+        # shop_id or main_account_id: "True, input 1 only", integers.
+        ids = [key for key in ("shop_id", "main_account_id") if isinstance(body.get(key), int)]
+        if body.get("partner_id") != PARTNER_ID or len(ids) != 1:
             raise ShopeeError("error_param", "Wrong parameters, detail: partner_id, shop_id.")
         code = body.get("code")
         if code not in self.codes:
             raise ShopeeError("error_auth", "Invalid code")
+        if ids == ["main_account_id"]:
+            if not self.main_account or body["main_account_id"] != self.main_account[0]:
+                raise ShopeeError(
+                    "invalid_main_acount_id",
+                    "The code or main_accoount_id is wrong, please check the code or the "
+                    "main_account_id.",
+                )
+            self.codes.discard(code)
+            return self._issue() | {"shop_id_list": list(self.main_account[1])}
         if body["shop_id"] != SHOP_ID:
             raise ShopeeError(
                 "invalid_shop_id",
@@ -349,7 +382,8 @@ class FakeShopee(FakeApp):
 
     def _token_refresh(self, request: Request) -> dict[str, Any]:
         body = request.json() or {}
-        if body.get("partner_id") != PARTNER_ID or body.get("shop_id") != SHOP_ID:
+        shops = {SHOP_ID, *(self.main_account[1] if self.main_account else ())}
+        if body.get("partner_id") != PARTNER_ID or body.get("shop_id") not in shops:
             raise ShopeeError("error_param", "Wrong parameters, detail: partner_id, shop_id.")
         token = body.get("refresh_token")
         expires = self.refresh.pop(str(token), None)  # single use: gone once tried
@@ -394,18 +428,26 @@ class FakeShopee(FakeApp):
         }
 
     def _stock_info(self, model: Model) -> dict[str, Any]:
-        entry: dict[str, Any] = {"stock": model.stock, "if_saleable": True}
-        entry["location_id"] = self.location_id or "IDZ"
+        # stock_info_v2 (get_model_list / get_item_base_info): seller_stock[] per location;
+        # shopee_stock[] is Shopee-warehouse stock (its `stock` a string in get_model_list).
+        location = self.location_id or "IDZ"
+        if model.fbs:
+            seller: list[dict[str, Any]] = []
+            shopee = [{"location_id": "IDG", "stock": str(model.stock)}]
+        else:
+            seller = [{"location_id": location, "stock": model.stock, "if_saleable": True}]
+            shopee = []
         return {
             "summary_info": {
                 "total_reserved_stock": model.reserved,
                 "total_available_stock": model.stock,
             },
-            "seller_stock": [entry],
+            "seller_stock": seller,
+            "shopee_stock": shopee,
         }
 
     def _item_base_info(self, request: Request) -> dict[str, Any]:
-        ids = id_list(request.query, "item_id_list", 50)
+        ids = id_list(request.query, "item_id_list", 50, repeated=_RAW_QUERY.get())
         found = []
         for text in ids:
             item = self.items.get(int(text))
@@ -417,6 +459,7 @@ class FakeShopee(FakeApp):
                 "item_sku": item.item_sku,
                 "item_status": item.status,
                 "has_model": item.has_model,
+                "is_fulfillment_by_shopee": not item.has_model and item.models[0].fbs,
             }
             if not item.has_model:
                 info["stock_info_v2"] = self._stock_info(item.models[0])
@@ -434,6 +477,7 @@ class FakeShopee(FakeApp):
                 "model_id": model.model_id,
                 "model_sku": model.sku,
                 "model_status": "MODEL_NORMAL",
+                "is_fulfillment_by_shopee": model.fbs,
                 "stock_info_v2": self._stock_info(model),
             }
             for model in item.models.values()
@@ -463,8 +507,16 @@ class FakeShopee(FakeApp):
             if not isinstance(seller, list) or len(seller) != 1 or "stock" not in seller[0]:
                 raise ShopeeError("error_param", "Wrong parameters, detail: seller_stock.")
             location = seller[0].get("location_id")
+            # update_stock error_list: a multi-warehouse shop must name the location; one
+            # without warehouses "don't need to upload this field" and may not.
             if self.location_id and location is None:
                 raise ShopeeError("error_auth", "Lack of location_id, please double check.")
+            if location is not None and not self.location_id:
+                raise ShopeeError(
+                    "error_auth",
+                    "You do not have right to use seller location_id, please only fill "
+                    "seller_stock filed.",
+                )
             if location is not None and location != self.location_id:
                 raise ShopeeError(
                     "error_auth",
@@ -484,116 +536,13 @@ class FakeShopee(FakeApp):
             success.append(
                 {"model_id": model.model_id, "location_id": location or "IDZ", "stock": target}
             )
-        return {"response": {"success_list": success, "failure_list": failure}, "warning": ""}
-
-    # -- orders and returns ------------------------------------------------------------------
-
-    def _order_list(self, request: Request) -> dict[str, Any]:
-        query = request.query
-        field_name = query.get("time_range_field")
-        if field_name not in ("create_time", "update_time"):
-            raise ShopeeError("error_param", "Wrong parameters, detail: time_range_field.")
-        start, end = time_range(query, "time_from", "time_to")
-        size = page_size(query)
-        offset = int(query.get("cursor") or 0)
-        pending = query.get("request_order_status_pending") == "true"
-        matching = sorted(
-            (
-                order
-                for order in self.orders.values()
-                if start <= getattr(order, field_name) <= end
-                and (pending or order.status != "PENDING")
-            ),
-            key=lambda order: (order.update_time, order.order_sn),
-        )
-        page = matching[offset : offset + size]
-        more = offset + size < len(matching)
-        return {
-            "response": {
-                "more": more,
-                "next_cursor": str(offset + size) if more else "",
-                "order_list": [{"order_sn": o.order_sn, "order_status": o.status} for o in page],
-            }
-        }
-
-    def _order_detail(self, request: Request) -> dict[str, Any]:
-        sns = id_list(request.query, "order_sn_list", 50)
-        fields = set(request.query.get("response_optional_fields", "").split(","))
-        found = []
-        for sn in sns:
-            order = self.orders.get(sn)
-            if order is None:
-                continue
-            detail: dict[str, Any] = {
-                "order_sn": order.order_sn,
-                "order_status": order.status,
-                "create_time": order.create_time,
-                "update_time": order.update_time,
-                "currency": "IDR",
-            }
-            if "item_list" in fields:
-                detail["item_list"] = [
-                    {
-                        "item_id": line.item_id,
-                        "item_name": self.items[line.item_id].name,
-                        "item_sku": line.item_sku,
-                        "model_id": line.model_id,
-                        "model_sku": line.model_sku,
-                        "model_quantity_purchased": line.quantity,
-                        "model_original_price": 10000.0,
-                        "model_discounted_price": 9000.0,
-                        "order_item_id": line.item_id,
-                        "line_item_id": line.line_item_id,
-                        "cancelled_qty": line.cancelled,
-                        "returned_qty": self._returned(order.order_sn, line),
-                    }
-                    for line in order.lines
-                ]
-            found.append(detail)
-        return {"response": {"order_list": found}}
-
-    def _returned(self, order_sn: str, line: OrderLine) -> int:
-        # "The quantity of the item model that has already been successfully returned through
-        # the return/refund process" (get_order_detail item_list.returned_qty).
-        return sum(
-            amount
-            for r in self.returns
-            if r.order_sn == order_sn and r.status == "REFUND_PAID"
-            for item_id, model_id, amount in r.items
-            if (item_id, model_id) == (line.item_id, line.model_id)
-        )
-
-    def _return_list(self, request: Request) -> dict[str, Any]:
-        query = request.query
-        size = page_size(query, "40")
-        page_no = int(query.get("page_no", "0") or 0)
-        # Either range (or both) filters; each is at most 15 days.
-        ranges: list[tuple[str, int, int]] = []
-        for field_name in ("update_time", "create_time"):
-            if f"{field_name}_from" in query or f"{field_name}_to" in query:
-                start, end = time_range(query, f"{field_name}_from", f"{field_name}_to")
-                ranges.append((field_name, start, end))
-        matching = [
-            r
-            for r in sorted(self.returns, key=lambda r: (r.update_time, r.return_sn))
-            if all(low <= getattr(r, name) <= high for name, low, high in ranges)
-        ]
-        page = matching[page_no * size : (page_no + 1) * size]
-        return {
-            "response": {
-                "more": (page_no + 1) * size < len(matching),
-                "return": [
-                    {
-                        "return_sn": r.return_sn,
-                        "order_sn": r.order_sn,
-                        "status": r.status,
-                        "update_time": r.update_time,
-                        "create_time": r.create_time,
-                        "needs_logistics": r.needs_logistics,
-                        "return_solution": r.solution,
-                        "item": [{"item_id": i, "model_id": m, "amount": a} for i, m, a in r.items],
-                    }
-                    for r in page
-                ],
-            }
-        }
+        answer = {"success_list": success, "failure_list": failure}
+        if failure and not success:
+            # "Update stock failed, please check failure_list for detailed reason": the
+            # per-model reasons still come in `response`.
+            raise ShopeeError(
+                "error_busi_update_stock_failed",
+                "Update stock failed, please check failure_list for detailed reason",
+                response=answer,
+            )
+        return {"response": answer, "warning": ""}

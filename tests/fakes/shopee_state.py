@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 PARTNER_ID = 2001887
 PARTNER_KEY = "shpk-fake-partner-key-5a5477794a55537954697169514f"
@@ -17,10 +19,11 @@ def sign(path: str, timestamp: str, token: str | None = None, shop: str | None =
 
 
 class ShopeeError(Exception):
-    def __init__(self, error: str, message: str) -> None:
+    def __init__(self, error: str, message: str, *, response: Any = None) -> None:
         super().__init__(message)
         self.error = error
         self.message = message
+        self.response = response  # what an error answer still carries (update_stock)
 
 
 @dataclass
@@ -30,6 +33,7 @@ class Model:
     stock: int
     reserved: int = 0  # promotion-reserved stock (stock_info_v2.summary_info)
     name: str = ""
+    fbs: bool = False  # fulfilled by Shopee: the stock is shopee_stock, not the seller's
 
 
 @dataclass
@@ -86,9 +90,15 @@ def page_size(query: dict[str, str], default: str = "") -> int:
     return int(text)
 
 
-def id_list(query: dict[str, str], name: str, limit: int) -> list[str]:
+def id_list(
+    query: dict[str, str], name: str, limit: int, *, repeated: Sequence[tuple[str, str]] = ()
+) -> list[str]:
     # get_order_detail order_sn_list "limit [1,50]"; get_item_base_info item_id_list "[0,50]".
-    text = query.get(name, "")
+    # order_sn_list is comma-joined ("use English comma to connect them"). item_id_list is an
+    # int64[] whose samples disagree (`[34001,34002]`, `[34001 34002]`; the shopee-sdk repeats
+    # the key): UNVERIFIED, so every form is accepted.
+    values = [value for key, value in repeated if key == name] or [query.get(name, "")]
+    text = ",".join(values).strip("[]").replace(" ", ",").replace("+", ",")
     ids = [part for part in text.split(",") if part]
     if not ids or len(ids) > limit:
         raise ShopeeError("error_param", f"Wrong parameters, detail: {name} limit [1,{limit}].")

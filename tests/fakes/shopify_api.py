@@ -4,73 +4,57 @@ It answers the operations the adapter sends (recognised by operation name, shape
 variables), keeps inventory per item and location, enforces the 1,000-point single-query
 limit and the leaky cost bucket (THROTTLED in an HTTP 200), compare-and-set through
 `changeFromQuantity`, `@idempotent` keys, scopes and the access token.
+
+Sources for the rules below are cited beside each (research = ../shared/research/
+marketplace-apis.md, whose section 8 was checked against schemas captured from a live store).
 """
 
 from __future__ import annotations
 
-import base64
-import json
 import re
 import time
-from dataclasses import dataclass, field
+import uuid
 from typing import Any
+from urllib.parse import parse_qsl
 
 from tests.fakes.server import FakeApp, Request, Response
+from tests.fakes.shopify_inventory import LOCATION as LOCATION
+from tests.fakes.shopify_inventory import Bucket as Bucket
+from tests.fakes.shopify_inventory import (
+    InventoryOps,
+    Variant,
+    cursor,
+    objects,
+    uncursor,
+)
 
 TOKEN = "shpat_fake_token_0123456789abcdef"
-LOCATION = "gid://shopify/Location/1"
-ALL_SCOPES = ("read_orders", "read_all_orders", "read_products", "write_inventory")
+CLIENT_ID = "fake0client0id0123456789abcdef01"
+CLIENT_SECRET = "shpss_fake_client_secret_0123456789"
+OTHER_LOCATION = "gid://shopify/Location/2"
+ALL_SCOPES = (
+    "read_orders",
+    "read_all_orders",
+    "write_inventory",  # grants read_inventory too
+    "read_locations",
+)
+# The scope each operation needs (research section 8): orders read_orders; inventory levels
+# and quantities read_inventory; inventorySetQuantities write_inventory; Location fields but
+# `id` read_locations (since 2024-07). currentAppInstallation and shop need none.
+NEEDED = {
+    "Orders": ("read_orders", "orders"),
+    "OrderLines": ("read_orders", "order"),
+    "OrderRefunds": ("read_orders", "order"),
+    "Listings": ("read_inventory", "inventoryLevels"),
+    "Levels": ("read_inventory", "inventoryLevel"),
+    "SetQuantities": ("write_inventory", "inventorySetQuantities"),
+    "ProbeLocation": ("read_locations", "location"),
+}
 _OPERATION = re.compile(r"^\s*(query|mutation)\s+(\w+)")
 _SEARCH = re.compile(r"updated_at:(>=|<)'([^']+)'")
 
 
-def _cursor(value: Any) -> str:
-    return base64.b64encode(json.dumps(value).encode()).decode()
-
-
-def _uncursor(text: str) -> Any:
-    return json.loads(base64.b64decode(text))
-
-
-def _objects(value: Any) -> int:
-    """The actual cost of an answer: one point per object in it."""
-    if isinstance(value, dict):
-        return 1 + sum(_objects(item) for item in value.values())
-    if isinstance(value, list):
-        return sum(_objects(item) for item in value)
-    return 0
-
-
-@dataclass
-class Variant:
-    id: str
-    sku: str | None
-    name: str
-    item: str
-    tracked: bool = True
-
-
-@dataclass
-class Bucket:
-    maximum: float = 2000.0
-    rate: float = 100.0
-    available: float = 2000.0
-    stamp: float = field(default_factory=time.monotonic)
-
-    def refill(self) -> None:
-        now = time.monotonic()
-        self.available = min(self.maximum, self.available + (now - self.stamp) * self.rate)
-        self.stamp = now
-
-    def status(self) -> dict[str, float]:
-        return {
-            "maximumAvailable": self.maximum,
-            "currentlyAvailable": round(self.available, 3),
-            "restoreRate": self.rate,
-        }
-
-
-class FakeShopify(FakeApp):
+class FakeShopify(InventoryOps, FakeApp):
     """One shop. Build state with `add_variant` / `add_order`, then point the adapter at it."""
 
     def __init__(
@@ -82,8 +66,25 @@ class FakeShopify(FakeApp):
         bucket: Bucket | None = None,
         latency: float = 0.0,
         all_or_nothing: bool = True,
+        served_as: str | None = None,
+        cost_factor: float = 1.0,
+        max_objects: int = 25_000,
     ) -> None:
         super().__init__(latency=latency)
+        # A pinned version Shopify no longer supports is served as the oldest supported one,
+        # and only the X-Shopify-API-Version header says so (research section 8).
+        self.served_as = served_as or api_version
+        # Shopify's own count of a query's cost, which a count by hand can miss (research 8:
+        # "query cost estimated by hand can differ from Shopify's"): the documented formula
+        # times this factor.
+        self.cost_factor = cost_factor
+        # Shopify refuses to page a search past 25,000 objects (research 1.2,
+        # https://shopify.dev/api/usage/limits); tests lower it to stay fast.
+        self.max_objects = max_objects
+        # Dev Dashboard apps: client-credentials grant, tokens valid 86399 s (research 8).
+        self.client_id, self.client_secret = CLIENT_ID, CLIENT_SECRET
+        self.granted: dict[str, float] = {}  # token -> expiry (time.time())
+        self.grants = 0
         # Whether one refused item sinks a whole inventorySetQuantities call is not
         # documented (research 1.4: "UNVERIFIED"; the payload has one adjustment group), so
         # the fake does either: refuse it all (the default), or apply the items without an
@@ -93,7 +94,7 @@ class FakeShopify(FakeApp):
         self.api_version = api_version
         self.scopes = scopes
         self.bucket = bucket or Bucket()
-        self.locations = {LOCATION: "Main warehouse"}
+        self.locations = {LOCATION: "Main warehouse", OTHER_LOCATION: "Second store"}
         self.variants: list[Variant] = []
         self.items: set[str] = set()
         self.levels: dict[tuple[str, str], int] = {}
@@ -156,8 +157,14 @@ class FakeShopify(FakeApp):
         cancelled: bool = False,
         closed: bool = False,
         price: str = "10.00",
+        sold_at: str | None = None,
+        fulfilled_from: str | None = None,
     ) -> dict[str, Any]:
+        """An order; `sold_at` a POS location (`retailLocation`), `fulfilled_from` the location
+        its fulfillment left from (`Fulfillment.location`)."""
         order_id = f"gid://shopify/Order/{number}"
+        if fulfilled_from is None and fulfilment in ("FULFILLED", "PARTIALLY_FULFILLED"):
+            fulfilled_from = sold_at or LOCATION
         order = {
             "id": order_id,
             "name": f"#{number}",
@@ -167,6 +174,9 @@ class FakeShopify(FakeApp):
             "closedAt": updated if closed else None,
             "displayFinancialStatus": financial,
             "displayFulfillmentStatus": fulfilment,
+            # Orders from every location come back from `orders` (research section 8).
+            "retailLocation": {"id": sold_at} if sold_at else None,
+            "fulfillments": [{"location": {"id": fulfilled_from}}] if fulfilled_from else [],
             "lineItems": [
                 {
                     "id": f"gid://shopify/LineItem/{number * 100 + index}",
@@ -183,6 +193,20 @@ class FakeShopify(FakeApp):
         self.orders[order_id] = order
         return order
 
+    def cancel(self, order: dict[str, Any], *, updated: str) -> None:
+        """Cancel as Shopify does: units not yet fulfilled are removed (a CANCEL refund line,
+        restocked); units already fulfilled stay fulfilled (research section 8)."""
+        order["cancelledAt"] = order["updatedAt"] = updated
+        removed = []
+        for line in order["lineItems"]:
+            if line["unfulfilledQuantity"]:
+                removed.append((line["id"], line["unfulfilledQuantity"], "CANCEL", True))
+                line["currentQuantity"] -= line["unfulfilledQuantity"]
+                line["unfulfilledQuantity"] = 0
+        if removed:
+            number = len(order["refunds"]) + 1
+            order["refunds"].append({"id": f"gid://shopify/Refund/{number}", "lines": removed})
+
     def sell(self, sku: str, quantity: int) -> None:
         """A sale on Shopify itself: the level drops, as Shopify does when an order comes."""
         key = (self.item_for(sku), LOCATION)
@@ -197,13 +221,53 @@ class FakeShopify(FakeApp):
             return request.path
         return match.group(2) if match else request.path
 
+    def _grant(self, request: Request) -> Response:
+        # POST /admin/oauth/access_token, form-encoded client_credentials (research section 8;
+        # https://shopify.dev/docs/apps/build/authentication-authorization/client-secrets).
+        # A refusal answers as OAuth 2.0 does (RFC 6749 section 5.2: 400 invalid_client);
+        # Shopify's exact wording is not documented.
+        form = dict(parse_qsl(request.body.decode()))
+        if form.get("grant_type") != "client_credentials":
+            return Response(400, {"error": "unsupported_grant_type"})
+        if (form.get("client_id"), form.get("client_secret")) != (
+            self.client_id,
+            self.client_secret,
+        ):
+            return Response(
+                400,
+                {
+                    "error": "invalid_client",
+                    "error_description": "Client authentication failed due to unknown "
+                    "client, no client authentication included, or unsupported method.",
+                },
+            )
+        self.grants += 1
+        token = f"shpat_granted_{self.grants:04d}_{uuid.uuid4().hex}"
+        self.granted[token] = time.time() + 86399
+        return Response(
+            200, {"access_token": token, "scope": ",".join(self.scopes), "expires_in": 86399}
+        )
+
+    def _token_ok(self, token: str | None) -> bool:
+        if token is not None and token == self.token:
+            return True
+        expiry = self.granted.get(token or "")
+        return expiry is not None and expiry > time.time()
+
     async def handle(self, request: Request) -> Response:
+        if request.method == "POST" and request.path == "/admin/oauth/access_token":
+            return self._grant(request)
         if (
             request.method != "POST"
             or request.path != f"/admin/api/{self.api_version}/graphql.json"
         ):
             return Response(404, {"errors": "Not Found"})
-        if request.headers.get("x-shopify-access-token") != self.token:
+        response = await self._graphql(request)
+        response.headers.setdefault("X-Shopify-API-Version", self.served_as)
+        return response
+
+    async def _graphql(self, request: Request) -> Response:
+        if not self._token_ok(request.headers.get("x-shopify-access-token")):
             return Response(
                 401,
                 {
@@ -263,23 +327,27 @@ class FakeShopify(FakeApp):
                     },
                 },
             )
-        needed = {
-            "Orders": "read_orders",
-            "OrderLines": "read_orders",
-            "OrderRefunds": "read_orders",
-            "Listings": "read_products",
-            "Levels": "read_products",
-            "SetQuantities": "write_inventory",
-        }.get(operation)
-        if needed and needed not in self.scopes:
+        needed, field_name = NEEDED.get(operation, ("", ""))
+        # A write scope grants its read scope.
+        have = set(self.scopes) | {
+            "read_" + s.removeprefix("write_") for s in self.scopes if s.startswith("write_")
+        }
+        if needed and needed not in have:
             return Response(
                 200,
                 {
+                    # The shape of Shopify's answer as captured from live stores in public
+                    # code (message, path, extensions.requiredAccess).
                     "errors": [
                         {
-                            "message": f"Access denied for {operation}. "
+                            "message": f"Access denied for {field_name} field. "
                             f"Required access: `{needed}` access scope.",
-                            "extensions": {"code": "ACCESS_DENIED"},
+                            "path": [field_name],
+                            "extensions": {
+                                "code": "ACCESS_DENIED",
+                                "documentation": "https://shopify.dev/api/usage/access-scopes",
+                                "requiredAccess": f"`{needed}` access scope.",
+                            },
                         }
                     ]
                 },
@@ -291,8 +359,13 @@ class FakeShopify(FakeApp):
         if handler is None:
             return Response(200, {"errors": [{"message": f"Field '{operation}' doesn't exist"}]})
         data = handler(query, variables)
+        if "__error__" in data:  # a top-level error instead of data
+            error: dict[str, Any] = {"message": data["__error__"]}
+            if "__code__" in data:
+                error["extensions"] = {"code": data["__code__"]}
+            return Response(200, {"errors": [error]})
         self.bucket.available -= requested
-        actual = min(requested, max(1, _objects(data)))
+        actual = min(requested, max(1, objects(data)))
         self.bucket.available += requested - actual  # Shopify refunds the unused part
         self.spent += actual
         return Response(
@@ -309,9 +382,8 @@ class FakeShopify(FakeApp):
             },
         )
 
-    @staticmethod
-    def _requested_cost(operation: str, v: dict[str, Any]) -> int:
-        return int(FakeShopify._cost(operation, v))
+    def _requested_cost(self, operation: str, v: dict[str, Any]) -> int:
+        return int(FakeShopify._cost(operation, v) * self.cost_factor)
 
     @staticmethod
     def _cost(operation: str, v: dict[str, Any]) -> Any:
@@ -320,7 +392,9 @@ class FakeShopify(FakeApp):
             return 1 + 2 + v["first"] * 3
         if operation == "Orders":
             refund = 1 + 2 + v["refundLines"] * 2
-            node = 1 + (2 + v["lines"] * 3) + (2 + v["refunds"] * refund)
+            # retailLocation 1; fulfillments a list of (fulfillment 1 + location 1).
+            places = 1 + v.get("fulfillments", 0) * 2
+            node = 1 + places + (2 + v["lines"] * 3) + (2 + v["refunds"] * refund)
             return 2 + v["first"] * node
         if operation == "OrderLines":
             return 1 + 2 + v["lines"] * 3
@@ -335,43 +409,20 @@ class FakeShopify(FakeApp):
     # -- operations -----------------------------------------------------------------------
 
     def _op_Probe(self, query: str, v: dict[str, Any]) -> dict[str, Any]:
-        name = self.locations.get(v["location"])
         return {
             "shop": {"name": "Fake shop"},
-            "location": {"id": v["location"], "name": name, "isActive": True} if name else None,
             "currentAppInstallation": {"accessScopes": [{"handle": s} for s in self.scopes]},
         }
 
-    def _op_Listings(self, query: str, v: dict[str, Any]) -> dict[str, Any]:
-        if v["location"] not in self.locations:
-            return {"location": None}
-        stocked = [x for x in self.variants if (x.item, v["location"]) in self.levels]
-        start = _uncursor(v["after"]) if v.get("after") else 0
-        page = stocked[start : start + v["first"]]
-        nodes = [
-            {
-                "quantities": [
-                    {"name": "available", "quantity": self.levels[(x.item, v["location"])]}
-                ],
-                "item": {"id": x.item, "sku": x.sku, "tracked": x.tracked},
-            }
-            for x in page
-        ]
-        end = start + len(page)
-        return {
-            "location": {
-                "inventoryLevels": {
-                    "pageInfo": {"hasNextPage": end < len(stocked), "endCursor": _cursor(end)},
-                    "nodes": nodes,
-                }
-            }
-        }
+    def _op_ProbeLocation(self, query: str, v: dict[str, Any]) -> dict[str, Any]:
+        name = self.locations.get(v["location"])
+        return {"location": {"id": v["location"], "name": name, "isActive": True} if name else None}
 
     def _lines(self, order: dict[str, Any], first: int, after: int) -> dict[str, Any]:
         lines = order["lineItems"][after : after + first]
         end = after + len(lines)
         return {
-            "pageInfo": {"hasNextPage": end < len(order["lineItems"]), "endCursor": _cursor(end)},
+            "pageInfo": {"hasNextPage": end < len(order["lineItems"]), "endCursor": cursor(end)},
             "nodes": lines,
         }
 
@@ -382,8 +433,15 @@ class FakeShopify(FakeApp):
                 "refundLineItems": {
                     "pageInfo": {"hasNextPage": len(refund["lines"]) > lines},
                     "nodes": [
-                        {"quantity": q, "restockType": r, "lineItem": {"id": line}}
-                        for line, q, r in refund["lines"][:lines]
+                        {
+                            "quantity": line[1],
+                            "restockType": line[2],
+                            # Whether the units went back to stock: a RETURN can be refunded
+                            # without them (research section 8); given, or by the type.
+                            "restocked": line[3] if len(line) > 3 else line[2] != "NO_RESTOCK",
+                            "lineItem": {"id": line[0]},
+                        }
+                        for line in refund["lines"][:lines]
                     ],
                 },
             }
@@ -402,10 +460,17 @@ class FakeShopify(FakeApp):
             rows = [o for o in rows if searched(o) >= bounds[">="]]
         if "<" in bounds:
             rows = [o for o in rows if searched(o) < bounds["<"]]
+        served = 0
         if v.get("after"):
-            # A keyset cursor, as Shopify's: the sort key of the last order served.
-            last = tuple(_uncursor(v["after"]))
-            rows = [o for o in rows if (o["updatedAt"], o["id"]) > last]
+            # A keyset cursor, as Shopify's: the sort key of the last order served, and how
+            # many this search has paged through.
+            *last, served = uncursor(v["after"])
+            if served + v["first"] > self.max_objects:
+                return {
+                    "__error__": f"Pagination is limited to {self.max_objects} objects; "
+                    "narrow the search"
+                }
+            rows = [o for o in rows if (o["updatedAt"], o["id"]) > tuple(last)]
         page = rows[: v["first"]]
         nodes = [
             {
@@ -415,7 +480,9 @@ class FakeShopify(FakeApp):
             }
             for o in page
         ]
-        end_cursor = _cursor([page[-1]["updatedAt"], page[-1]["id"]]) if page else None
+        end_cursor = (
+            cursor([page[-1]["updatedAt"], page[-1]["id"], served + len(page)]) if page else None
+        )
         return {
             "orders": {
                 "pageInfo": {"hasNextPage": len(rows) > len(page), "endCursor": end_cursor},
@@ -427,7 +494,7 @@ class FakeShopify(FakeApp):
         order = self.orders.get(v["id"])
         if order is None:
             return {"order": None}
-        after = _uncursor(v["after"]) if v.get("after") else 0
+        after = uncursor(v["after"]) if v.get("after") else 0
         return {"order": {"lineItems": self._lines(order, v["lines"], after)}}
 
     def _op_OrderRefunds(self, query: str, v: dict[str, Any]) -> dict[str, Any]:
@@ -435,137 +502,3 @@ class FakeShopify(FakeApp):
         if order is None:
             return {"order": None}
         return {"order": {"refunds": self._refunds(order, v["refunds"], v["refundLines"])}}
-
-    def _op_Levels(self, query: str, v: dict[str, Any]) -> dict[str, Any]:
-        nodes: list[dict[str, Any] | None] = []
-        for item in v["ids"]:
-            level = self.levels.get((item, v["location"]))
-            known = item in self.items
-            nodes.append(
-                None
-                if not known
-                else {
-                    "id": item,
-                    "inventoryLevel": None
-                    if level is None
-                    else {"quantities": [{"name": "available", "quantity": level}]},
-                }
-            )
-        return {"nodes": nodes}
-
-    def _op_SetQuantities(self, query: str, v: dict[str, Any]) -> dict[str, Any]:
-        if "@idempotent(key: $key)" not in query:
-            return self._set_payload(
-                None, [{"code": None, "field": None, "message": "Idempotency key required"}]
-            )
-        key, payload = v["key"], v["input"]
-        fingerprint = json.dumps(payload, sort_keys=True)
-        if key in self.idempotency:
-            seen, answer = self.idempotency[key]
-            if seen != fingerprint:
-                return self._set_payload(
-                    None,
-                    [
-                        {
-                            "code": "IDEMPOTENCY_KEY_PARAMETER_MISMATCH",
-                            "field": None,
-                            "message": "Key reused with other parameters",
-                        }
-                    ],
-                )
-            return answer  # the original result; applied once
-        answer = self._apply(payload)
-        self.idempotency[key] = (fingerprint, answer)
-        return answer
-
-    def _apply(self, payload: dict[str, Any]) -> dict[str, Any]:
-        errors: list[dict[str, Any]] = []
-        if payload.get("name") != "available":
-            errors.append(
-                {"code": "INVALID_NAME", "field": ["input", "name"], "message": "bad name"}
-            )
-        if not payload.get("reason"):
-            errors.append(
-                {"code": "INVALID_REASON", "field": ["input", "reason"], "message": "bad reason"}
-            )
-        quantities = payload.get("quantities") or []
-        if len(quantities) > 250:
-            errors.append(
-                {
-                    "code": None,
-                    "field": ["input", "quantities"],
-                    "message": "The input array size is greater than the maximum allowed of 250.",
-                }
-            )
-        for index, q in enumerate(quantities):
-            field_path = ["input", "quantities", str(index)]
-            key = (q["inventoryItemId"], q["locationId"])
-            if q["locationId"] not in self.locations:
-                errors.append(
-                    {
-                        "code": "INVALID_LOCATION",
-                        "field": [*field_path, "locationId"],
-                        "message": "The specified location could not be found.",
-                    }
-                )
-            elif q["inventoryItemId"] not in self.items:
-                errors.append(
-                    {
-                        "code": "INVALID_INVENTORY_ITEM",
-                        "field": [*field_path, "inventoryItemId"],
-                        "message": "The specified inventory item could not be found.",
-                    }
-                )
-            elif key not in self.levels:
-                errors.append(
-                    {
-                        "code": "ITEM_NOT_STOCKED_AT_LOCATION",
-                        "field": [*field_path, "inventoryItemId"],
-                        "message": "The specified inventory item is not stocked at the location.",
-                    }
-                )
-            elif "changeFromQuantity" not in q:
-                # Mandatory on every quantity from 2026-04; omitting it is an error.
-                errors.append(
-                    {
-                        "code": "COMPARE_QUANTITY_REQUIRED",
-                        "field": [*field_path, "changeFromQuantity"],
-                        "message": "changeFromQuantity is required",
-                    }
-                )
-            elif (
-                q["changeFromQuantity"] is not None and q["changeFromQuantity"] != self.levels[key]
-            ):
-                errors.append(
-                    {
-                        "code": "CHANGE_FROM_QUANTITY_STALE",
-                        "field": [*field_path, "changeFromQuantity"],
-                        "message": "The changeFromQuantity value does not match persisted value.",
-                    }
-                )
-            elif q["quantity"] < 0:
-                errors.append(
-                    {
-                        "code": "INVALID_QUANTITY_NEGATIVE",
-                        "field": [*field_path, "quantity"],
-                        "message": "negative",
-                    }
-                )
-        refused = {int(e["field"][2]) for e in errors if e["field"] and len(e["field"]) > 2}
-        whole = any(not e["field"] or len(e["field"]) <= 2 for e in errors)
-        if errors and (self.all_or_nothing or whole):
-            # One bad quantity (or a bad input) and nothing is set.
-            return self._set_payload(None, errors)
-        applied = [q for index, q in enumerate(quantities) if index not in refused]
-        if not applied:
-            return self._set_payload(None, errors)
-        for q in applied:
-            self.levels[(q["inventoryItemId"], q["locationId"])] = q["quantity"]
-        self.adjustments.append(payload | {"quantities": applied})
-        return self._set_payload(
-            {"id": f"gid://shopify/InventoryAdjustmentGroup/{len(self.adjustments)}"}, errors
-        )
-
-    @staticmethod
-    def _set_payload(group: dict[str, Any] | None, errors: list[dict[str, Any]]) -> dict[str, Any]:
-        return {"inventorySetQuantities": {"inventoryAdjustmentGroup": group, "userErrors": errors}}

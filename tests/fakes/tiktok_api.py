@@ -9,8 +9,12 @@ inventory}`, `orders/{get-order-list,get-order-detail}`, `return-and-refund/sear
 
 HTTP statuses of refusals are not documented: a public field report (17/09/2026, seen through
 the code search index) saw HTTP 400 with code 36009004 for a bad app_key and HTTP 404 with
-36009009 for an unknown path; 401 for token and signature refusals is an assumption, so the
-adapter must (and does) decide by the body's `code`, whatever the status.
+36009009 for an unknown path; a captured answer to a bad sign is HTTP 401 with 106001 and
+`"data": null` (https://tiktok-api.gemyno-lab.fr/scripts/get_shops.php); 401 for an expired
+or unknown token is an assumption, so the adapter must (and does) decide by the body's
+`code`, whatever the status. The token host answers a refused grant with HTTP 200 and a code
+(observed live: 36004004 bad auth code, 36004005 "can not find related auth record" for an
+unknown refresh token; EcomPHP/tiktokshop-php#15: 36004001 "rt has expired").
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from typing import Any
 
 from tests.fakes.server import FakeApp, Request, Response
 from tests.fakes.tiktok_protocol import envelope, error, expected_sign, page_offset, page_token
+from tests.fakes.tiktok_write import InventoryWrites
 
 APP_KEY = "6abc1fake2key"
 APP_SECRET = "fake0tiktok0secret0e59af819cc0123"
@@ -38,7 +43,7 @@ ACCESS_LIFETIME = 7 * 86400  # "default expiration time set to seven days" (auth
 REFRESH_LIFETIME = 60 * 86400  # not documented; long enough not to matter unless a test says so
 
 
-class FakeTikTok(FakeApp):
+class FakeTikTok(InventoryWrites, FakeApp):
     """One app and one shop. Build state with `add_product` / `add_order` / `add_return`."""
 
     def __init__(
@@ -250,8 +255,17 @@ class FakeTikTok(FakeApp):
             return error(400, 36009004, "Invalid credentials. Invalid `app_key` query parameter.")
         if token_call:
             if q.get("app_secret") != APP_SECRET:
-                return error(400, 36004004, "invalid app_secret")  # code UNVERIFIED
+                return error(200, 36004004, "invalid app_secret")  # code UNVERIFIED
             return None
+        # Every spec's request_header_param: content-type "Allowed type: application/json",
+        # required; common-errors.json 36009022 for another body format.
+        if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+            return error(
+                400,
+                36009022,
+                "Invalid request format. The request body format must be `application/json` "
+                "for structured data or `multipart/form-data` for binary files.",
+            )
         if "sign" not in q:
             return error(
                 400,
@@ -295,6 +309,15 @@ class FakeTikTok(FakeApp):
                 105002,
                 "Expired credentials. The `access_token` or `x-tts-access-token` "
                 "header has expired.",
+            )
+        if request.path in UNSCOPED and "shop_cipher" in q:
+            # common-errors.json: "Unexpected identifier. The `shop_cipher` query parameter
+            # is not required for this request."
+            return error(
+                400,
+                36009004,
+                "Unexpected identifier. The `shop_cipher` query parameter is not required for "
+                "this request.",
             )
         if request.path not in UNSCOPED:
             if not q.get("shop_cipher"):
@@ -344,22 +367,26 @@ class FakeTikTok(FakeApp):
 
     # -- tokens (authorization-overview-202407.json) ----------------------------------------
 
+    # Refusals: HTTP 200 and a code (see the module docstring); messages UNVERIFIED.
+
     def _token_get(self, request: Request) -> Response:
         code = request.query.get("auth_code", "")
         if request.query.get("grant_type") != "authorized_code":
-            return error(400, 36004004, "grant_type must be authorized_code")  # code UNVERIFIED
+            return error(200, 36004004, "grant_type must be authorized_code")
         expiry = self.codes.pop(code, None)  # "can only be used once"
         if expiry is None or expiry <= self.clock():
-            return error(400, 36004004, "auth_code is invalid or expired")  # code UNVERIFIED
+            return error(200, 36004004, "invalid auth_code")
         return Response(200, envelope(self.issue()))
 
     def _token_refresh(self, request: Request) -> Response:
         if request.query.get("grant_type") != "refresh_token":
-            return error(400, 36004004, "grant_type must be refresh_token")  # code UNVERIFIED
+            return error(200, 36004004, "grant_type must be refresh_token")
         token = request.query.get("refresh_token", "")
         expiry = self.refresh.pop(token, None)  # rotated: the old one is refused from now on
-        if expiry is None or expiry <= self.clock():
-            return error(400, 36004004, "refresh_token is invalid or expired")  # UNVERIFIED
+        if expiry is None:
+            return error(200, 36004005, "can not find related auth record")
+        if expiry <= self.clock():
+            return error(200, 36004001, "rt has expired")
         return Response(200, envelope(self.issue()))
 
     # -- reads ------------------------------------------------------------------------------
@@ -490,102 +517,13 @@ class FakeTikTok(FakeApp):
             rows = [r for r in rows if r["update_time"] >= int(body["update_time_ge"])]
         if "update_time_lt" in body:
             rows = [r for r in rows if r["update_time"] < int(body["update_time_lt"])]
+        # search-returns: sort_field default create_time, sort_order default ASC.
         rows.sort(key=lambda r: r[request.query.get("sort_field", "create_time")])
+        if request.query.get("sort_order", "ASC") == "DESC":
+            rows.reverse()
         page = self._page(request, rows, 10, 50, 10)  # search-returns: [10-50], default 10
         if isinstance(page, Response):
             return page
         chunk, token = page
         data = {"return_orders": chunk, "total_count": len(rows), "next_page_token": token}
         return Response(200, envelope(data))
-
-    # -- the write (update-inventory.spec.json) ---------------------------------------------
-
-    def _update(self, request: Request, pid: str) -> Response:
-        product = self.products.get(pid)
-        if product is None:
-            return error(400, 12052032, "The product does not exist")
-        if product["status"] != "ACTIVATE":  # "belonging to a product in the ACTIVATE status"
-            return error(
-                400,
-                12052048,
-                "You cannot edit the specified product(s) as it isn't listed in "
-                "your account or shop. ",
-            )
-        skus = (request.json() or {}).get("skus") or []
-        if len(skus) > 100:
-            return error(400, 12052050, "A single product cannot have more than 100 different SKUs")
-        self.updates.append({"product_id": pid, "skus": skus})
-        own = {s["id"]: s for s in product["skus"]}
-        errors = []
-        for entry in skus:
-            problem = self._check_sku(own.get(str(entry.get("id"))), entry)
-            if problem is not None:
-                code, message, extra = problem
-                errors.append(
-                    {
-                        "code": code,
-                        "message": message,
-                        "detail": {"sku_id": str(entry.get("id")), "extra_errors": extra},
-                    }
-                )
-                continue
-            row = own[str(entry["id"])]
-            for item in entry["inventory"]:
-                key = item.get("warehouse_id") or next(iter(row["warehouses"]))
-                row["warehouses"][key] = int(item["quantity"])
-        # Partial failure: HTTP 200, code 0, the refused SKUs in data.errors (response sample)
-        return Response(200, envelope({"errors": errors} if errors else {}))
-
-    def _check_sku(
-        self, row: dict[str, Any] | None, entry: dict[str, Any]
-    ) -> tuple[int, str, list[dict[str, Any]]] | None:
-        if row is None:
-            return 12052556, "The SKU id not exist.", []
-        inventory = entry.get("inventory") or []
-        given = [i.get("warehouse_id") for i in inventory]
-        assigned = set(row["warehouses"])
-        if len(assigned) > 1 and set(given) != assigned:
-            if not set(given) <= assigned:  # 12052533: no adding or changing warehouses
-                return (
-                    12052533,
-                    "Removal, addition, and change of warehouses are not permitted.",
-                    [],
-                )
-            # "You must include all warehouse IDs assigned to this SKU ... Do not omit any"
-            return (
-                12019028,
-                "Multiple warehouses detected. Include all warehouse IDs and the corresponding "
-                "details and try again.",
-                [],
-            )
-        extra = []
-        for item in inventory:
-            warehouse = item.get("warehouse_id")
-            if warehouse is not None and warehouse not in assigned:
-                extra.append(
-                    {
-                        "warehouse_id": warehouse,
-                        "code": 12052097,
-                        "message": "The warehouse does not exist",
-                    }
-                )
-        if extra:
-            return 12052990, "Check failed", extra
-        for item in inventory:
-            quantity = item.get("quantity")
-            # The doc says "Valid range: [1, 99,999]"; integrations set 0 to sell out and
-            # TikTok takes it (UNVERIFIED in the docs): 0 is accepted here, above 99,999 not.
-            if not isinstance(quantity, int) or not 0 <= quantity <= 99999:
-                return (
-                    12052055,
-                    "The SKU inventory quantity for the warehouse must be within allowed limits.",
-                    [],
-                )
-            floor = self.locked.get(row["id"])
-            if floor is not None and quantity < floor:
-                return (
-                    12052393,
-                    "Product locked for Promotion and stock can't be updated below current stock",
-                    [],
-                )
-        return None

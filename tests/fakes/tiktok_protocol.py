@@ -33,16 +33,27 @@ def envelope(data: Any = None, *, code: int = 0, message: str = "Success") -> di
 
 
 def error(status: int, code: int, message: str) -> Response:
-    return Response(status, envelope(code=code, message=message))
+    # A refusal carries `"data": null` (captured Get Authorized Shops answer with a bad sign:
+    # HTTP 401, {"code":106001,"data":null,"message":"Invalid credentials. ...",
+    # "request_id":...}, https://tiktok-api.gemyno-lab.fr/scripts/get_shops.php).
+    return Response(status, envelope(code=code, message=message) | {"data": None})
+
+
+# Real page tokens are standard base64 with `+` and `/` in them (get-order-list's sample:
+# "6AsPQsUMvH3RkchNUPPh22NROHkE0D8pmq/N5M1kHYcZmtRyv9aVrNv65W7Q6tFA+7D1ud64MPNz5OaT"): these
+# start with "+/", so a token sent back unencoded (a `+` read as a space) or signed encoded
+# fails here as it would there.
+_PREFIX = b"\xfb\xff"
 
 
 def page_token(offset: int) -> str:
-    return base64.urlsafe_b64encode(f"o{offset}".encode()).decode()
+    return base64.b64encode(_PREFIX + f"o{offset}".encode()).decode()
 
 
 def page_offset(token: str) -> int | None:
     try:
-        text = base64.urlsafe_b64decode(token.encode()).decode()
-        return int(text[1:]) if text.startswith("o") else None
+        raw = base64.b64decode(token.encode(), validate=True)
+        text = raw.removeprefix(_PREFIX).decode()
+        return int(text[1:]) if raw.startswith(_PREFIX) and text.startswith("o") else None
     except (ValueError, UnicodeDecodeError):
         return None

@@ -1,14 +1,20 @@
 """A stateful fake of WooCommerce's REST API v3: products, variations, orders, batches.
 
-Real paths under `/wp-json/wc/v3`, Basic auth (or the query-string fallback), page-numbered
-collections with `X-WP-Total`, `X-WP-TotalPages` and `Link` headers, `modified_after` with
-`dates_are_gmt`, `include`, and batch writes (≤ 100) answering HTTP 200 with per-item errors.
+Real paths under `/wp-json/wc/v3` (or `/?rest_route=/wc/v3/...` on plain permalinks), Basic
+auth (or the query-string fallback), page-numbered collections with `X-WP-Total`,
+`X-WP-TotalPages` and `Link` headers, `modified_after` with `dates_are_gmt`, `include`, and
+batch writes (≤ 100) answering HTTP 200 with per-item errors.
+
+Rules read from WooCommerce core (woocommerce/woocommerce, plugins/woocommerce/) and research
+section 8, cited beside each: live SKUs on order lines, a variation's SKU falling back to its
+parent's, `manage_stock: "parent"`, `_restock_refunded_items`, auth only when `is_ssl()`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
@@ -29,10 +35,20 @@ class FakeWoo(FakeApp):
         secret: str = SECRET,
         drop_auth_header: bool = False,
         latency: float = 0.0,
+        sees_https: bool = True,
+        plain_permalinks: bool = False,
     ) -> None:
         super().__init__(latency=latency)
         self.key, self.secret = key, secret
         self.drop_auth_header = drop_auth_header  # a server that strips Authorization
+        # WC_REST_Authentication::authenticate() reads the key (header or query string) only
+        # when is_ssl(): behind a proxy that ends TLS without telling WordPress, neither works.
+        self.sees_https = sees_https
+        # Plain permalinks: no /wp-json/ (WordPress's HTML 404); routes at ?rest_route=.
+        self.plain_permalinks = plain_permalinks
+        self.deleted: set[int] = set()  # product ids deleted from the shop
+        # Batches applied and then answered 504 (the host's proxy gave up waiting).
+        self.lose_answers = 0
         self.products: dict[int, dict[str, Any]] = {}
         self.variations: dict[int, dict[int, dict[str, Any]]] = {}
         self.orders: dict[int, dict[str, Any]] = {}
@@ -68,18 +84,26 @@ class FakeWoo(FakeApp):
         }
         return pid
 
-    def add_variable(self, sku: str, variations: list[tuple[str, int]]) -> tuple[int, list[int]]:
-        pid = self.add_product(sku, None, manage_stock=False, kind="variable")
+    def add_variable(
+        self,
+        sku: str,
+        variations: Sequence[tuple[Any, ...]],
+        *,
+        stock: int | None = None,
+    ) -> tuple[int, list[int]]:
+        """A variable product; each variation (own SKU or "", stock[, manage_stock]); `stock`
+        makes the parent manage stock for variations that say "parent"."""
+        pid = self.add_product(sku, stock, manage_stock=stock is not None, kind="variable")
         ids = []
         self.variations[pid] = {}
-        for vsku, stock in variations:
+        for vsku, vstock, *manage in variations:
             vid = self._id()
             self.variations[pid][vid] = {
                 "id": vid,
-                "name": f"Variation {vsku}",
+                "name": f"Variation {vsku or vid}",
                 "sku": vsku,
-                "manage_stock": True,
-                "stock_quantity": stock,
+                "manage_stock": manage[0] if manage else True,
+                "stock_quantity": vstock,
             }
             ids.append(vid)
         self.products[pid]["variations"] = ids
@@ -105,8 +129,7 @@ class FakeWoo(FakeApp):
                 {
                     "id": oid * 10 + n,
                     "name": sku,
-                    "product_id": 1,
-                    "variation_id": 0,
+                    **dict(zip(("product_id", "variation_id"), self._ids_of(sku), strict=True)),
                     "quantity": q,
                     "sku": sku,
                     "price": 150000,
@@ -117,6 +140,60 @@ class FakeWoo(FakeApp):
             "refunds": [],
         }
         return oid
+
+    def _ids_of(self, sku: str) -> tuple[int, int]:
+        """(product_id, variation_id) of the product or variation with this own SKU; a SKU
+        the fake has no product for gets (0, 0) and keeps its text (a test shorthand)."""
+        for pid, product in self.products.items():
+            if product["sku"] == sku:
+                return pid, 0
+        for pid, variations in self.variations.items():
+            for vid, variation in variations.items():
+                if variation["sku"] == sku:
+                    return pid, vid
+        return 0, 0
+
+    def live_sku(self, product_id: int, variation_id: int) -> str | None:
+        """A product's SKU as REST shows it now (view context)."""
+        product = self.products.get(product_id)
+        if product is None:
+            return None
+        if variation_id:
+            variation = self.variations.get(product_id, {}).get(variation_id)
+            if variation is None:
+                return None
+            # WC_Product_Variation::get_sku('view') falls back to the parent's SKU
+            # (class-wc-product-variation.php; research section 8).
+            return str(variation["sku"] or product["sku"])
+        return str(product["sku"])
+
+    def delete_product(self, product_id: int) -> None:
+        self.products.pop(product_id)
+        self.variations.pop(product_id, None)
+        self.deleted.add(product_id)
+
+    def rename(self, sku: str, new_sku: str) -> None:
+        product_id, variation_id = self._ids_of(sku)
+        if variation_id:
+            self.variations[product_id][variation_id]["sku"] = new_sku
+        else:
+            self.products[product_id]["sku"] = new_sku
+
+    def refund(
+        self, order_id: int, restocked: dict[int, int], *, status: str | None = None
+    ) -> None:
+        """A refund; `restocked` maps line position (from 0) to units put back in stock, as
+        wc_restock_refunded_items() records them in the item meta `_restock_refunded_items`
+        (wc-order-functions.php), which REST returns in the line's `meta_data`."""
+        order = self.orders[order_id]
+        for index, units in restocked.items():
+            meta = order["line_items"][index]["meta_data"]
+            meta.append(
+                {"id": len(meta) + 1, "key": "_restock_refunded_items", "value": str(units)}
+            )
+        order["refunds"].append({"id": self._id(), "reason": "", "total": "-1.00"})
+        if status is not None:
+            order["status"] = status
 
     def stock(self, sku: str) -> int | None:
         for product in self.products.values():
@@ -144,8 +221,10 @@ class FakeWoo(FakeApp):
 
     def _authorised(self, request: Request) -> Response | None:
         credentials = None if self.drop_auth_header else request.basic_auth()
-        if credentials is None and "consumer_key" in request.query:
+        if "consumer_key" in request.query:  # "If the $_GET parameters are present, use those"
             credentials = (request.query["consumer_key"], request.query.get("consumer_secret", ""))
+        if not self.sees_https:
+            credentials = None  # neither is read unless is_ssl()
         if credentials is None:
             return Response(
                 401,
@@ -167,6 +246,13 @@ class FakeWoo(FakeApp):
         return None
 
     async def handle(self, request: Request) -> Response:
+        route = request.query.get("rest_route")
+        if request.path.startswith("/wp-json/") and self.plain_permalinks:
+            return Response(404, b"<!DOCTYPE html><html><title>Page not found</title></html>")
+        if route is not None and request.path.rstrip("/") == "":
+            # /?rest_route=/wc/v3/... serves the same routes (research section 8).
+            query = {k: v for k, v in request.query.items() if k != "rest_route"}
+            request = dataclasses.replace(request, path="/wp-json" + route, query=query)
         if not request.path.startswith(PREFIX):
             return Response(
                 404,
@@ -193,7 +279,8 @@ class FakeWoo(FakeApp):
                 if pid not in self.products:
                     return self._invalid(pid)
                 if request.method == "GET":
-                    return self._collection(request, list(self.variations.get(pid, {}).values()))
+                    rows = [self._variation(pid, v) for v in self.variations.get(pid, {}).values()]
+                    return self._collection(request, rows)
             if request.method == "POST" and parts == ["products", "batch"]:
                 return self._batch(request, self.products)
             if (
@@ -249,6 +336,26 @@ class FakeWoo(FakeApp):
             headers["Link"] = ", ".join(links)
         return Response(200, chunk, headers)
 
+    def _variation(self, pid: int, variation: dict[str, Any]) -> dict[str, Any]:
+        """A variation as REST shows it (view context): no own SKU shows the parent's; stock
+        managed by the parent shows the parent's quantity (class-wc-product-variation.php)."""
+        parent = self.products[pid]
+        shown = dict(variation, sku=variation["sku"] or parent["sku"])
+        if variation["manage_stock"] == "parent":
+            shown["stock_quantity"] = parent["stock_quantity"]
+        return shown
+
+    def _order(self, row: dict[str, Any]) -> dict[str, Any]:
+        """An order as REST shows it: each line's `sku` looked up live from its product
+        (`get_order_item_data()`, class-wc-rest-orders-v2-controller.php): null once the
+        product is deleted."""
+        lines = []
+        for line in row["line_items"]:
+            if line["product_id"] in self.products or line["product_id"] in self.deleted:
+                line = dict(line, sku=self.live_sku(line["product_id"], line["variation_id"]))
+            lines.append(line)
+        return dict(row, line_items=lines)
+
     def _collection(self, request: Request, rows: list[dict[str, Any]]) -> Response:
         rows = sorted(rows, key=lambda row: row["id"])
         if "include" in request.query:
@@ -284,7 +391,7 @@ class FakeWoo(FakeApp):
             key=lambda row: (row[key], row["id"]),
             reverse=request.query.get("order", "desc") == "desc",
         )
-        return self._page(request, rows)
+        return self._page(request, [self._order(row) for row in rows])
 
     def _batch(self, request: Request, items: dict[int, dict[str, Any]]) -> Response:
         body = request.json() or {}
@@ -299,6 +406,8 @@ class FakeWoo(FakeApp):
                 },
             )
         self.batches.append(body)
+        lose = self.lose_answers > 0
+        self.lose_answers -= lose
         answers = []
         for update in updates:
             item_id = update.get("id")
@@ -332,4 +441,6 @@ class FakeWoo(FakeApp):
                 elif not item["manage_stock"]:
                     item["stock_quantity"] = None
                 answers.append(dict(item))
+        if lose:  # applied, but the answer never reached the client
+            return Response(504, b"<html><body>504 Gateway Time-out</body></html>")
         return Response(200, {"update": answers})

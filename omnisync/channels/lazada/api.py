@@ -1,10 +1,15 @@
 """Signed calls to the Lazada Open Platform, with the seller's tokens kept fresh.
 
-Every call carries the system parameters `app_key`, `timestamp` (ms), `sign_method=sha256`,
-`access_token` and `sign` (calling-parameters.md, signature-algorithm.md): on GET all of them
-ride in the query; on POST the business parameters go in a form body, as the official SDKs
-send them (lazop-sdk-python `LazopClient.execute`: `requests.post(url, api_params)`), and
-are signed all the same.
+Every call carries the system parameters `app_key`, `timestamp` (ms since the epoch, as the
+official SDK writes it: `str(int(round(time.time()))) + '000'`), `sign_method=sha256`,
+`access_token` (seller calls only; not on the token calls) and `sign` (calling-parameters.md,
+signature-algorithm.md). On GET all of them ride in the query; on POST the system parameters
+stay in the query and the business parameters go in a form body
+(`application/x-www-form-urlencoded`), every one of them signed alike. Which side carries
+what is not part of the signature: lazop-sdk-python 20181207 `LazopClient.execute` posts
+everything as form data (`requests.post(api_url, sign_parameter)`), the Java SDK keeps the
+protocol parameters in the URL; the gateway reads both. Paths are signed without the
+`/rest` prefix of the gateway (`/orders/get`).
 
 Lazada answers HTTP 200 with its own `code` (a string; "0" is success) and `message`
 (lazykern/ecommerce-api-docs@eba059e3:.../reconfigure-existing-app-to-lazada-open-platform.md).
@@ -28,15 +33,24 @@ The codes acted on here, each from the error lists of the API pages cited:
     IncompleteSignature          "The request signature does not        check app_secret
                                  conform to lazop standards"
                                  (generateaccesstoken.json)
+    1000, ServiceTimeout, 6      internal error / service timeout       retried (a stock
+                                 (product APIs' error lists)            write: re-read)
     a code naming the timestamp  the request's timestamp is more than   "this machine's
                                  7200 s from Lazada's clock             clock is N s off"
                                  (calling-parameters.md); UNVERIFIED
-                                 code, matched on "timestamp"
+                                 code (OPEN_API_TIMESTAMP_INVALID "The
+                                 input timestamp is invalid" is the one
+                                 documented), matched on "timestamp"
 
 Tokens: read through `StoredTokens` (the ledger's copy wins over the config's), refreshed
-before the first call when the stored expiry has passed, or when Lazada refuses the token;
-at most once per run. Lazada's refresh answers a new refresh token too
-(refreshaccesstoken.json), saved in the ledger before the new access token is used.
+before the first call when the stored expiry is less than 30 minutes away, or when Lazada
+refuses the token; at most once per run. Token calls go to `https://auth.lazada.com/rest`
+(`/auth/token/create` with `code`, `/auth/token/refresh` with `refresh_token`), signed with
+the app's keys and no access token. Lazada's refresh answers a new refresh token too, whose
+lifetime is not reset (refreshaccesstoken.json; seller-authorization-introduction.md: "You
+must save the latest refresh_token"); it is saved in the ledger before the new access token
+is used. `expires_in` / `refresh_expires_in` are seconds, numbers or digit strings; a
+`refresh_expires_in` of 0 means the token cannot be refreshed (same guide).
 """
 
 from __future__ import annotations
@@ -65,6 +79,12 @@ ACCESS, REFRESH = "access_token", "refresh_token"
 THROTTLED = {"901", "ApiCallLimit"}
 CAPPED = {"OPEN_API_CALL_EXCEED_LIMIT"}
 TOKEN_REFUSED = {"IllegalAccessToken"}
+# Lazada's own "try again" answers: "1000 Internal Application Error", "ServiceTimeout The
+# request has failed due to service timeout", and on the product APIs "6 E006: Unexpected
+# internal error ... System fluctuation please retry" (getproducts.json,
+# updatesellablequantity.json). On GetOrders "6" means "Invalid status filter", so "6" counts
+# only with "internal" in its message.
+TRANSIENT = {"1000", "ServiceTimeout"}
 AUTH_CODES = {
     "IllegalAccessToken",
     "IllegalRefreshToken",
@@ -75,6 +95,9 @@ AUTH_CODES = {
 }
 LONGEST_WAIT = 60.0  # a ban longer than this is a cap for this run, not a pause
 ALLOWED_SKEW = 7200  # seconds (calling-parameters.md)
+# "it is recommended to refresh it 30 minutes before the token expires"
+# (seller-authorization-introduction.md, Usage notes 3).
+REFRESH_MARGIN = timedelta(minutes=30)
 _BAN = re.compile(r"ban will last (\d+) seconds?", re.IGNORECASE)
 
 
@@ -174,6 +197,10 @@ class LazadaApi:
         context: str,
         accept: Collection[str],
     ) -> dict[str, Any]:
+        # The official Java/.NET SDKs leave parameters with empty values out of the signed
+        # text (signature-algorithm.md samples: `!IsNullOrEmpty(kv.Value)`), the Python one
+        # keeps them: an empty parameter is not sent at all, so both readings agree.
+        params = {key: value for key, value in params.items() if value != ""}
         system = {
             "app_key": self.settings.app_key,
             "timestamp": timestamp(self.now()),
@@ -221,6 +248,8 @@ class LazadaApi:
             return Verdict(Kind.THROTTLED, said, wait=wait)
         if "timestamp" in (code + " " + message).lower():
             return Verdict(Kind.BAD_REQUEST, self.clock_message(response))
+        if code in TRANSIENT or (code == "6" and "internal" in message.lower()):
+            return Verdict(Kind.TRANSIENT, said)
         if code in AUTH_CODES:
             return Verdict(Kind.AUTH, said)
         return Verdict(Kind.BAD_REQUEST, said)
@@ -255,7 +284,8 @@ class LazadaApi:
         async with self._lock:
             token = self.tokens.get(ACCESS)
             if token is None or (
-                not self.refreshed and self.tokens.expired(ACCESS, now=self.now())
+                not self.refreshed
+                and self.tokens.expired(ACCESS, now=self.now(), margin=REFRESH_MARGIN)
             ):
                 if token is None and not self.tokens.get(REFRESH):
                     raise ChannelAuthError(

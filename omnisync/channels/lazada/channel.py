@@ -8,12 +8,17 @@ listings. Status mapping and line rules: `omnisync.channels.lazada.mapping`.
 Calls and their documented limits (lazykern/ecommerce-api-docs@eba059e3:data/raw/lazada/apis):
 - `GET /products/get` (product-api/getproducts.json): `filter=all`, `limit` ≤ 50 products,
   `offset` ≤ 10,000 ("Deprecated ... The maximum offset is 10000"), `sku_seller_list` (a JSON
-  array of SellerSkus); answers `data.total_products` and `data.products[].skus[]`.
+  array of SellerSkus, "A maximum of 100"); answers `data.total_products` (a number or a
+  digit string) and `data.products[]` with `item_id` (Long, a string in the sample) and
+  `skus[]` (`SkuId`, `SellerSku`, `Status`, and the sellable quantity: see
+  `mapping.sellable`, since `quantity` is the total including units held by orders).
 - `GET /orders/get` (order-api/getorders.json): `update_after` / `update_before` (ISO 8601
   with offset, both inclusive: "updated after or on"), `sort_by=updated_at`,
-  `sort_direction=ASC`, `limit` ≤ 100, `offset` ≤ 5,000 (get-order.md: "Maximum value:
-  5000 ... set the time ... of the last order you fetched and set offset to 0"): a longer
-  history is walked in windows that restart at the last `updated_at` read.
+  `sort_direction=ASC`, `limit` ≤ 100, `offset` ≤ 4,500: the API page's own parameter
+  rule is "Max Size:4500" (getorders.json, `offset.moreLimit`), stricter than the guide's
+  "Maximum value: 5000" (get-order.md), so the lower one is kept. A longer history is walked
+  in windows that restart at the last `updated_at` read (get-order.md: "set the time ... of
+  the last order you fetched and set offset to 0").
 - `GET /orders/items/get` (order-api/getmultipleorderitems.json): `order_ids=[1,2]`, "No more
   than 50 at a time".
 - `GET /order/reverse/return/detail/list` (return-and-refund-api/getreverseorderdetail.json):
@@ -59,15 +64,18 @@ T = TypeVar("T")
 PRODUCTS_PAGE = 50
 PRODUCTS_MAX_OFFSET = 10_000
 ORDERS_PAGE = 100
-ORDERS_MAX_OFFSET = 5_000
+# getorders.json: offset "Max Size:4500"; get-order.md says 5000. Both are met by 4500.
+ORDERS_MAX_OFFSET = 4_500
 ITEMS_BATCH = 50
 PUSH_BATCH = 50
 PARALLEL = 8  # calls in flight at once (the HTTP client keeps 8 connections); Lazada
 # publishes no per-app figure for reads, and answers 901 (waited out) when there is too much
-# Answers of the stock update that concern some SKUs, not the call: read them, re-read, decide.
-# 501 overview; 4170 campaign lock; 212 "Sellable inventory cannot be negative"; 513
-# "Internal call exception" (updatesellablequantity.json, adjustsellablequantity.json).
-PUSH_PARTIAL = {"501", "4170", "212", "513"}
+# Answers of the stock update that concern some SKUs, or leave unknown what was applied: read
+# them, re-read, decide. 501 overview; 4170 campaign lock; 212 "Sellable inventory cannot be
+# negative"; 513 "Internal call exception"; 6 / 1000 / ServiceTimeout internal errors
+# (updatesellablequantity.json, adjustsellablequantity.json, the API error lists). A write is
+# never re-sent blind: the re-read says what Lazada applied.
+PUSH_PARTIAL = {"501", "4170", "212", "513", "6", "1000", "ServiceTimeout"}
 
 
 class LazadaChannel:
@@ -195,7 +203,7 @@ class LazadaChannel:
                     f"more than {ORDERS_MAX_OFFSET + ORDERS_PAGE} orders changed at "
                     f"{mapping.iso(start)}: Lazada's offset limit cannot page past them",
                 )
-            # Lazada's offset stops at 5,000: start a new window at the last time read
+            # Lazada's offset stops at 4,500: start a new window at the last time read
             # (inclusive, so orders sharing that second are read again and skipped above).
             start = last
 
@@ -349,17 +357,29 @@ class LazadaChannel:
 
     async def _current(self, batch: Sequence[QuantityChange], context: str) -> dict[str, int]:
         """Each SKU's sellable quantity on Lazada now, by listing id."""
-        skus = sorted({change.channel_sku for change in batch})
-        _, products = await self._products(
-            {
-                "filter": "all",
-                "limit": str(PRODUCTS_PAGE),
-                "offset": "0",
-                "sku_seller_list": json.dumps(skus, ensure_ascii=False),
-            },
-            context,
-        )
-        return {listing.id: listing.quantity for listing in self._listings_of(products, context)}
+
+        async def read(skus: Sequence[str]) -> dict[str, int]:
+            _, products = await self._products(
+                {
+                    "filter": "all",
+                    "limit": str(PRODUCTS_PAGE),
+                    "offset": "0",
+                    "sku_seller_list": json.dumps(sorted(skus), ensure_ascii=False),
+                },
+                context,
+            )
+            listings = self._listings_of(products, context)
+            return {listing.id: listing.quantity for listing in listings}
+
+        skus = {change.channel_sku for change in batch}
+        found = await read(sorted(skus))
+        # "A maximum of 100 SKUs can be returned" (getproducts.json, sku_seller_list): products
+        # with many SKUs can cut the answer short, so SKUs missing from it are asked for again
+        # before they count as gone.
+        missing = {change.channel_sku for change in batch if change.listing_id not in found}
+        if missing and missing != skus:
+            found |= await read(sorted(missing))
+        return found
 
     async def _push_batch(self, batch: Sequence[QuantityChange]) -> list[PushResult]:
         current = await self._current(batch, "re-reading stock before writing")

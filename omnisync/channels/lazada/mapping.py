@@ -165,14 +165,29 @@ def order(raw: Mapping[str, Any], lines: Sequence[OrderLine]) -> Order:
 
 
 def sellable(sku: Mapping[str, Any]) -> int:
-    """A SKU's sellable quantity as GetProducts shows it.
+    """A SKU's sellable quantity (what buyers can buy) as GetProducts shows it.
 
-    The default warehouse's `sellableQuantity` when `multiWarehouseInventories` lists it
-    (inventory-calculation-logic.md), else the SKU's `quantity` (getproducts.json).
+    Not `quantity`: that is the SKU's total, "totalQantity = sellableQuantity +
+    withholdQuantity + occupyQuantity ... quantity: same as totalQuantity" (lazykern/
+    ecommerce-api-docs@eba059e3:data/processed/lazada/guides/overview/lazop-2-0-overview.md;
+    "quantity: The total inventory of the current SKU", .../lazada-choice-api/
+    product-management.md), so it still counts units held by unpaid and paid orders. In order:
+    the default warehouse's `sellableQuantity` in `multiWarehouseInventories`
+    (inventory-calculation-logic.md; a single-warehouse seller's /product/item/get sample
+    lists it too: https://open.alitrip.com/docs/doc.htm?articleId=120259&docType=1&treeId=499,
+    a mirror of Lazada's docs); else `Available` (in every SKU of the
+    getproducts.json sample; that it is the sellable quantity is UNVERIFIED); else
+    `quantity`, the total, which is right only while no order holds units.
     """
     for entry in sku.get("multiWarehouseInventories") or ():
-        if isinstance(entry, Mapping) and entry.get("warehouseCode") == DEFAULT_WAREHOUSE:
+        if not isinstance(entry, Mapping):
+            continue
+        # The guides spell the code "dropshipping" and "Dropshipping": compare folded.
+        code = str(entry.get("warehouseCode") or "").strip().lower()
+        if code == DEFAULT_WAREHOUSE and entry.get("sellableQuantity") is not None:
             return int(entry["sellableQuantity"])
+    if sku.get("Available") not in (None, ""):
+        return int(sku["Available"])
     return int(sku["quantity"])
 
 

@@ -9,7 +9,9 @@ schemas/<name>.json, fetched from open.shopee.com):
   `get_model_list` (item_id: model_id, model_sku, stock_info_v2). `Listing.id` is
   `ITEM/MODEL` (model 0: no variations); the quantity is the seller stock (`seller_stock[]`
   of stock_info_v2: the one at `location_id` when configured, else all of it), the number
-  update_stock writes; Shopee-warehouse stock (`shopee_stock`) is not the seller's to set.
+  update_stock writes; Shopee-warehouse stock (`shopee_stock`) is not the seller's to set, so
+  a model fulfilled by Shopee (`is_fulfillment_by_shopee`, on the model and on an item whose
+  only model it is) is no listing of omnisync's.
 - Orders and returns: see `orders` (15-day windows, cursor paging, details 50 a call).
 - Push: `POST /api/v2/product/update_stock`, one item per call, `stock_list` of ≤ 50 models,
   each `{"model_id", "seller_stock": [{"location_id"?, "stock"}]}` ("This API will update only
@@ -92,6 +94,9 @@ class ShopeeChannel:
         )
         self._slots = asyncio.Semaphore(CONCURRENCY)
         self._skus_by_id: dict[str, str] = {}
+        # Where each model's seller stock was seen (stock_info_v2.seller_stock[].location_id),
+        # to name the location_id to configure when Shopee asks for one.
+        self._locations: dict[tuple[int, int], tuple[str, ...]] = {}
         self._orders = OrderReader(config.name, self._get)
 
     async def _get(self, path: str, params: dict[str, Any], context: str) -> dict[str, Any]:
@@ -145,31 +150,54 @@ class ShopeeChannel:
     async def _items(self, item_ids: Sequence[int]) -> list[Listing]:
         listings: list[Listing] = []
         with_models: list[ItemInfo] = []
-        location = self.settings.location_id
         for item in await self._base_info(item_ids):
             if item.has_model:
                 with_models.append(item)
                 continue
+            if item.is_fulfillment_by_shopee:
+                continue  # its stock is Shopee's warehouse stock: not the seller's to set
             listings.append(
                 Listing(
                     id=listing_id(item.item_id, 0),
                     channel_sku=channel_sku(item.item_sku, 0, None),
-                    quantity=seller_stock(item.stock_info_v2, location),
+                    quantity=self._stock(item.item_id, 0, item.stock_info_v2),
                     name=item.item_name,
                 )
             )
         models = await asyncio.gather(*(self._models(item.item_id) for item in with_models))
         for item, item_models in zip(with_models, models, strict=True):
             for model in item_models:
+                if model.is_fulfillment_by_shopee:
+                    continue
                 listings.append(
                     Listing(
                         id=listing_id(item.item_id, model.model_id),
                         channel_sku=channel_sku(None, model.model_id, model.model_sku),
-                        quantity=seller_stock(model.stock_info_v2, location),
+                        quantity=self._stock(item.item_id, model.model_id, model.stock_info_v2),
                         name=item.item_name,  # models have no name of their own
                     )
                 )
         return listings
+
+    def _stock(self, item_id: int, model_id: int, info: StockInfo | None) -> int:
+        """A model's seller stock (see `seller_stock`), noting the locations it was seen at."""
+        if info is not None:
+            self._locations[item_id, model_id] = info.locations()
+        return seller_stock(info, self.settings.location_id)
+
+    def _location_hint(self, item_id: int, model_id: int, message: str) -> str:
+        """What to set when Shopee refused a write for its location, else ""."""
+        text = message.lower()
+        if self.settings.location_id or "location" not in text:
+            return ""
+        seen = self._locations.get((item_id, model_id), ())
+        if not seen:
+            return ""
+        where = ", ".join(seen)
+        return (
+            f" (this shop keeps seller stock at location {where}: set location_id in "
+            f"[channels.{self.name}] to the one omnisync should manage)"
+        )
 
     def _validated(self, kind: type[P], values: Any, api: str) -> list[P]:
         """Each entry of a list in an answer as `kind`, or a ChannelResponseError naming it."""
@@ -228,13 +256,12 @@ class ShopeeChannel:
 
     async def _current(self, item_id: int, has_models: bool) -> dict[int, int]:
         """Seller stock per model of one item, read now."""
-        location = self.settings.location_id
         if has_models:
             models = await self._models(item_id)
-            return {model.model_id: seller_stock(model.stock_info_v2, location) for model in models}
+            return {m.model_id: self._stock(item_id, m.model_id, m.stock_info_v2) for m in models}
         for item in await self._base_info([item_id]):
             if item.item_id == item_id and not item.has_model:
-                return {0: seller_stock(item.stock_info_v2, location)}
+                return {0: self._stock(item_id, 0, item.stock_info_v2)}
         return {}
 
     @staticmethod
@@ -270,7 +297,7 @@ class ShopeeChannel:
                 PushResult(c.listing_id, "failed", f"re-reading: {exc.message}") for _, c in batch
             ]
         current = {
-            item.item_id: seller_stock(item.stock_info_v2, self.settings.location_id)
+            item.item_id: self._stock(item.item_id, 0, item.stock_info_v2)
             for item in items
             if not item.has_model
         }
@@ -318,8 +345,12 @@ class ShopeeChannel:
             # Shopee refused the call as a whole (e.g. error_auth "Lack of location_id"):
             # nothing was written.
             return results + [
-                PushResult(change.listing_id, "failed", f"Shopee: {exc.message}")
-                for _, change in writes
+                PushResult(
+                    change.listing_id,
+                    "failed",
+                    f"Shopee: {exc.message}{self._location_hint(item_id, model_id, exc.message)}",
+                )
+                for model_id, change in writes
             ]
         except ChannelUnavailableError as exc:
             # Timed out or gave up: the write may or may not have happened; look before saying.

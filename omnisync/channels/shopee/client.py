@@ -2,12 +2,18 @@
 
 Every answer carries `error` (empty on success) and `message`
 (congminh1254/shopee-sdk@cb231e9b: schemas/*.json `common_error_list`). Which HTTP status comes
-with an error is not documented (the SDK looks at `error` whatever the status), so both are
-read: a 2xx body through `classify`, any other status through the error's `code`.
+with an error is not documented (UNVERIFIED; the SDK, src/fetch.ts, looks at `error` whatever
+the status), so the body decides on every status (`classify_failures`); a body without an
+`error` leaves it to the HTTP layer's status table. Codes may carry a module prefix
+(`common.error_auth`, `product.error_param` in the docs' error examples): it is dropped before
+a code is compared.
 
     error                                  what happens
     -------------------------------------  ------------------------------------------------
     error_rate_limit                       throttled: wait and retry (inside the budget)
+    error_server, error_inner,             Shopee's "please try later": retried with backoff
+      error_system_busy, error_network,
+      any "try (again) later" message
     error_limit (daily call limit, resets  the channel stops for this run, saying when the
       00:00 UTC+8)                         cap resets; no retries
     invalid_acceess_token (sic) /          refresh the access token once per run and retry;
@@ -35,7 +41,6 @@ import asyncio
 import email.utils
 import logging
 from collections.abc import Mapping
-from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
 from urllib.parse import urlencode
@@ -59,8 +64,10 @@ from omnisync.timeparse import as_utc
 log = logging.getLogger(__name__)
 
 HINT = "the Shopee app keys and the shop's authorisation"
-THROTTLE_TRIES = 3  # throttled answers the HTTP layer retries before this module looks
 THROTTLED = {"error_rate_limit"}
+# "System error. Please try again later.", "Our system is taking some time to respond, please
+# try later.", "Inner http call failed" (error lists of the APIs used here).
+TRANSIENT = {"error_server", "error_inner", "error_system_busy", "error_network"}
 DAILY_CAP = {"error_limit"}
 TOKEN_EXPIRED = {"invalid_acceess_token", "invalid_access_token"}
 # Refresh refusals (v2.public.refresh_access_token error_list): the seller must authorise again.
@@ -87,6 +94,11 @@ CREDENTIALS = {
     "error_kyc_auth",
 }
 REFRESH_LIFETIME = timedelta(days=30)  # "Each refresh_token is valid for 30 days"
+
+
+def error_name(code: str | None) -> str:
+    """A Shopee error code without its module prefix (`common.error_auth` is `error_auth`)."""
+    return (code or "").rpartition(".")[2]
 
 
 def expiry(now: datetime, expire_in: Any) -> datetime | None:
@@ -119,18 +131,15 @@ class ShopeeClient:
         self.settings = settings
         self.context = context
         self.host = (base_url or signing.HOSTS[settings.region]).rstrip("/")
-        base = policy or RetryPolicy()
+        # The HTTP layer waits out error_rate_limit (the body says so, whatever the status)
+        # and stops at once on error_limit, which may come as a 429 too.
         self.http = ChannelHttp(
             name,
             budget=context.budget,
             credential_hint=HINT,
             client=context.http,
-            # The HTTP layer retries a 429 by itself without reading the body; Shopee's daily
-            # cap (error_limit) may come as a 429 too, so it gets few tries there and the
-            # rounds of error_rate_limit are counted here, where the body is read.
-            policy=replace(base, throttle_attempts=min(base.throttle_attempts, THROTTLE_TRIES)),
+            policy=policy or RetryPolicy(),
         )
-        self.throttle_rounds = max(1, base.throttle_attempts // THROTTLE_TRIES)
         self.tokens = StoredTokens(
             name,
             context.tokens,
@@ -194,38 +203,32 @@ class ShopeeClient:
     ) -> dict[str, Any]:
         """One shop API call, signed, with Shopee's signals handled; returns the whole body.
 
-        Errors in `tolerate` come back as a body (update_stock's all-failed answer still lists
-        each model's reason in `failure_list`)."""
+        Errors in `tolerate` come back as a body, whatever the HTTP status (update_stock's
+        all-failed answer still lists each model's reason in `failure_list`)."""
         current = self.tokens.get("access_token")
         if self.tokens.expired("access_token", now=self.context.now()) or (
             not current and self.tokens.get("refresh_token")
         ):
             # `used`: requests side by side that all find it expired refresh it once.
             await self.refresh(reason="the access token has expired", used=current)
-        throttled = 0
         retried_auth = False
         while True:
             token = self._access_token()
             url = self._shop_url(path, token, params)
+            kept: dict[str, Any] = {}  # this request's tolerated error body, if any
             try:
                 response = await self.http.send(
                     method,
                     url,
                     json_body=body,
-                    classify=_tolerating(tolerate) if tolerate else _classify,
+                    classify=_classifier(tolerate, kept),
+                    classify_failures=True,
                     context=context or path,
                 )
             except ChannelError as exc:
-                code = exc.code or ""
-                if code in THROTTLED:
-                    # Still error_rate_limit after the HTTP layer's tries, or with a status it
-                    # does not retry: wait and go again, a bounded number of rounds.
-                    throttled += 1
-                    if throttled > self.throttle_rounds:
-                        raise
-                    wait = self.http.policy.backoff(throttled, self.http.rng)
-                    await self.context.budget.sleep(wait, "throttled by Shopee (error_rate_limit)")
-                    continue
+                code = error_name(exc.code)
+                if code in tolerate and kept:
+                    return kept
                 if _token_refused(code, exc.message) and not retried_auth:
                     retried_auth = True
                     await self.refresh(reason="Shopee refused the access token", used=token)
@@ -241,7 +244,12 @@ class ShopeeClient:
         url = f"{self.host}{path}?{urlencode(self.sign_public(path))}"
         try:
             response = await self.http.send(
-                "POST", url, json_body=dict(body), classify=_classify, context=context
+                "POST",
+                url,
+                json_body=dict(body),
+                classify=_classifier(frozenset(), {}),
+                classify_failures=True,
+                context=context,
             )
         except ChannelError as exc:
             await self._translate(exc, path)
@@ -315,7 +323,7 @@ class ShopeeClient:
                     context="refreshing the access token",
                 )
             except ChannelResponseError as exc:
-                if (exc.code or "") in REFRESH_REFUSED:
+                if error_name(exc.code) in REFRESH_REFUSED:
                     raise ChannelAuthError(
                         self.name,
                         f"Shopee refused the refresh token ({exc.code}): the authorisation has "
@@ -349,13 +357,21 @@ class ShopeeClient:
 
     async def _translate(self, exc: ChannelError, path: str) -> None:
         """Raise the error a Shopee code means, if it means more than its text; else return."""
-        code = exc.code or ""
+        code = error_name(exc.code)
         text = exc.message.removesuffix(f" (check {HINT})").lower()
         if code in DAILY_CAP:
             raise ChannelUnavailableError(
                 self.name,
                 "Shopee's daily API call limit for this app is used up (error_limit); it resets "
                 "at 00:00 UTC+8. The channel is skipped for this run.",
+                http_status=exc.http_status,
+                code=code,
+            ) from None
+        if code in THROTTLED:
+            raise ChannelUnavailableError(
+                self.name,
+                "Shopee kept answering error_rate_limit (too many requests) after every wait; "
+                "the channel is skipped for this run",
                 http_status=exc.http_status,
                 code=code,
             ) from None
@@ -422,29 +438,43 @@ def _token_refused(code: str, message: str) -> bool:
     return code == "error_auth" and ("access_token" in text or "access token" in text)
 
 
-def _tolerating(codes: frozenset[str]) -> Classifier:
+def _classifier(tolerate: frozenset[str], kept: dict[str, Any]) -> Classifier:
+    """What a Shopee answer means, by its `error` whatever its HTTP status.
+
+    A body with an error in `tolerate` is kept in `kept` for the caller (a per-request dict,
+    not shared state) and raised as a bad request, which the caller turns back into it."""
+
     def classify(response: httpx.Response) -> Verdict | None:
-        verdict = _classify(response)
-        if verdict is not None and verdict.kind is Kind.BAD_REQUEST:
-            if verdict.message.partition(":")[0] in codes:
-                return None
-        return verdict
+        ok = response.is_success
+        try:
+            body = response.json()
+        except ValueError:
+            # A 2xx that is not JSON is broken; a 5xx page from a proxy is the status's call.
+            return (
+                Verdict(Kind.MALFORMED, f"expected JSON, got {snippet(response.text)}")
+                if ok
+                else None
+            )
+        if not isinstance(body, dict):
+            return None
+        error = body.get("error")
+        # "-" is the docs' placeholder for an empty field in their samples.
+        if not error or error == "-" or not isinstance(error, str):
+            return None
+        name = error_name(error)
+        message = f"{error}: {body.get('message') or ''}".strip()
+        if name in tolerate:
+            kept.update(body)
+            return Verdict(Kind.BAD_REQUEST, message)
+        if name in THROTTLED:
+            return Verdict(Kind.THROTTLED, message)
+        text = message.lower()
+        # Shopee's own "try (again) later" (also under error_auth: "System error, please try
+        # again later." in every common_error_list); never the daily cap's "try again after".
+        if name in TRANSIENT or "try again later" in text or "try later" in text:
+            return Verdict(Kind.TRANSIENT, message)
+        # Everything else (the daily cap included: no retry) is decided by this module from
+        # the code: see `ShopeeClient._translate`.
+        return Verdict(Kind.BAD_REQUEST, message)
 
     return classify
-
-
-def _classify(response: httpx.Response) -> Verdict | None:
-    """Shopee's body-level signals in a 2xx answer."""
-    try:
-        body = response.json()
-    except ValueError:
-        return Verdict(Kind.MALFORMED, f"expected JSON, got {snippet(response.text)}")
-    if not isinstance(body, dict):
-        return None
-    error = body.get("error")
-    if not error or error == "-":
-        return None
-    message = f"{error}: {body.get('message') or ''}".strip()
-    if error in THROTTLED:
-        return Verdict(Kind.THROTTLED, message)
-    return Verdict(Kind.BAD_REQUEST, message)

@@ -24,18 +24,28 @@ data/processed/shopee/guides/api-best-practices/order-management.md):
 
 Returns (v2.returns.get_return_list) add lines; they never change the order's status:
 
-    return status REFUND_PAID, needs_logistics true and     `<line>/returned`: returned
-    return_solution 0 (return and refund)                   (restock_returns decides)
-    REFUND_PAID as refund only (return_solution 1, or       the goods stayed with the buyer:
-    needs_logistics false) on a CANCELLED order             `<line>/kept`, completed
-    any other return status (REQUESTED, ACCEPTED,           nothing yet: the goods have not
-    PROCESSING, JUDGING, SELLER_DISPUTE, CANCELLED, CLOSED) come back (or never will)
+    return status ACCEPTED (or REFUND_PAID),    `<line>/returned`: returned
+    needs_logistics true and return_solution    (restock_returns decides)
+    0 (return and refund)
+    the same as refund only (return_solution    the goods stayed with the buyer:
+    1, or needs_logistics false) on a           `<line>/kept`, completed
+    CANCELLED order
+    any other return status (REQUESTED,         nothing yet: the goods have not
+    PROCESSING, JUDGING, SELLER_DISPUTE,        come back (or never will)
+    CANCELLED, CLOSED)
 
-Return statuses: Shopee's Data Definition "ReturnStatus" (REQUESTED, ACCEPTED, CANCELLED,
-JUDGING, REFUND_PAID, CLOSED, PROCESSING, SELLER_DISPUTE; as in LightsoftHub/open-platforms:
-src/ShopeeSdk.Core/Enums/ReturnStatus.cs); `needs_logistics` "Items to be sent back to
-seller" and `return_solution` "0: Return and Refund, 1: Refund Only"
-(congminh1254/shopee-sdk@cb231e9b: schemas/v2.returns.get_return_list.json).
+Return statuses: Shopee's Data Definition "ReturnStatus" lists REQUESTED, ACCEPTED, CANCELLED,
+JUDGING, CLOSED, PROCESSING, SELLER_DISPUTE (lazykern/ecommerce-api-docs@eba059e3:
+data/processed/shopee/guides/api-best-practices/return-refund-management.md, "3.Data
+Definition", and getting-started/v2-0-data-definition.md). ACCEPTED is where a return ends
+refunded: "Once agreed, the status will be updated to Accepted" (same guide, 2.2), and only a
+compensation dispute may follow it (v2.returns.cancel_dispute). REFUND_PAID is the older
+enumeration's final state (LightsoftHub/open-platforms: src/ShopeeSdk.Core/Enums/
+ReturnStatus.cs), still accepted on read. UNVERIFIED: whether a return-and-refund can reach
+ACCEPTED before its parcel is back (warehouse validation); Shopee's flow diagram is an image.
+`needs_logistics` "Items to be sent back to seller" and `return_solution` "0: Return and
+Refund, 1: Refund Only" (congminh1254/shopee-sdk@cb231e9b:
+schemas/v2.returns.get_return_list.json).
 
 Lines (`item_list` of get_order_detail): one entry per model bought, with
 `model_quantity_purchased` units; `cancelled_qty` units of it were cancelled on their own.
@@ -74,7 +84,7 @@ STATUSES: dict[str, Status] = {
     "CANCELLED": Status.CANCELLED,
 }
 
-RETURN_DONE = "REFUND_PAID"
+RETURN_DONE = frozenset({"ACCEPTED", "REFUND_PAID"})  # a return that ended refunded
 REFUND_ONLY = 1  # return_solution
 
 
@@ -186,7 +196,7 @@ def map_order(
         keys.append((item.item_id, item.model_id))
     updated = detail.update_time
     for record in returns:
-        if record.status != RETURN_DONE:
+        if record.status not in RETURN_DONE:
             continue
         updated = max(updated, record.update_time)
         if not record.goods_back and status is not Status.CANCELLED:

@@ -91,7 +91,7 @@ class OrderReader:
                     f"update_time or item_list",
                 ) from None
             if in_window or any(
-                r.status == RETURN_DONE and low <= r.update_time < high for r in returns
+                r.status in RETURN_DONE and low <= r.update_time < high for r in returns
             ):
                 yield order
 
@@ -115,7 +115,7 @@ class OrderReader:
             known = sum(
                 amount
                 for r in by_order.get(order_sn, {}).values()
-                if r.status == RETURN_DONE
+                if r.status in RETURN_DONE
                 for _, _, amount in r.items
             )
             if shown > known:

@@ -40,6 +40,12 @@ class StockInfo(Payload):
 
     seller_stock: list[StockEntry] = []
 
+    def locations(self) -> tuple[str, ...]:
+        """The seller's locations this stock is kept at ("" and "-" are none)."""
+        return tuple(
+            entry.location_id for entry in self.seller_stock if entry.location_id not in ("", "-")
+        )
+
     def seller(self, location_id: str | None) -> int:
         """The seller stock at `location_id`, else summed over the seller's locations."""
         return sum(
@@ -56,6 +62,8 @@ class ItemInfo(Payload):
     item_name: Text = ""
     item_sku: Text = ""
     has_model: bool = False
+    # "return true if the item only has a default model and it is FBS model"
+    is_fulfillment_by_shopee: bool = False
     stock_info_v2: StockInfo | None = None
 
 
@@ -64,6 +72,7 @@ class ModelInfo(Payload):
 
     model_id: int
     model_sku: Text = ""
+    is_fulfillment_by_shopee: bool = False  # "whether model is fulfillment by shopee"
     stock_info_v2: StockInfo | None = None
 
 

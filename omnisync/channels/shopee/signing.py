@@ -19,7 +19,9 @@ import hmac
 from urllib.parse import urlencode
 
 # Production hosts by region (same guide, "Fixed authorization URL" / GetAccesstoken paths;
-# congminh1254/shopee-sdk@cb231e9b:src/schemas/region.ts SHOPEE_BASE_URLS agrees).
+# getting-started/api-calls.md "API domains"; congminh1254/shopee-sdk@cb231e9b:
+# src/schemas/region.ts SHOPEE_BASE_URLS agrees). The guide gives auth_partner only on the SG
+# and CN hosts; on the BR host it is UNVERIFIED (the same path is assumed).
 HOSTS: dict[str, str] = {
     "sg": "https://partner.shopeemobile.com",
     "cn": "https://openplatform.shopee.cn",

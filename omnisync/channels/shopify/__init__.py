@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from omnisync.channels.shopify.channel import (
-    CHANNEL_TYPE,
-    DEFAULT_API_VERSION,
-    ShopifyChannel,
-    ShopifySettings,
-)
+from omnisync.channels.shopify.auth import DEFAULT_API_VERSION, ShopifySettings
+from omnisync.channels.shopify.channel import CHANNEL_TYPE, ShopifyChannel
 from omnisync.channels.shopify.queries import LISTING_PAGE, MAX_PAGE, ORDER_PAGE
 
 __all__ = [

@@ -5,23 +5,25 @@ the InventoryItem GID), read as that location's inventory levels. Untracked item
 (logged); an item without a SKU is returned with `channel_sku=""`, so it is reported and never
 written. Orders are mapped by `mapping.py` (its docstring holds the status table).
 
-API quirks handled here:
+API quirks handled here (credentials and scopes: `auth.py`; writes: `push.py`; `check`:
+`probe.py`; the GraphQL and its page sizes: `queries.py`):
 - Throttling is HTTP 200 with `errors[].extensions.code == "THROTTLED"`; every response
   carries `extensions.cost.throttleStatus`, which paces the next query (CostBucket).
 - A query may request at most 1,000 points, charged by worst case: `first` multiplies through
-  nested connections, so page sizes (`queries.py`) are derived from that limit, and an order
+  nested connections, so page sizes are derived from that limit with a margin, and an order
   with more line items or refunds than one page holds is completed by a follow-up query.
-- `inventorySetQuantities` takes `changeFromQuantity` (2026-01+; `compareQuantity` before),
-  the quantity this run read: Shopify refuses a write when a sale moved it (compare-and-set).
-  Whether one refused item sinks the whole call is not documented (the payload has a single
-  `inventoryAdjustmentGroup`), so both answers are read as what they say: userErrors with an
-  adjustment group mean the other items were written; userErrors without one mean nothing
-  was, and the items without an error are sent again in a new call. A stale item is a
-  conflict (with the quantity Shopify shows now), never re-sent.
-  Each call carries an `@idempotent` key, reused when the same request is retried, and a
-  `referenceDocumentUri` naming the omnisync run behind the change
-  (`gid://omnisync/SyncRun/<run id>`), so the shop's inventory history says why stock moved.
-  Up to 4 calls run at once.
+  Shopify's own count (`extensions.cost.requestedQueryCost`) can differ from one made by
+  hand: each orders page is sized from the previous answer's count, and a MAX_COST_EXCEEDED
+  refusal is re-sent smaller (research section 8).
+- Shopify refuses to page a search past 25,000 objects: a longer history is walked as new
+  searches from the last `updatedAt` reached.
+- Orders from every location come back; one sold (POS `retailLocation`) or fulfilled at
+  another location than the configured one counts as cancelled here (mapping.py).
+- A pinned API version Shopify no longer supports is served as the oldest supported one,
+  silently: the `X-Shopify-API-Version` answer header is compared with the one asked for, and
+  a difference is logged once and shown by `check`.
+- A missing access scope answers ACCESS_DENIED for its field: the channel fails naming the
+  scope, in the same words as `check`.
 - Without the `read_all_orders` scope only the last 60 days of orders are visible.
 """
 
@@ -29,28 +31,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
-import uuid
-from collections.abc import AsyncIterator, Sequence
-from datetime import datetime
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import httpx
-from pydantic import ValidationError, field_validator
+from pydantic import ValidationError
 
-from omnisync.channels.base import (
-    ChannelConfig,
-    ChannelContext,
-    ChannelSettings,
-    ChannelType,
-    SecretStr,
-)
+from omnisync.channels.base import ChannelConfig, ChannelContext, ChannelType, TokenStore
 from omnisync.channels.shopify import queries as q
+from omnisync.channels.shopify.auth import (
+    AccessToken,
+    ShopifySettings,
+    scope_in,
+    scopes_message,
+)
 from omnisync.channels.shopify.mapping import map_order, order_search
 from omnisync.channels.shopify.payloads import (
     Extensions,
     GraphQLError,
-    LevelsData,
     LineItem,
     LineItems,
     ListingsData,
@@ -59,25 +58,23 @@ from omnisync.channels.shopify.payloads import (
     OrderRefundsData,
     OrdersData,
     PageInfo,
-    ProbeData,
     Refund,
-    SetData,
     available,
 )
-from omnisync.errors import ChannelError, ChannelResponseError
+from omnisync.channels.shopify.probe import probe
+from omnisync.channels.shopify.push import ShopifyPush
+from omnisync.channels.tokens import StoredTokens
+from omnisync.errors import ChannelAuthError, ChannelResponseError
 from omnisync.httpclient import Budget, ChannelHttp, CostBucket, Kind, RetryPolicy, Verdict, snippet
-from omnisync.models import ChannelProbe, Listing, Order, PushResult, QuantityChange
+from omnisync.models import ChannelProbe, Listing, Order
 from omnisync.payload import Payload, parse
+from omnisync.timeparse import utcnow
 
 log = logging.getLogger("omnisync.channels.shopify")
 
-DEFAULT_API_VERSION = "2026-10"
 P = TypeVar("P", bound=Payload)
 
-_STORE = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
-_VERSION = re.compile(r"^\d{4}-(01|04|07|10)$|^unstable$")
-
-STALE_CODES = {"CHANGE_FROM_QUANTITY_STALE", "COMPARE_QUANTITY_STALE"}
+_TOKEN_HEADER = "X-Shopify-Access-Token"
 _ERROR_KINDS = {
     "THROTTLED": Kind.THROTTLED,
     "ACCESS_DENIED": Kind.AUTH,
@@ -87,39 +84,15 @@ _ERROR_KINDS = {
 }
 
 
-class ShopifySettings(ChannelSettings):
-    store: str
-    token: SecretStr
-    location: str
-    api_version: str = DEFAULT_API_VERSION
+class TooCostlyError(ChannelResponseError):
+    """Shopify refused a query as over its single-query cost limit (MAX_COST_EXCEEDED)."""
 
-    @field_validator("store")
-    @classmethod
-    def _store(cls, value: str) -> str:
-        value = value.strip().lower().removeprefix("https://").rstrip("/")
-        if not _STORE.match(value):
-            raise ValueError("expected the shop's NAME.myshopify.com domain")
-        return value
-
-    @field_validator("location", mode="before")
-    @classmethod
-    def _location(cls, value: Any) -> str:
-        text = str(value).strip() if isinstance(value, int | str) else ""
-        if text.isdigit():
-            return f"gid://shopify/Location/{text}"
-        if re.fullmatch(r"gid://shopify/Location/\d+", text):
-            return text
-        raise ValueError("expected a location GID (gid://shopify/Location/123) or its number")
-
-    @field_validator("api_version")
-    @classmethod
-    def _version(cls, value: str) -> str:
-        if not _VERSION.match(value):
-            raise ValueError("expected a Shopify API version like 2026-10")
-        return value
+    def __init__(self, channel: str, message: str, requested: float | None) -> None:
+        super().__init__(channel, message, code="MAX_COST_EXCEEDED")
+        self.requested = requested
 
 
-class ShopifyChannel:
+class ShopifyChannel(ShopifyPush):
     """A Shopify store, at one location."""
 
     def __init__(
@@ -132,6 +105,8 @@ class ShopifyChannel:
         client: httpx.AsyncClient | None = None,
         policy: RetryPolicy | None = None,
         budget: Budget | None = None,
+        tokens: TokenStore | None = None,
+        now: Callable[[], datetime] = utcnow,
     ) -> None:
         self.name = name
         self.settings = settings
@@ -139,21 +114,43 @@ class ShopifyChannel:
         root = base_url or f"https://{settings.store}"
         self.url = f"{root}/admin/api/{settings.api_version}/graphql.json"
         self.budget = budget or Budget(name, timeout)
-        self.http = ChannelHttp(
-            name,
-            budget=self.budget,
-            client=client,
-            policy=policy,
-            credential_hint=f"the Admin API access token in [channels.{name}] token",
-            headers={"X-Shopify-Access-Token": settings.token.reveal()},
+        self.now = now
+        self.token = AccessToken(
+            name, settings, StoredTokens(name, tokens), url=f"{root}/admin/oauth/access_token"
         )
+        hint = (
+            f"the app's client_id and client_secret in [channels.{name}]"
+            if self.token.granted
+            else f"the Admin API access token in [channels.{name}] token"
+        )
+        self.http = ChannelHttp(
+            name, budget=self.budget, client=client, policy=policy, credential_hint=hint
+        )
+        self._token_lock = asyncio.Lock()
+        self._token_ready = False
         self.bucket = CostBucket(self.budget)
         # 2026-01 renamed the compare-and-set field; earlier pinned versions use the old name.
         before_2026 = settings.api_version != "unstable" and settings.api_version < "2026-01"
         self.cas_field = "compareQuantity" if before_2026 else "changeFromQuantity"
         self.idempotent = not before_2026
+        self.served_version: str | None = None  # X-Shopify-API-Version of the answers
+        self.order_page = q.ORDER_PAGE  # resized from Shopify's own cost of the first page
+        self._last_updated = datetime.min.replace(tzinfo=UTC)
 
     # -- GraphQL plumbing ---------------------------------------------------------------
+
+    async def _ensure_token(self, *, refused: str | None = None) -> None:
+        """Set the token header; `refused` (a token Shopify refused) obtains a new one, once
+        for all the requests that were refused with it."""
+        async with self._token_lock:
+            current = self.http.headers.get(_TOKEN_HEADER)
+            if self._token_ready and (refused is None or refused != current):
+                return
+            token = None if refused else self.token.cached(self.now())
+            if token is None:
+                token = await self.token.obtain(self.http, self.now())
+            self.http.headers[_TOKEN_HEADER] = token
+            self._token_ready = True
 
     def _extensions(self, payload: dict[str, Any]) -> Extensions | None:
         try:
@@ -161,8 +158,26 @@ class ShopifyChannel:
         except ValidationError:
             return None  # not every proxy passes extensions through; pacing then falls back
 
+    def _check_version(self, response: httpx.Response) -> None:
+        # Shopify serves a pinned version it no longer supports as the oldest supported one,
+        # silently: only this header tells (research section 8).
+        served = response.headers.get("X-Shopify-API-Version")
+        if not served or served == self.served_version:
+            return
+        self.served_version = served
+        if served != self.settings.api_version:
+            log.warning("%s: %s", self.name, self.version_warning())
+
+    def version_warning(self) -> str:
+        return (
+            f"asked for Admin API {self.settings.api_version}, Shopify answered as "
+            f"{self.served_version}: the pinned version is no longer supported; set "
+            f"[channels.{self.name}] api_version to a supported one"
+        )
+
     def _classify(self, response: httpx.Response) -> Verdict | None:
         """Shopify's own failure signals inside an HTTP 200."""
+        self._check_version(response)
         try:
             payload = response.json()
         except ValueError:
@@ -185,36 +200,76 @@ class ShopifyChannel:
         except ValidationError:
             return Verdict(Kind.BAD_REQUEST, f"Shopify answered: {snippet(str(payload['errors']))}")
         messages = "; ".join(error.message for error in errors)
-        kinds = [_ERROR_KINDS.get(error.code or "", Kind.BAD_REQUEST) for error in errors]
+        codes = [error.code for error in errors]
+        kinds = [_ERROR_KINDS.get(code or "", Kind.BAD_REQUEST) for code in codes]
         if Kind.THROTTLED in kinds:
             requested = cost.requestedQueryCost if cost else None
             wait = self.bucket.wait_for(requested) if requested else None
             return Verdict(Kind.THROTTLED, "THROTTLED", wait)
         if Kind.AUTH in kinds:
+            scopes = sorted({s for e in errors if (s := scope_in(e.message))})
+            if scopes:
+                # The same words as `check`: which scope, and where to tick it.
+                return Verdict(Kind.AUTH, scopes_message(self.name, scopes))
             return Verdict(Kind.AUTH, f"access denied: {snippet(messages)}")
         if kinds and all(kind is Kind.TRANSIENT for kind in kinds):
             return Verdict(Kind.TRANSIENT, f"Shopify error: {snippet(messages)}")
+        if "MAX_COST_EXCEEDED" in codes:
+            return None  # the caller resizes its page (see _query)
         return Verdict(Kind.BAD_REQUEST, f"Shopify refused the query: {snippet(messages)}")
+
+    async def _query(
+        self, query: str, variables: dict[str, Any], model: type[P], *, cost: int, context: str
+    ) -> tuple[P, float | None]:
+        """Send one operation (paced by its cost): its `data` as `model`, and the cost
+        Shopify itself requested for it (`extensions.cost.requestedQueryCost`)."""
+        await self._ensure_token()
+
+        async def pace() -> None:
+            await self.bucket.reserve(cost)
+
+        async def send() -> httpx.Response:
+            return await self.http.send(
+                "POST",
+                self.url,
+                json_body={"query": query, "variables": variables},
+                classify=self._classify,
+                before=pace,
+                context=context,
+            )
+
+        used = self.http.headers.get(_TOKEN_HEADER)
+        try:
+            response = await send()
+        except ChannelAuthError as exc:
+            # A granted token can be revoked (the app reinstalled) before its expiry: get a
+            # new one, once.
+            if not self.token.granted or exc.http_status != 401 or used is None:
+                raise
+            await self._ensure_token(refused=used)
+            response = await send()
+        # _classify has seen a JSON object; `data` is what must fit.
+        payload = self.http.json(response, "a GraphQL JSON response")
+        extensions = self._extensions(payload)
+        requested = extensions.cost.requestedQueryCost if extensions and extensions.cost else None
+        if payload.get("errors"):
+            errors = parse(list[GraphQLError], payload["errors"])
+            too_costly = next(e for e in errors if e.code == "MAX_COST_EXCEEDED")
+            extra = too_costly.extensions
+            raise TooCostlyError(
+                self.name,
+                f"{context}: Shopify refused the query: {snippet(too_costly.message)}",
+                extra.cost if extra and extra.cost is not None else requested,
+            )
+        data = self.http.validate(response, model, payload.get("data"), root="data")
+        return data, requested
 
     async def _graphql(
         self, query: str, variables: dict[str, Any], model: type[P], *, cost: int, context: str
     ) -> P:
         """Send one operation (paced by its cost) and read its `data` as `model`."""
-
-        async def pace() -> None:
-            await self.bucket.reserve(cost)
-
-        response = await self.http.send(
-            "POST",
-            self.url,
-            json_body={"query": query, "variables": variables},
-            classify=self._classify,
-            before=pace,
-            context=context,
-        )
-        # _classify has seen a JSON object without errors; `data` is what must fit.
-        payload = self.http.json(response, "a GraphQL JSON response")
-        return self.http.validate(response, model, payload.get("data"), root="data")
+        data, _ = await self._query(query, variables, model, cost=cost, context=context)
+        return data
 
     def _cursor(self, info: PageInfo, where: str) -> str:
         if not info.endCursor:
@@ -278,25 +333,45 @@ class ShopifyChannel:
     ) -> AsyncIterator[Order]:
         # Both bounds in the search, sorted by UPDATED_AT with keyset cursors: an order updated
         # while we page leaves this window (the next run's window holds it) and shifts nothing.
-        search = order_search(updated_since, updated_until)
+        start = updated_since
         after: str | None = None
+        served = 0  # objects paged through in this search (Shopify stops at 25,000)
         seen: set[str] = set()
         while True:
-            data = await self._graphql(
-                q.ORDERS_QUERY,
-                {
-                    "first": q.ORDER_PAGE,
-                    "after": after,
-                    "query": search,
-                    "lines": q.ORDER_LINES,
-                    "refunds": q.ORDER_REFUNDS,
-                    "refundLines": q.ORDER_REFUND_LINES,
-                },
-                OrdersData,
-                cost=q.ORDERS_COST,
-                context="reading orders",
-            )
+            first = self.order_page
+            if after is not None and served + first > q.MAX_PAGINATION:
+                # Past the limit Shopify refuses to page: go on with a new search from the
+                # last update time reached. Orders of that same second come again; `seen`
+                # drops them.
+                after, served = None, 0
+                start = max(start, self._last_updated)
+            try:
+                data, requested = await self._query(
+                    q.ORDERS_QUERY,
+                    {
+                        "first": first,
+                        "after": after,
+                        "query": order_search(start, updated_until),
+                        "lines": q.ORDER_LINES,
+                        "refunds": q.ORDER_REFUNDS,
+                        "refundLines": q.ORDER_REFUND_LINES,
+                        "fulfillments": q.ORDER_FULFILLMENTS,
+                    },
+                    OrdersData,
+                    cost=q.ORDERS_COST * first // q.ORDER_PAGE,
+                    context="reading orders",
+                )
+            except TooCostlyError as exc:
+                # Shopify counts this query dearer than our estimate: size by its count.
+                if first == 1:
+                    raise
+                self.order_page = self._resized(first, exc.requested, fallback=first // 2)
+                continue
+            if requested:
+                self.order_page = self._resized(first, requested, fallback=first)
+            served += len(data.orders.nodes)
             for node in data.orders.nodes:
+                self._last_updated = max(self._last_updated, node.updatedAt)
                 if node.id in seen:
                     continue
                 seen.add(node.id)
@@ -308,6 +383,13 @@ class ShopifyChannel:
                 return
             after = self._cursor(data.orders.pageInfo, "data.orders")
 
+    @staticmethod
+    def _resized(first: int, requested: float | None, *, fallback: int) -> int:
+        """The page size that Shopify's own cost for `first` orders says fits the margin."""
+        if not requested:
+            return max(1, min(fallback, q.MAX_PAGE))
+        return min(q.MAX_PAGE, q.order_page((requested - 2) / first))
+
     async def _order(self, node: OrderNode) -> Order:
         lines = list(node.lineItems.nodes)
         if node.lineItems.pageInfo.hasNextPage:
@@ -318,7 +400,7 @@ class ShopifyChannel:
             refund.refundLineItems.pageInfo.hasNextPage for refund in refunds
         ):
             refunds = await self._all_refunds(node.id)
-        return map_order(node, lines, refunds)
+        return map_order(node, lines, refunds, location=self.location)
 
     async def _more_lines(self, order_id: str, first: LineItems) -> list[LineItem]:
         lines: list[LineItem] = []
@@ -358,186 +440,10 @@ class ShopifyChannel:
             )
         return refunds
 
-    # -- push ------------------------------------------------------------------------------
-
-    async def push_quantities(
-        self, changes: Sequence[QuantityChange], *, run_id: int
-    ) -> list[PushResult]:
-        results: list[PushResult] = []
-        stale: list[QuantityChange] = []
-        slots = asyncio.Semaphore(q.PUSH_CONCURRENCY)
-
-        async def push(
-            chunk: list[QuantityChange],
-        ) -> tuple[list[PushResult], list[QuantityChange]]:
-            async with slots:
-                return await self._push_chunk(chunk, run_id)
-
-        # Calls touch disjoint items and each is compare-and-set, so they may overlap.
-        size = q.MAX_PAGE
-        chunks = [list(changes[i : i + size]) for i in range(0, len(changes), size)]
-        for done, conflicts in await asyncio.gather(*(push(chunk) for chunk in chunks)):
-            results += done
-            stale += conflicts
-        if stale:
-            current = await self._current(stale)
-            for change in stale:
-                now = current.get(change.listing_id)
-                results.append(
-                    PushResult(
-                        change.listing_id,
-                        "conflict",
-                        f"Shopify shows {now if now is not None else 'another quantity'}, "
-                        f"this run read {change.expected}: sold or changed meanwhile",
-                        current=now,
-                    )
-                )
-        return results
-
-    def _set_variables(self, pending: list[QuantityChange], run_id: int) -> dict[str, Any]:
-        variables: dict[str, Any] = {
-            "input": {
-                "name": "available",
-                "reason": "correction",
-                "referenceDocumentUri": f"gid://omnisync/SyncRun/{run_id}",
-                "quantities": [
-                    {
-                        "inventoryItemId": change.listing_id,
-                        "locationId": self.location,
-                        "quantity": change.target,
-                        self.cas_field: change.expected,
-                    }
-                    for change in pending
-                ],
-            },
-        }
-        if self.idempotent:
-            # A fresh key per distinct request: Shopify answers a reused key with new
-            # variables by IDEMPOTENCY_KEY_PARAMETER_MISMATCH. Network retries of this very
-            # request re-send the same body, so they reuse it.
-            variables["key"] = str(uuid.uuid4())
-        return variables
-
-    async def _push_chunk(
-        self, chunk: list[QuantityChange], run_id: int
-    ) -> tuple[list[PushResult], list[QuantityChange]]:
-        results: list[PushResult] = []
-        stale: list[QuantityChange] = []
-        pending = chunk
-        while pending:
-            data = await self._graphql(
-                q.SET_MUTATION if self.idempotent else q.SET_MUTATION_UNKEYED,
-                self._set_variables(pending, run_id),
-                SetData,
-                cost=q.MUTATION_COST,
-                context="setting quantities",
-            )
-            answer = data.inventorySetQuantities
-            if not answer.userErrors:
-                results += [PushResult(change.listing_id, "written") for change in pending]
-                break
-            failed_at: dict[int, tuple[str | None, str]] = {}
-            general: list[str] = []
-            for error in answer.userErrors:
-                index = error.quantity_index
-                if index is not None and index < len(pending):
-                    failed_at.setdefault(index, (error.code, error.message))
-                else:
-                    general.append(f"{error.code}: {error.message}")
-            if general or not failed_at:
-                # An error about the whole input: nothing was written.
-                detail = "; ".join(general) or "rejected"
-                results += [
-                    PushResult(change.listing_id, "failed", f"Shopify: {detail}")
-                    for change in pending
-                ]
-                break
-            for index, (code, message) in failed_at.items():
-                change = pending[index]
-                if code in STALE_CODES:
-                    stale.append(change)
-                else:
-                    results.append(
-                        PushResult(change.listing_id, "failed", f"Shopify: {code}: {message}")
-                    )
-            rest = [change for index, change in enumerate(pending) if index not in failed_at]
-            if answer.inventoryAdjustmentGroup is not None:
-                # The call went through for the items without an error.
-                results += [PushResult(change.listing_id, "written") for change in rest]
-                break
-            # The call was refused as a whole: the items without an error were not written.
-            pending = rest
-        return results, stale
-
-    async def _current(self, changes: Sequence[QuantityChange]) -> dict[str, int]:
-        """The `available` quantity Shopify shows now for each listing."""
-        current: dict[str, int] = {}
-        ids = [change.listing_id for change in changes]
-        for start in range(0, len(ids), q.LEVELS_PAGE):
-            batch = ids[start : start + q.LEVELS_PAGE]
-            data = await self._graphql(
-                q.LEVELS_QUERY,
-                {"ids": batch, "location": self.location},
-                LevelsData,
-                cost=q.levels_cost(len(batch)),
-                context="re-reading quantities",
-            )
-            for node in data.nodes:
-                if node is None or node.id is None or node.inventoryLevel is None:
-                    continue
-                quantity = available(node.inventoryLevel.quantities)
-                if quantity is not None:
-                    current[node.id] = quantity
-        return current
-
     # -- probe -----------------------------------------------------------------------------
 
     async def probe(self) -> ChannelProbe:
-        try:
-            data = await self._graphql(
-                q.PROBE_QUERY,
-                {"location": self.location},
-                ProbeData,
-                cost=q.PROBE_COST,
-                context="checking access",
-            )
-        except ChannelError as exc:
-            return ChannelProbe(ok=False, messages=(exc.message,))
-        messages: list[str] = []
-        ok = True
-        shop = data.shop.name if data.shop else "?"
-        messages.append(
-            f"token accepted by {self.settings.store} ({shop}), API {self.settings.api_version}"
-        )
-        if data.location is None:
-            ok = False
-            messages.append(
-                f"location {self.location} not found: check [channels.{self.name}] location "
-                f"(Shopify admin → Settings → Locations; the number at the end of its URL)"
-            )
-        else:
-            active = "" if data.location.isActive else " (inactive)"
-            messages.append(f"location {data.location.name}{active}")
-        installation = data.currentAppInstallation
-        scopes = {scope.handle for scope in installation.accessScopes} if installation else set()
-        needed = {
-            "read_orders": {"read_orders", "write_orders"},
-            "write_inventory": {"write_inventory"},
-            "read_products": {"read_products", "write_products"},
-        }
-        missing = [name for name, any_of in needed.items() if not scopes & any_of]
-        if missing:
-            ok = False
-            messages.append(
-                f"the token lacks the scopes {', '.join(missing)}: add them to the app "
-                f"in the Shopify admin and reinstall it"
-            )
-        if "read_all_orders" not in scopes:
-            messages.append(
-                "without the read_all_orders scope Shopify shows only the last 60 days of "
-                "orders: a longer --since or outage would miss older updates"
-            )
-        return ChannelProbe(ok=ok, messages=tuple(messages))
+        return await probe(self)
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -552,6 +458,8 @@ def _open(config: ChannelConfig, context: ChannelContext) -> ShopifyChannel:
         base_url=config.base_url,
         client=context.http,
         budget=context.budget,
+        tokens=context.tokens,
+        now=context.now,
     )
 
 

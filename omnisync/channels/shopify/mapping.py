@@ -4,19 +4,31 @@ Status mapping (an order's `status`, and a per-line override where a line differ
 
     Shopify                                              omnisync
     ---------------------------------------------------  ------------------------------------
-    cancelledAt set, or financial VOIDED / EXPIRED       cancelled
-    financial PENDING / AUTHORIZED (not cancelled)       pending
+    cancelledAt set (the only mark of a cancelled        cancelled; units already fulfilled
+      order)                                             stay shipped (a cancellation never
+                                                         un-ships them)
+    financial PENDING / AUTHORIZED / EXPIRED / VOIDED    pending (EXPIRED is a lapsed payment
+      (not cancelled)                                    authorisation: the order may still
+                                                         ship, so it keeps its stock)
     financial PAID / PARTIALLY_PAID / *_REFUNDED         paid
     a line with no unfulfilled units left                shipped (completed once the order is
                                                          closed); the order is shipped when
                                                          every line is
-    refunded units, restockType RETURN (or LEGACY_       extra line `<line id>/returned`,
-      RESTOCK after fulfilment)                          returned (restock_returns decides)
-    refunded units, restockType NO_RESTOCK               extra line `<line id>/kept`: shipped if
+    refunded units Shopify restocked (`restocked`),      extra line `<line id>/returned`,
+      after any fulfilment                               returned (restock_returns decides)
+    refunded units Shopify did not restock               extra line `<line id>/kept`: shipped if
                                                          the order had any fulfilment (the goods
                                                          are gone), else cancelled
-    refunded units, restockType CANCEL (or LEGACY_       nothing extra: they were never shipped
-      RESTOCK before fulfilment)                         and the line's quantity already drops
+    refunded units restocked before any fulfilment,      nothing extra: they never left and the
+      or restockType CANCEL                              line's quantity already drops
+    the order sold (POS) or fulfilled at another         cancelled: it takes stock from that
+      location than the configured one                   location, not this one
+
+Sources: `displayFinancialStatus` EXPIRED and `RefundLineItem.restocked`: research section 8
+(schemas captured from a live store); `restocked` is read next to `restockType` by Microsoft's
+Business Central connector (microsoft/ALAppExtensions, ShpfyGQLRefundLines.Codeunit.al);
+`Order.retailLocation` (the POS location) and `Fulfillment.location`: Admin GraphQL Order and
+Fulfillment objects (Netflix DGS codegen projections of the schema carry `retailLocation`).
 
 A line's quantity is Shopify's `currentQuantity` ("units ordered, excluding refunded and
 removed units"), so an edited or refunded line corrects itself in the ledger. A partly
@@ -29,11 +41,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from omnisync.channels.shopify.payloads import LineItem, OrderNode, Refund
+from omnisync.channels.shopify.payloads import LineItem, OrderNode, Refund, RefundLineItem
 from omnisync.models import Order, OrderLine, Status
 from omnisync.timeparse import as_utc
 
 _FULFILMENT_STARTED = ("FULFILLED", "PARTIALLY_FULFILLED", "RESTOCKED")
+_UNPAID = ("PENDING", "AUTHORIZED", "EXPIRED", "VOIDED")
 
 
 @dataclass
@@ -59,13 +72,35 @@ def _second(moment: datetime) -> str:
     return as_utc(moment).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def map_order(node: OrderNode, lines: list[LineItem], refunds: list[Refund]) -> Order:
-    """One Shopify order, with all its lines and refunds, as an omnisync Order."""
+def order_location(node: OrderNode) -> set[str]:
+    """The locations an order takes stock from, as far as Shopify says: the POS location it
+    was sold at, else those its fulfillments left from; empty while nothing says (a web order
+    not yet fulfilled, which then holds stock at the configured location: the safe side)."""
+    if node.retailLocation is not None:
+        return {node.retailLocation.id}
+    return {f.location.id for f in node.fulfillments if f.location is not None}
+
+
+def map_order(
+    node: OrderNode,
+    lines: list[LineItem],
+    refunds: list[Refund],
+    *,
+    location: str | None = None,
+) -> Order:
+    """One Shopify order, with all its lines and refunds, as an omnisync Order.
+
+    `location` is the configured location: an order that Shopify places at other locations
+    only changes nothing here (None: every order counts).
+    """
     financial = node.displayFinancialStatus or ""
     fulfilment = node.displayFulfillmentStatus or ""
-    cancelled = node.cancelledAt is not None or financial in ("VOIDED", "EXPIRED")
+    places = order_location(node)
+    elsewhere = location is not None and bool(places) and location not in places
+    # Only cancelledAt cancels: EXPIRED / VOIDED describe the payment, not the order.
+    cancelled = node.cancelledAt is not None or elsewhere
     closed = node.closedAt is not None
-    base = Status.PENDING if financial in ("PENDING", "AUTHORIZED") else Status.PAID
+    base = Status.PENDING if financial in _UNPAID else Status.PAID
     shipped = Status.COMPLETED if closed else Status.SHIPPED
     any_fulfilment = fulfilment in _FULFILMENT_STARTED
 
@@ -75,10 +110,14 @@ def map_order(node: OrderNode, lines: list[LineItem], refunds: list[Refund]) -> 
             part = parts.get(item.lineItem.id) if item.lineItem else None
             if part is None:
                 continue
-            restock = item.restockType
-            if restock == "RETURN" or (restock == "LEGACY_RESTOCK" and any_fulfilment):
+            if item.restockType == "CANCEL":
+                continue  # units removed before they shipped: the line's quantity drops
+            # restockType RETURN is also used for units never fulfilled, and a restock can
+            # fail: `restocked` says whether the units went back on the shelf (research 8).
+            restocked = item.restocked if item.restocked is not None else _restocks(item)
+            if restocked and any_fulfilment:
                 part.returned += item.quantity
-            elif restock == "NO_RESTOCK":
+            elif not restocked:
                 part.kept += item.quantity
 
     out: list[OrderLine] = []
@@ -90,14 +129,22 @@ def map_order(node: OrderNode, lines: list[LineItem], refunds: list[Refund]) -> 
         price = money.amount if money else None
         currency = money.currencyCode if money and price is not None else None
         current = line.currentQuantity
-        if cancelled:
+        quantity = current
+        if elsewhere:
             status = Status.CANCELLED
+        elif cancelled:
+            # Units that left before the cancellation stay gone; the rest were released.
+            fulfilled = max(0, current - line.unfulfilledQuantity) if any_fulfilment else 0
+            status = shipped if fulfilled else Status.CANCELLED
+            quantity = fulfilled or current
         elif line.unfulfilledQuantity == 0 and current > 0:
             status = shipped
         else:
             status = base
         line_statuses.append(status)
-        out.append(OrderLine(line_id, sku, current, status, price, currency))
+        out.append(OrderLine(line_id, sku, quantity, status, price, currency))
+        if elsewhere:
+            continue
         if part.returned:
             out.append(
                 OrderLine(
@@ -130,3 +177,8 @@ def map_order(node: OrderNode, lines: list[LineItem], refunds: list[Refund]) -> 
         updated_at=node.updatedAt,
         lines=lines_out,
     )
+
+
+def _restocks(item: RefundLineItem) -> bool:
+    # Versions without `restocked`: the restock type is all there is.
+    return item.restockType in ("RETURN", "LEGACY_RESTOCK")

@@ -15,6 +15,7 @@ class ThrottleStatus(Payload):
 
 class Cost(Payload):
     requestedQueryCost: float | None = None
+    actualQueryCost: float | None = None
     throttleStatus: ThrottleStatus | None = None
 
 
@@ -24,6 +25,7 @@ class Extensions(Payload):
 
 class ErrorExtensions(Payload):
     code: str | None = None
+    cost: float | None = None  # MAX_COST_EXCEEDED: what the query would have cost
 
 
 class GraphQLError(Payload):
@@ -73,6 +75,7 @@ class LineRef(Payload):
 class RefundLineItem(Payload):
     quantity: int
     restockType: str | None = None  # RETURN, NO_RESTOCK, CANCEL, LEGACY_RESTOCK
+    restocked: bool | None = None  # whether the units really went back to stock
     lineItem: LineRef | None = None
 
 
@@ -86,6 +89,14 @@ class Refund(Payload):
     refundLineItems: RefundLineItems
 
 
+class LocationRef(Payload):
+    id: Id
+
+
+class Fulfillment(Payload):
+    location: LocationRef | None = None
+
+
 class OrderNode(Payload):
     id: Id
     createdAt: UtcTime
@@ -96,6 +107,8 @@ class OrderNode(Payload):
     displayFulfillmentStatus: str | None = None
     lineItems: LineItems
     refunds: list[Refund]
+    retailLocation: LocationRef | None = None  # where a POS order was sold
+    fulfillments: list[Fulfillment] = []
 
 
 class Orders(Payload):
@@ -224,5 +237,8 @@ class Installation(Payload):
 
 class ProbeData(Payload):
     shop: ShopName | None = None
-    location: ProbeLocation | None = None
     currentAppInstallation: Installation | None = None
+
+
+class ProbeLocationData(Payload):
+    location: ProbeLocation | None = None

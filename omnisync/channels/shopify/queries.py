@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 MAX_QUERY_COST = 1000  # Shopify refuses a single query that requests more (MAX_COST_EXCEEDED)
+# Pages are sized to this share of the limit: Shopify's own count of a query can differ from
+# one made by hand (research section 8), and the answers' `requestedQueryCost` resizes them.
+COST_MARGIN = 0.9
+COST_TARGET = int(MAX_QUERY_COST * COST_MARGIN)
+# Shopify refuses to page a search past 25,000 objects (https://shopify.dev/api/usage/limits):
+# a longer history is walked as a new search from the last `updatedAt` reached.
+MAX_PAGINATION = 25_000
 MAX_PAGE = 250  # Shopify's cap on `first` and on input arrays
 MUTATION_COST = 10
 PUSH_CONCURRENCY = 4  # inventorySetQuantities calls in flight at once (10 points each)
@@ -14,23 +21,28 @@ PUSH_CONCURRENCY = 4  # inventorySetQuantities calls in flight at once (10 point
 LISTING_NODE_COST = 3
 LISTING_PAGE = min(MAX_PAGE, (MAX_QUERY_COST - 2 - 1) // LISTING_NODE_COST)  # 250
 LISTINGS_COST = 2 + 1 + LISTING_PAGE * LISTING_NODE_COST
-# Order node: the order 1; lineItems 2 + LINES × (line 1 + originalUnitPriceSet 1 +
-# shopMoney 1); refunds 2 + REFUNDS × (refund 1 + refundLineItems 2 + REFUND_LINES ×
-# (refundLineItem 1 + lineItem 1)). Sized for the common order (a few lines, at most two
-# refunds) so a page holds 26 orders; bigger orders get a follow-up query each.
+# Order node: the order 1; retailLocation 1; fulfillments FULFILLMENTS × (fulfillment 1 +
+# location 1); lineItems 2 + LINES × (line 1 + originalUnitPriceSet 1 + shopMoney 1); refunds
+# 2 + REFUNDS × (refund 1 + refundLineItems 2 + REFUND_LINES × (refundLineItem 1 + lineItem
+# 1)). Sized for the common order (a few lines, at most two refunds) so a page holds 19
+# orders; bigger orders get a follow-up query each.
 ORDER_LINES = 5
 ORDER_REFUNDS = 2
 ORDER_REFUND_LINES = 3
+ORDER_FULFILLMENTS = 5  # a list, not a connection: no page info; orders rarely ship in more
 
 
 def order_node_cost(lines: int, refunds: int, refund_lines: int) -> int:
-    return 1 + (2 + lines * 3) + (2 + refunds * (1 + 2 + refund_lines * 2))
+    locations = 1 + ORDER_FULFILLMENTS * 2
+    return 1 + locations + (2 + lines * 3) + (2 + refunds * (1 + 2 + refund_lines * 2))
 
 
-ORDER_PAGE = min(
-    MAX_PAGE,
-    (MAX_QUERY_COST - 2) // order_node_cost(ORDER_LINES, ORDER_REFUNDS, ORDER_REFUND_LINES),
-)
+def order_page(node_cost: float) -> int:
+    """How many orders a page may hold when one costs `node_cost`, within the margin."""
+    return max(1, min(MAX_PAGE, int((COST_TARGET - 2) // max(node_cost, 1))))
+
+
+ORDER_PAGE = order_page(order_node_cost(ORDER_LINES, ORDER_REFUNDS, ORDER_REFUND_LINES))
 ORDERS_COST = 2 + ORDER_PAGE * order_node_cost(ORDER_LINES, ORDER_REFUNDS, ORDER_REFUND_LINES)
 # Follow-ups for one big order: `order` 1 + lineItems 2 + 250 × 3 = 753.
 FOLLOW_LINES = 250
@@ -55,17 +67,19 @@ REFUND_FIELDS = """
   id
   refundLineItems(first: $refundLines) {
     pageInfo { hasNextPage }
-    nodes { quantity restockType lineItem { id } }
+    nodes { quantity restockType restocked lineItem { id } }
   }
 """
 ORDERS_QUERY = f"""
 query Orders($first: Int!, $after: String, $query: String!, $lines: Int!, $refunds: Int!,
-             $refundLines: Int!) {{
+             $refundLines: Int!, $fulfillments: Int!) {{
   orders(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {{
     pageInfo {{ hasNextPage endCursor }}
     nodes {{
       id name createdAt updatedAt cancelledAt closedAt
       displayFinancialStatus displayFulfillmentStatus
+      retailLocation {{ id }}
+      fulfillments(first: $fulfillments) {{ location {{ id }} }}
       lineItems(first: $lines) {{
         pageInfo {{ hasNextPage endCursor }}
         nodes {{ {LINE_FIELDS} }}
@@ -135,9 +149,14 @@ mutation SetQuantities($input: InventorySetQuantitiesInput!) {
 }
 """
 PROBE_QUERY = """
-query Probe($location: ID!) {
+query Probe {
   shop { name }
-  location(id: $location) { id name isActive }
   currentAppInstallation { accessScopes { handle } }
+}
+"""
+# Location fields other than `id` need the read_locations scope (since 2024-07).
+PROBE_LOCATION_QUERY = """
+query ProbeLocation($location: ID!) {
+  location(id: $location) { id name isActive }
 }
 """

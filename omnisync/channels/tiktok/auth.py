@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from urllib.parse import urlencode
 
 from omnisync.channels.base import AuthResult, ChannelConfig, ChannelContext
-from omnisync.channels.tiktok.client import TikTokApi, _when
+from omnisync.channels.tiktok.client import TikTokApi, _when, describe_shop
+from omnisync.channels.tiktok.payloads import Shop
 from omnisync.channels.tiktok.settings import AUTHORIZE_PAGES, TikTokSettings
 from omnisync.channels.tokens import StoredTokens
 from omnisync.errors import ChannelAuthError, ConfigError
@@ -75,28 +76,28 @@ class TikTokAuthorizer:
         shop = self._shop(shops)
         return AuthResult(
             shop=shop,
-            access_expires_at=_when(data.get("access_token_expire_in")),
-            refresh_expires_at=_when(data.get("refresh_token_expire_in")),
+            access_expires_at=_when(data.access_token_expire_in),
+            refresh_expires_at=_when(data.refresh_token_expire_in),
         )
 
-    def _shop(self, shops: list[dict[str, object]]) -> str:
+    def _shop(self, shops: list[Shop]) -> str:
         """Which shop is connected; the cipher of the only one is kept in the ledger."""
         wanted = self.settings.shop_cipher
         for shop in shops:
-            if wanted and shop.get("cipher") == wanted:
-                return f"{shop.get('name')} ({shop.get('region')})"
+            if wanted and shop.cipher == wanted:
+                return describe_shop(shop)
         if wanted:
             raise ChannelAuthError(
                 self.name,
                 f"the seller who approved has no shop with the configured shop_cipher "
-                f"(authorised: {', '.join(str(s.get('name')) for s in shops) or 'none'})",
+                f"(authorised: {', '.join(s.name for s in shops) or 'none'})",
             )
         if len(shops) == 1:
-            self.tokens.save({"shop_cipher": str(shops[0].get("cipher") or "")})
-            return f"{shops[0].get('name')} ({shops[0].get('region')})"
-        choices = "; ".join(
-            f"{s.get('name')} ({s.get('region')}): {s.get('cipher')}" for s in shops
-        )
+            self.tokens.save({"shop_cipher": shops[0].cipher})
+            return describe_shop(shops[0])
+        # A cipher stored by an earlier `auth` may name a shop this seller did not approve now.
+        self.tokens.save({"shop_cipher": ""})
+        choices = "; ".join(describe_shop(s, cipher=True) for s in shops)
         return f"{len(shops)} shops; set shop_cipher in [channels.{self.name}] to one of: {choices}"
 
     async def aclose(self) -> None:

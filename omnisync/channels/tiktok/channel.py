@@ -20,7 +20,10 @@ data/raw/tiktok/api-reference/):
     stock re-read        POST /product/202309/inventory/search {sku_ids}   ≤ 600 SKUs
     stock write          POST /product/202309/products/{id}/inventory/     one product, ≤ 100
                            update {"skus": [{id, inventory: [{warehouse_id,  SKUs, every
-                           quantity}]}]}                                   warehouse of each
+                           quantity}]}]}                                   warehouse of each,
+                                                                           ≤ 99,999 in one
+
+Answers are read through the models of `payloads.py` (the specs' response tables).
 
 Statuses and lines: see `mapping.py`. Returns are read twice over: those updated in the
 run's window (a return can complete without the order changing), and, for each page of
@@ -42,11 +45,12 @@ import math
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
 from omnisync.channels.base import ChannelConfig, ChannelContext, TokenStore
+from omnisync.channels.tiktok import payloads
 from omnisync.channels.tiktok.auth import stored_tokens
 from omnisync.channels.tiktok.client import TikTokApi
 from omnisync.channels.tiktok.mapping import (
@@ -65,7 +69,6 @@ from omnisync.channels.tokens import StoredTokens
 from omnisync.errors import (
     ChannelAuthError,
     ChannelError,
-    ChannelResponseError,
     ChannelUnavailableError,
 )
 from omnisync.httpclient import Budget, RetryPolicy
@@ -73,6 +76,8 @@ from omnisync.models import ChannelProbe, Listing, Order, PushResult, QuantityCh
 from omnisync.timeparse import utcnow
 
 log = logging.getLogger(__name__)
+
+P = TypeVar("P", bound=payloads.Page)
 
 PRODUCTS_PATH = "/product/202502/products/search"
 ORDERS_PATH = "/order/202309/orders/search"
@@ -87,6 +92,9 @@ RETURN_PAGE = 50  # search-returns: page_size [10-50]
 DETAIL_IDS = 50  # get-order-detail: ids, max 50
 INVENTORY_SKUS = 600  # inventory-search: sku_ids, max 600
 UPDATE_SKUS = 100  # update-inventory: 12052050, at most 100 SKUs of one product
+# update-inventory: `quantity` "Valid range: [1, 99,999]" per warehouse; above it 12052055.
+# 0 is written to sell out (the doc's lower bound is UNVERIFIED in practice, see the docs).
+MAX_QUANTITY = 99_999
 CONCURRENCY = 8  # writes in flight; TikTok allows 50 QPS per API, app and shop
 
 
@@ -139,14 +147,17 @@ class TikTokChannel:
         listings: list[Listing] = []
         outside = 0
         async for data in self._pages(
-            PRODUCTS_PATH, {"status": "ACTIVATE"}, PRODUCT_PAGE, context="reading products"
+            PRODUCTS_PATH,
+            {"status": "ACTIVATE"},
+            PRODUCT_PAGE,
+            payloads.Products,
+            context="reading products",
         ):
-            for product in data.get("products") or []:
-                title = str(product.get("title") or "")
-                for raw in product.get("skus") or []:
-                    stock = sku_stock(str(product["id"]), raw)
+            for product in data.products:
+                for raw in product.skus:
+                    stock = sku_stock(product.id, raw)
                     self.sku_by_ids[(stock.product_id, stock.sku_id)] = stock.seller_sku
-                    listing = to_listing(stock, title, self.warehouse)
+                    listing = to_listing(stock, product.title, self.warehouse)
                     if self.warehouse is not None and self.warehouse not in stock.warehouses:
                         # Adding a warehouse to a SKU is refused (12052533): not ours to write.
                         outside += 1
@@ -166,10 +177,11 @@ class TikTokChannel:
         path: str,
         body: dict[str, Any],
         size: int,
+        model: type[P],
         *,
         context: str,
         sort: bool = False,
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncIterator[P]:
         """Every page of a search, following `next_page_token` until it comes back empty."""
         token = ""
         while True:
@@ -178,9 +190,9 @@ class TikTokChannel:
                 query |= {"sort_field": "update_time", "sort_order": "ASC"}
             if token:
                 query["page_token"] = token
-            data = await self.api.call("POST", path, query=query, body=body, context=context)
+            data = await self.api.call("POST", path, model, query=query, body=body, context=context)
             yield data
-            token = str(data.get("next_page_token") or "")
+            token = data.next_page_token or ""
             if not token:
                 return
 
@@ -201,10 +213,10 @@ class TikTokChannel:
         )
         seen: set[str] = set()
         async for data in self._pages(
-            ORDERS_PATH, window, ORDER_PAGE, context="reading orders", sort=True
+            ORDERS_PATH, window, ORDER_PAGE, payloads.Orders, context="reading orders", sort=True
         ):
-            orders = [raw for raw in data.get("orders") or [] if isinstance(raw, dict)]
-            shipped = [str(raw["id"]) for raw in orders if raw.get("status") in SHIPPED_STATUSES]
+            orders = data.orders
+            shipped = [raw.id for raw in orders if raw.status in SHIPPED_STATUSES]
             for start in range(0, len(shipped), RETURN_PAGE):
                 ids = shipped[start : start + RETURN_PAGE]
                 body = {"order_ids": ids, "return_types": ["RETURN_AND_REFUND"]}
@@ -218,10 +230,14 @@ class TikTokChannel:
         missing = [order_id for order_id in returned_at if order_id not in seen]
         for start in range(0, len(missing), DETAIL_IDS):
             ids = missing[start : start + DETAIL_IDS]
-            data = await self.api.call(
-                "GET", ORDER_DETAIL_PATH, query={"ids": ",".join(ids)}, context="reading orders"
+            detail = await self.api.call(
+                "GET",
+                ORDER_DETAIL_PATH,
+                payloads.Orders,
+                query={"ids": ",".join(ids)},  # comma-separated (get-order-detail's example)
+                context="reading orders",
             )
-            for raw in data.get("orders") or []:
+            for raw in detail.orders:
                 order = self._order(raw, returned, returned_at)
                 if updated_since <= order.updated_at < updated_until:
                     yield order
@@ -230,28 +246,22 @@ class TikTokChannel:
         self, body: dict[str, Any], returned: set[str], returned_at: dict[str, datetime]
     ) -> None:
         async for data in self._pages(
-            RETURNS_PATH, body, RETURN_PAGE, context="reading returns", sort=True
+            RETURNS_PATH, body, RETURN_PAGE, payloads.Returns, context="reading returns", sort=True
         ):
-            records = [r for r in data.get("return_orders") or [] if isinstance(r, dict)]
-            for record in records:
+            for record in data.return_orders:
                 lines = returned_lines([record])
                 if not lines:
                     continue  # money only, still open, or refused: no stock comes back
                 returned |= lines
                 # When the goods came back: the latest change to the order's effect on stock.
-                moment = datetime.fromtimestamp(int(record.get("update_time") or 0), UTC)
-                order_id = str(record.get("order_id"))
+                moment = datetime.fromtimestamp(record.update_time, UTC)
+                order_id = record.order_id
                 returned_at[order_id] = max(moment, returned_at.get(order_id, moment))
 
     def _order(
-        self, raw: dict[str, Any], returned: set[str], returned_at: dict[str, datetime]
+        self, raw: payloads.Order, returned: set[str], returned_at: dict[str, datetime]
     ) -> Order:
-        try:
-            order = map_order(raw, returned=returned, sku_by_ids=self.sku_by_ids)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ChannelResponseError(
-                self.name, f"an order without id, status, create_time, update_time: {exc!r}"
-            ) from None
+        order = map_order(raw, returned=returned, sku_by_ids=self.sku_by_ids)
         when = returned_at.get(order.id)
         if when is not None and when > order.updated_at:
             # The return is the latest change to this order's effect on stock.
@@ -317,31 +327,59 @@ class TikTokChannel:
             data = await self.api.call(
                 "POST",
                 INVENTORY_PATH,
+                payloads.Inventory,
                 body={"sku_ids": list(sku_ids[start : start + INVENTORY_SKUS])},
                 context="re-reading stock before writing",
             )
-            for product in data.get("inventory") or []:
-                for raw in product.get("skus") or []:
-                    stock = sku_stock(str(product.get("product_id")), raw)
+            for product in data.inventory:
+                for raw in product.skus:
+                    stock = sku_stock(product.product_id, raw)
                     found[stock.sku_id] = stock
         return found
 
     async def _write(
         self, product: str, batch: list[tuple[QuantityChange, SkuStock]]
     ) -> list[PushResult]:
+        """Write one product's SKUs, every warehouse of each; a SKU whose target would put
+        more in a warehouse than TikTok takes fails alone, before anything is sent."""
         skus = []
+        too_big: list[PushResult] = []
+        sendable = []
         for change, stock in batch:
             inventory = []
-            for warehouse, quantity in spread(stock, change.target, self.warehouse).items():
+            quantities = spread(stock, change.target, self.warehouse)
+            if max(quantities.values(), default=0) > MAX_QUANTITY:
+                too_big.append(
+                    PushResult(
+                        change.listing_id,
+                        "failed",
+                        f"TikTok Shop takes at most {MAX_QUANTITY:,} units per warehouse",
+                    )
+                )
+                continue
+            for warehouse, quantity in quantities.items():
                 entry: dict[str, Any] = {"quantity": quantity}
                 if warehouse:  # optional only for a SKU with a single warehouse
                     entry = {"warehouse_id": warehouse, "quantity": quantity}
                 inventory.append(entry)
             skus.append({"id": stock.sku_id, "inventory": inventory})
+            sendable.append((change, stock))
+        if not sendable:
+            return too_big
+        return too_big + await self._send(product, sendable, skus)
+
+    async def _send(
+        self,
+        product: str,
+        batch: list[tuple[QuantityChange, SkuStock]],
+        skus: list[dict[str, Any]],
+    ) -> list[PushResult]:
+        """One Update Inventory call; its answer read per SKU."""
         try:
             data = await self.api.call(
                 "POST",
                 UPDATE_PATH.format(product_id=product),
+                payloads.UpdateResult,
                 body={"skus": skus},
                 api_name=UPDATE_PATH,
                 context=f"writing stock of product {product}",
@@ -354,21 +392,16 @@ class TikTokChannel:
             return [PushResult(c.listing_id, "failed", exc.message) for c, _ in batch]
         refused: dict[str, str] = {}
         unattributed: list[str] = []
-        for error in data.get("errors") or []:
-            if not isinstance(error, dict):
-                continue
-            detail = error.get("detail") or {}
-            reason = f"TikTok Shop {error.get('code')}: {error.get('message')}"
+        for error in data.errors:
+            reason = f"TikTok Shop {error.code}: {error.message}"
+            detail = error.detail or payloads.ErrorDetail()
             extra = "; ".join(
-                f"warehouse {e.get('warehouse_id')}: {e.get('code')} {e.get('message')}"
-                for e in detail.get("extra_errors") or []
-                if isinstance(e, dict)
+                f"warehouse {e.warehouse_id}: {e.code} {e.message}" for e in detail.extra_errors
             )
             if extra:
                 reason += f" ({extra})"
-            sku = detail.get("sku_id")
-            if sku:
-                refused[str(sku)] = reason
+            if detail.sku_id:
+                refused[detail.sku_id] = reason
             else:
                 unattributed.append(reason)
         if unattributed:
@@ -414,7 +447,7 @@ class TikTokChannel:
         try:
             shops = await self.api.shops()
             cipher = await self.api.cipher()
-            shop = next((s for s in shops if s.get("cipher") == cipher), None)
+            shop = next((s for s in shops if s.cipher == cipher), None)
             if shop is None:
                 return ChannelProbe(
                     ok=False,
@@ -429,24 +462,31 @@ class TikTokChannel:
             if renew:
                 valid += f", renewable until {renew:%Y-%m-%d} UTC"
             messages.append(
-                f"token accepted for shop {shop.get('name')} ({shop.get('region')}, "
-                f"{shop.get('seller_type', '?')}){valid}"
+                f"token accepted for shop {shop.name} ({shop.region}, "
+                f"{shop.seller_type or '?'}){valid}"
             )
             await self.api.call(
                 "POST",
                 PRODUCTS_PATH,
+                payloads.Products,
                 query={"page_size": 1},
                 body={"status": "ACTIVATE"},
                 context="reading products",
             )
             messages.append("the token can read products (seller.product.basic)")
             await self.api.call(
-                "POST", ORDERS_PATH, query={"page_size": 1}, body={}, context="reading orders"
+                "POST",
+                ORDERS_PATH,
+                payloads.Orders,
+                query={"page_size": 1},
+                body={},
+                context="reading orders",
             )
             messages.append("the token can read orders (seller.order.info)")
             await self.api.call(
                 "POST",
                 RETURNS_PATH,
+                payloads.Returns,
                 query={"page_size": 10},
                 body={},
                 context="reading returns",

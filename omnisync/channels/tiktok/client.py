@@ -11,6 +11,13 @@ sign-your-api-request.json):
 - answer `{"code": 0, "message": "Success", "request_id": ..., "data": {...}}`; a non-zero
   `code` is a failure whatever the HTTP status (common-errors.json).
 
+The envelope's `code` decides, whatever the HTTP status: TikTok answers refusals with
+HTTP 4xx *and* the code (a captured Get Authorized Shops with a bad sign: HTTP 401,
+`{"code": 106001, "data": null, "message": "Invalid credentials. The 'sign' query parameter is
+invalid. ..."}`, seen at https://tiktok-api.gemyno-lab.fr/scripts/get_shops.php), and
+business errors with HTTP 200; an answer without an envelope (a proxy's 502 page) falls back
+to the HTTP status table.
+
 Failure codes acted on here (common-errors.json, rate-limits.json):
 
     code                     meaning                           what omnisync does
@@ -19,7 +26,8 @@ Failure codes acted on here (common-errors.json, rate-limits.json):
                              API, app and shop)
     HTTP 503, 36009003,      server protection, internal       retry with backoff
       36009007               error, timeout
-    105002                   access token expired              renew it once per run, retry
+    105002, or 36009004      access token expired, or not one  renew it once per run, retry
+      naming the token       TikTok knows
     36009004 + "timestamp"   request time outside the window   "this machine's clock is N s
                                                                off" (N from the Date header)
     106001, 36009004, 105005 invalid sign, credentials, scope  fail the channel, naming what
@@ -29,9 +37,14 @@ TikTok Shop has no daily call cap (rate-limits.json documents only the per-secon
 
 Tokens (authorization-overview-202407.json): `GET {auth}/api/v2/token/get` trades the
 seller's `auth_code` (valid 30 min, once) for an access token (default 7 days) and a refresh
-token; `GET {auth}/api/v2/token/refresh` renews them; `access_token_expire_in` and
+token; `GET {auth}/api/v2/token/refresh` renews them; both take `app_key`, `app_secret` and
+the grant in the query, unsigned, and answer the same envelope. `access_token_expire_in` and
 `refresh_token_expire_in` are absolute Unix times. Both go through `StoredTokens`: the
 ledger's copy wins over the config's, and a renewed pair is committed before it is used.
+The token host answers a refused grant with HTTP 200 and a code the docs do not list:
+36004004 for a bad auth code, 36004005 "can not find related auth record" for an unknown
+refresh token (observed live, https://github.com/EcomPHP/tiktokshop-php/pull/15 and public
+integration notes), 36004001 "rt has expired"; any code but throttling is the grant's fault.
 """
 
 from __future__ import annotations
@@ -43,17 +56,29 @@ import logging
 from collections import deque
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
+from omnisync.channels.tiktok.payloads import Shop, Shops, TokenAnswer
 from omnisync.channels.tiktok.settings import API_HOST, AUTH_HOST, TikTokSettings
 from omnisync.channels.tiktok.signing import sign
 from omnisync.channels.tokens import StoredTokens
 from omnisync.errors import ChannelAuthError, ChannelError, ChannelResponseError
-from omnisync.httpclient import Budget, ChannelHttp, Kind, RetryPolicy, Verdict, snippet
+from omnisync.httpclient import (
+    Budget,
+    ChannelHttp,
+    Kind,
+    RetryPolicy,
+    Verdict,
+    classify_status,
+    snippet,
+)
+from omnisync.payload import Payload
 
 log = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=Payload)
 
 SHOPS_PATH = "/authorization/202309/shops"
 TOKEN_GET_PATH = "/api/v2/token/get"
@@ -87,6 +112,12 @@ def _when(value: Any) -> datetime | None:
         return None
 
 
+def describe_shop(shop: Shop, *, cipher: bool = False) -> str:
+    """A shop as the seller knows it: name and region (and its cipher, to configure one)."""
+    text = f"{shop.name} ({shop.region})"
+    return f"{text}: {shop.cipher}" if cipher else text
+
+
 def body_code(response: httpx.Response) -> tuple[int | None, str]:
     """The envelope's `code` and `message`, or (None, text) for a body that is not one."""
     try:
@@ -105,14 +136,26 @@ def body_code(response: httpx.Response) -> tuple[int | None, str]:
 
 
 def classify(response: httpx.Response) -> Verdict | None:
-    """TikTok's own verdict inside an HTTP 2xx: the envelope's non-zero `code`."""
+    """TikTok's verdict: the envelope's non-zero `code`, whatever the HTTP status.
+
+    On a 2xx answer None accepts it. On a non-2xx answer (`classify_failures`) None means
+    "no envelope": the HTTP status table decides; a known code overrides the status's kind
+    (a 401 carrying 36009003 is TikTok's internal error, worth a retry).
+    """
+    by_status = classify_status(response)
     code, message = body_code(response)
-    if code is None:
-        return Verdict(Kind.MALFORMED, f"expected TikTok's JSON envelope, got {message}")
-    if code == 0:
+    if by_status is None:
+        if code is None:
+            return Verdict(Kind.MALFORMED, f"expected TikTok's JSON envelope, got {message}")
+        if code == 0:
+            return None
+        kind = CODE_KINDS.get(code, Kind.BAD_REQUEST)
+        return Verdict(kind, snippet(f"TikTok Shop {code}: {message}"))
+    if code is None or code == 0:
         return None
-    kind = CODE_KINDS.get(code, Kind.BAD_REQUEST)
-    return Verdict(kind, snippet(f"TikTok Shop {code}: {message}"))
+    kind = CODE_KINDS.get(code, by_status.kind)
+    status = response.status_code
+    return Verdict(kind, snippet(f"TikTok Shop {code}: {message} (HTTP {status})"), by_status.wait)
 
 
 def classify_token(response: httpx.Response) -> Verdict | None:
@@ -121,6 +164,16 @@ def classify_token(response: httpx.Response) -> Verdict | None:
     if verdict is None or verdict.kind in (Kind.THROTTLED, Kind.TRANSIENT, Kind.MALFORMED):
         return verdict
     return Verdict(Kind.AUTH, verdict.message)
+
+
+def token_refused(exc: ChannelError) -> bool:
+    """Whether TikTok refused the access token itself (expired, or not one it knows), so a
+    renewal may help: 105002, or 36009004 naming the token (common-errors.json: "Invalid
+    credentials. The `x-tts-access-token` header is invalid.")."""
+    if exc.code == EXPIRED_TOKEN:
+        return True
+    text = exc.message.lower()
+    return exc.code == BAD_TIMESTAMP and ("access-token" in text or "access_token" in text)
 
 
 class Pacer:
@@ -178,6 +231,9 @@ class TikTokApi:
             budget=budget,
             client=client,
             policy=policy,
+            # Every call's documented headers (request_header_param of each spec): content-type
+            # "Allowed type: application/json", required on GETs too; the token is per call.
+            headers={"Content-Type": "application/json"},
             credential_hint=f"app_key and app_secret in [channels.{name}], and the shop's "
             f"authorisation (`{auth_command(name)}`)",
         )
@@ -200,14 +256,16 @@ class TikTokApi:
         self,
         method: str,
         path: str,
+        model: type[M],
         *,
         query: Mapping[str, str | int] | None = None,
         body: Any = None,
         shop: bool = True,
         api_name: str | None = None,
         context: str,
-    ) -> dict[str, Any]:
-        """One signed call; returns the envelope's `data`. An expired token is renewed once."""
+    ) -> M:
+        """One signed call; returns the envelope's `data` read as `model` (an absent or null
+        `data` reads as an empty object). An expired or refused token is renewed once."""
         token = await self.access_token()
         cipher = await self.cipher() if shop else None
         # The quota is per API: the update path counts as one API whatever the product id.
@@ -237,13 +295,14 @@ class TikTokApi:
                     params=params,
                     json_body=body,
                     classify=classify,
+                    classify_failures=True,
                     before=pace,
                     context=context,
                 )
             except ChannelError as exc:
-                if exc.code == EXPIRED_TOKEN and not renewed:
+                if token_refused(exc) and not renewed:
                     renewed = True
-                    token = await self.refresh(stale=token)
+                    token = await self.refresh(stale=token, why=exc.code or "")
                     continue
                 if exc.code == BAD_TIMESTAMP and "timestamp" in exc.message.lower():
                     error, skew = await self._clock_error()
@@ -255,11 +314,7 @@ class TikTokApi:
                 raise
             payload = self.http.json(response, "TikTok's JSON envelope")
             data = payload.get("data") if isinstance(payload, dict) else None
-            if data is None:
-                return {}
-            if not isinstance(data, dict):
-                raise self.http.malformed(response, "an object in `data`", payload)
-            return data
+            return self.http.validate(response, model, {} if data is None else data, root="data")
 
     async def _clock_error(self) -> tuple[ChannelError, int | None]:
         """TikTok refused the request time: measure the skew against the server's Date."""
@@ -302,8 +357,11 @@ class TikTokApi:
             return await self.refresh(stale=token)
         return token
 
-    async def refresh(self, *, stale: str | None) -> str:
-        """Renew the tokens (at most once per run), saved in the ledger before use."""
+    async def refresh(self, *, stale: str | None, why: str = "") -> str:
+        """Renew the tokens (at most once per run), saved in the ledger before use.
+
+        `why` is TikTok's code when it refused the token (105002 expired, 36009004 unknown).
+        """
         async with self._token_lock:
             current = self.tokens.get("access_token")
             if current is not None and current != stale:
@@ -315,7 +373,8 @@ class TikTokApi:
             if refresh is None:
                 if current is None:
                     raise self._missing("no access token for this shop yet")
-                raise self._missing("the access token has expired and there is no refresh token")
+                state = "was refused" if why == BAD_TIMESTAMP else "has expired"
+                raise self._missing(f"the access token {state} and there is no refresh token")
             if self.tokens.expired("refresh_token", now=self.now(), margin=timedelta(0)):
                 raise self._missing("the shop's authorisation (refresh token) has expired")
             try:
@@ -333,7 +392,7 @@ class TikTokApi:
 
     async def _token_call(
         self, path: str, params: Mapping[str, str], *, context: str
-    ) -> dict[str, Any]:
+    ) -> TokenAnswer:
         query = {
             "app_key": self.settings.app_key,
             "app_secret": self.settings.app_secret.reveal(),
@@ -345,6 +404,7 @@ class TikTokApi:
                 f"{self.auth_root}{path}",
                 params=query,
                 classify=classify_token,
+                classify_failures=True,
                 context=context,
             )
         except ChannelResponseError as exc:
@@ -356,20 +416,19 @@ class TikTokApi:
         data = payload.get("data") if isinstance(payload, dict) else None
         if not isinstance(data, dict) or not data.get("access_token"):
             raise self.http.malformed(response, "data.access_token", "(no token)")
-        return data
+        return self.http.validate(response, TokenAnswer, data, root="data")
 
-    def save(self, data: Mapping[str, Any]) -> str:
+    def save(self, data: TokenAnswer) -> str:
         """Store a token answer (access and refresh token, their expiries) in the ledger."""
-        access = str(data["access_token"])
-        values = {"access_token": access}
-        expires = {"access_token": _when(data.get("access_token_expire_in"))}
-        if data.get("refresh_token"):
-            values["refresh_token"] = str(data["refresh_token"])
-            expires["refresh_token"] = _when(data.get("refresh_token_expire_in"))
+        values = {"access_token": data.access_token}
+        expires = {"access_token": _when(data.access_token_expire_in)}
+        if data.refresh_token:
+            values["refresh_token"] = data.refresh_token
+            expires["refresh_token"] = _when(data.refresh_token_expire_in)
         self.tokens.save(values, expires=expires)
-        return access
+        return data.access_token
 
-    async def exchange(self, code: str) -> dict[str, Any]:
+    async def exchange(self, code: str) -> TokenAnswer:
         """Trade an authorisation code for tokens (Get Access Token), saved before return."""
         data = await self._token_call(
             TOKEN_GET_PATH,
@@ -381,11 +440,12 @@ class TikTokApi:
 
     # -- the shop ----------------------------------------------------------------------------
 
-    async def shops(self) -> list[dict[str, Any]]:
+    async def shops(self) -> list[Shop]:
         """Get Authorized Shops: the shops this token may act for (no shop_cipher here)."""
-        data = await self.call("GET", SHOPS_PATH, shop=False, context="reading authorised shops")
-        shops = data.get("shops") or []
-        return [shop for shop in shops if isinstance(shop, dict)]
+        data = await self.call(
+            "GET", SHOPS_PATH, Shops, shop=False, context="reading authorised shops"
+        )
+        return data.shops
 
     async def cipher(self) -> str:
         """The shop's cipher: configured, stored by `auth`, or the token's only shop."""
@@ -396,16 +456,13 @@ class TikTokApi:
                 return self.shop_cipher
             shops = await self.shops()
             if len(shops) != 1:
-                names = ", ".join(
-                    f"{shop.get('name')} ({shop.get('region')}): {shop.get('cipher')}"
-                    for shop in shops
-                )
+                names = ", ".join(describe_shop(shop, cipher=True) for shop in shops)
                 raise ChannelResponseError(
                     self.name,
                     f"the token is authorised for {len(shops)} shops ({names or 'none'}): "
                     f"set shop_cipher in [channels.{self.name}] to the one to sync",
                 )
-            self.shop_cipher = str(shops[0].get("cipher") or "")
+            self.shop_cipher = shops[0].cipher
             if not self.shop_cipher:
                 raise ChannelResponseError(self.name, "Get Authorized Shops gave no cipher")
             return self.shop_cipher

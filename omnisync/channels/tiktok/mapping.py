@@ -37,9 +37,8 @@ import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
-from typing import Any
 
+from omnisync.channels.tiktok import payloads
 from omnisync.models import Listing, Order, OrderLine, Status
 
 log = logging.getLogger(__name__)
@@ -77,20 +76,19 @@ def status_of(code: str, *, where: str = "") -> Status:
     return status
 
 
-def returned_lines(returns: Iterable[Mapping[str, Any]]) -> set[str]:
+def returned_lines(returns: Iterable[payloads.ReturnRecord]) -> set[str]:
     """The order line ids whose goods came back, from Search Returns records."""
     lines: set[str] = set()
     for record in returns:
-        if record.get("return_type") not in RESTOCKING_TYPES:
+        if record.return_type not in RESTOCKING_TYPES:
             continue
-        if record.get("return_status") not in RESTOCKING_STATUSES:
+        if record.return_status not in RESTOCKING_STATUSES:
             continue
-        if record.get("can_buyer_keep_item") is True:  # refunded, goods never sent back
+        if record.can_buyer_keep_item is True:  # refunded, goods never sent back
             continue
-        for item in record.get("return_line_items") or []:
-            line = item.get("order_line_item_id")
-            if line:
-                lines.add(str(line))
+        lines |= {
+            item.order_line_item_id for item in record.return_line_items if item.order_line_item_id
+        }
     return lines
 
 
@@ -115,21 +113,18 @@ class SkuStock:
     warehouses: dict[str, int]
 
 
-def sku_stock(product_id: str, sku: Mapping[str, Any]) -> SkuStock:
+def sku_stock(product_id: str, sku: payloads.ProductSku | payloads.InventorySku) -> SkuStock:
     """A product SKU from Search Products (`inventory[]`) or Inventory Search
     (`warehouse_inventory[]`, whose `available_quantity` "is equivalent to the
     `inventory.quantity` value returned in the Get Product API")."""
-    warehouses: dict[str, int] = {}
-    if "warehouse_inventory" in sku:
-        for entry in sku.get("warehouse_inventory") or []:
-            warehouses[str(entry.get("warehouse_id") or "")] = int(entry["available_quantity"])
+    if isinstance(sku, payloads.InventorySku):
+        warehouses = {w.warehouse_id: w.available_quantity for w in sku.warehouse_inventory}
     else:
-        for entry in sku.get("inventory") or []:
-            warehouses[str(entry.get("warehouse_id") or "")] = int(entry["quantity"])
+        warehouses = {w.warehouse_id: w.quantity for w in sku.inventory}
     return SkuStock(
-        product_id=str(product_id),
-        sku_id=str(sku["id"]),
-        seller_sku=str(sku.get("seller_sku") or "").strip(),
+        product_id=product_id,
+        sku_id=sku.id,
+        seller_sku=(sku.seller_sku or "").strip(),
         warehouses=warehouses,
     )
 
@@ -176,21 +171,12 @@ def spread(stock: SkuStock, target: int, warehouse: str | None) -> dict[str, int
     return quantities
 
 
-def _seconds(value: Any) -> datetime:
-    return datetime.fromtimestamp(int(value), UTC)
-
-
-def _price(value: Any) -> Decimal | None:
-    if value in (None, ""):
-        return None
-    try:
-        return Decimal(str(value))
-    except InvalidOperation:
-        return None
+def _seconds(value: int) -> datetime:
+    return datetime.fromtimestamp(value, UTC)
 
 
 def map_order(
-    raw: Mapping[str, Any],
+    raw: payloads.Order,
     *,
     returned: set[str],
     sku_by_ids: Mapping[tuple[str, str], str],
@@ -201,46 +187,40 @@ def map_order(
     seller SKU by (product id, sku id) from the listings read this run, for a line that
     carries no `seller_sku` of its own.
     """
-    order_id = str(raw["id"])
-    status = status_of(str(raw["status"]), where=f"order {order_id}")
+    status = status_of(raw.status, where=f"order {raw.id}")
     lines: list[OrderLine] = []
 
-    def sku_of(item: Mapping[str, Any]) -> str:
-        own = str(item.get("seller_sku") or "").strip()
+    def sku_of(item: payloads.LineItem | payloads.BundlePart) -> str:
+        own = (item.seller_sku or "").strip()
         if own:
             return own
-        key = (str(item.get("product_id") or ""), str(item.get("sku_id") or ""))
-        return sku_by_ids.get(key, "")
+        return sku_by_ids.get((item.product_id or "", item.sku_id or ""), "")
 
-    for item in raw.get("line_items") or []:
-        line_id = str(item["id"])
+    for item in raw.line_items:
         line_status = status
-        display = item.get("display_status")
-        if display:
-            line_status = status_of(str(display), where=f"order {order_id} line {line_id}")
-        if line_id in returned and line_status in (Status.SHIPPED, Status.COMPLETED):
+        if item.display_status:
+            line_status = status_of(item.display_status, where=f"order {raw.id} line {item.id}")
+        if item.id in returned and line_status in (Status.SHIPPED, Status.COMPLETED):
             line_status = Status.RETURNED
         override = None if line_status == status else line_status
-        price = _price(item.get("sale_price"))
-        currency = item.get("currency") or None
-        components = item.get("combined_listing_skus") or []
-        if components:
-            for part in components:
+        currency = item.currency or None
+        if item.combined_listing_skus:
+            for part in item.combined_listing_skus:
                 lines.append(
                     OrderLine(
-                        id=f"{line_id}/{part['sku_id']}",
+                        id=f"{item.id}/{part.sku_id}",
                         channel_sku=sku_of(part),
-                        quantity=int(part.get("sku_count") or 1),
+                        quantity=part.sku_count or 1,
                         status=override,
                         currency=currency,
                     )
                 )
             continue
-        lines.append(OrderLine(line_id, sku_of(item), 1, override, price, currency))
+        lines.append(OrderLine(item.id, sku_of(item), 1, override, item.sale_price, currency))
     return Order(
-        id=order_id,
+        id=raw.id,
         status=status,
-        created_at=_seconds(raw["create_time"]),
-        updated_at=_seconds(raw["update_time"]),
+        created_at=_seconds(raw.create_time),
+        updated_at=_seconds(raw.update_time),
         lines=tuple(lines),
     )

@@ -9,7 +9,8 @@ from omnisync.channels.base import ChannelSettings, SecretStr
 API_HOST = "https://open-api.tiktokglobalshop.com"  # every Open API call
 AUTH_HOST = "https://auth.tiktok-shops.com"  # token get / refresh
 # The seller's authorisation page (Partner Center → the app → Authorization); US shops
-# are served by services.tiktokshops.us (authorization-overview-202407.json).
+# are served by services.tiktokshops.us (authorization-overview-202407.json, the newer page;
+# the older authorization-guide-202309.json shows services.us.tiktokshop.com for the US).
 AUTHORIZE_PAGES = {
     "row": "https://services.tiktokshop.com/open/authorize",
     "us": "https://services.tiktokshops.us/open/authorize",

@@ -5,9 +5,9 @@ from __future__ import annotations
 from omnisync.channels.woocommerce.channel import (
     BATCH,
     CHANNEL_TYPE,
-    PAGE,
     WooCommerceChannel,
     WooCommerceSettings,
 )
+from omnisync.channels.woocommerce.transport import PAGE
 
 __all__ = ["BATCH", "CHANNEL_TYPE", "PAGE", "WooCommerceChannel", "WooCommerceSettings"]

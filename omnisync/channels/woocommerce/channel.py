@@ -6,21 +6,22 @@ at the parent level is a listing itself. Products that do not manage stock, grou
 external products are left alone and logged. Orders and stock are mapped by `mapping.py` (its
 docstring holds the status table and the rule for a managed product with no quantity).
 
-API quirks handled here:
-- Auth is HTTP Basic with the consumer key and secret over HTTPS. Some servers drop the
-  Authorization header; Woo then answers 401 as if no credentials came, and the adapter
-  switches to Woo's documented query-string fallback for the rest of the run.
+API quirks handled here (auth, plain permalinks and write retries: `transport.py`):
 - `after`/`before` filter on creation; `modified_after` (GMT with `dates_are_gmt=true`) is the
   incremental filter. Pages are numbered, so a page walk over data that changes can skip an
   order when an earlier one leaves the result set: we sort by id ascending and send no upper
   bound, so an order modified during the walk keeps its place and new orders are appended;
   the window's upper bound is applied here, and the next run picks up what moved past it.
-- `status=any` (the default) leaves trashed orders out, so they are fetched by a second walk
-  with `status=trash` (that `any` excludes trash is read from Woo's code, not its docs).
+- `status=any` (the default) leaves trashed orders out, which is what omnisync wants:
+  trashing is cleanup and keeps the order's last effect (mapping.py).
+- Order lines are mapped to listings by `product_id` / `variation_id` through the SKUs read
+  with the listings (mapping.py says why the line's own `sku` cannot be trusted).
 - No compare-and-set: just before each batch write the listings are re-read, and a listing
   whose quantity moved since this run read it is returned as a conflict, not overwritten.
   A sale in the few milliseconds between that re-read and the write can still be lost; the
-  next run's order fetch corrects the quantity.
+  next run's order fetch corrects the quantity. A batch write that fails with a 5xx or a
+  timeout is re-read and written again, within the run, only where the listing still shows
+  what this run read (or is marked written where the lost write went through).
 - Woo documents no rate limit: collections are paged in order, while variation lists and
   write batches (independent of each other) go up to 8 at once; a host's own 429 / 503 with
   Retry-After is waited out.
@@ -37,7 +38,7 @@ import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -50,7 +51,15 @@ from omnisync.channels.base import (
     ChannelType,
     SecretStr,
 )
-from omnisync.channels.woocommerce.mapping import STATUSES, listing, map_order, stock_of
+from omnisync.channels.woocommerce.mapping import (
+    SKIPPED,
+    STATUSES,
+    SkuIndex,
+    listing,
+    map_order,
+    own_sku,
+    stock_of,
+)
 from omnisync.channels.woocommerce.payloads import (
     BatchAnswer,
     BatchItem,
@@ -59,29 +68,21 @@ from omnisync.channels.woocommerce.payloads import (
     Variation,
     WooOrder,
 )
-from omnisync.errors import ChannelAuthError, ChannelError
-from omnisync.httpclient import Budget, ChannelHttp, RetryPolicy
+from omnisync.channels.woocommerce.transport import PAGE, WooRest
+from omnisync.errors import (
+    ChannelError,
+    ChannelUnavailableError,
+)
+from omnisync.httpclient import Budget, RetryPolicy
 from omnisync.models import ChannelProbe, Listing, Order, PushResult, QuantityChange
 from omnisync.netloc import is_secure_url
-from omnisync.payload import Payload
 from omnisync.timeparse import as_utc, utcnow
 
 log = logging.getLogger("omnisync.channels.woocommerce")
 
-PAGE = 100  # WordPress's maximum per_page
 BATCH = 100  # woocommerce_rest_batch_items_limit's default
 CONCURRENCY = 8  # requests at once where order does not matter (variations, batches)
 
-P = TypeVar("P", bound=Payload)
-
-# Woo's answers to a request that arrived without credentials (the header was dropped).
-_NO_CREDENTIALS = (
-    "woocommerce_rest_cannot_view",
-    "woocommerce_rest_cannot_create",
-    "woocommerce_rest_cannot_edit",
-    "woocommerce_rest_cannot_batch",
-    "woocommerce_rest_authentication_missing",
-)
 PRODUCT_FIELDS = "id,sku,name,type,manage_stock,stock_quantity,variations"
 VARIATION_FIELDS = "id,sku,name,manage_stock,stock_quantity"
 STOCK_FIELDS = "id,manage_stock,stock_quantity"
@@ -100,6 +101,11 @@ class WooCommerceSettings(ChannelSettings):
                 "expected the shop's https:// address (http:// only for a loopback host)"
             )
         return value.strip().rstrip("/")
+
+
+def _item_id(change: QuantityChange) -> str:
+    """The product or variation id a listing id ends with ("PARENT/VARIATION" or "ID")."""
+    return change.listing_id.rpartition("/")[2]
 
 
 def _gmt(moment: datetime) -> str:
@@ -126,96 +132,20 @@ class WooCommerceChannel:
         site = urlsplit(settings.url)
         # base_url replaces scheme and host; a WordPress in a subfolder keeps its path.
         root = base_url.rstrip("/") + site.path if base_url else settings.url
-        self.api = f"{root}/wp-json/wc/v3"
         self.budget = budget or Budget(name, timeout)
-        self.http = ChannelHttp(
-            name,
-            budget=self.budget,
-            client=client,
-            policy=policy,
-            credential_hint=f"the REST API consumer key and secret in [channels.{name}] key "
-            f"and secret (WooCommerce → Settings → Advanced → REST API)",
-            auth=httpx.BasicAuth(settings.key.reveal(), settings.secret.reveal()),
-        )
-        self.query_auth = False
-        self.header_works = False
+        self.rest = WooRest(name, settings, root, budget=self.budget, client=client, policy=policy)
+        self.http = self.rest.http
+        self.skus: SkuIndex | None = None  # filled by list_listings
         self._slots = asyncio.Semaphore(CONCURRENCY)
-
-    # -- plumbing --------------------------------------------------------------------------
-
-    async def _send(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: dict[str, str | int] | None = None,
-        json_body: Any = None,
-        context: str,
-    ) -> httpx.Response:
-        params = dict(params or {})
-        in_query = self.query_auth
-        if in_query:
-            params |= self._auth_params()
-        try:
-            response = await self.http.send(
-                method, f"{self.api}{path}", params=params, json_body=json_body, context=context
-            )
-        except ChannelAuthError as exc:
-            # Once the header has worked, a refusal is about permissions, not a lost header.
-            credentials_missing = exc.http_status == 401 and exc.code in _NO_CREDENTIALS
-            if in_query or self.header_works or not credentials_missing:
-                raise
-        else:
-            self.header_works = self.header_works or not in_query
-            return response
-        # The server dropped the Authorization header: Woo's documented fallback.
-        log.info(
-            "%s: Basic auth header not received by the shop; using query parameters", self.name
-        )
-        self.query_auth = True
-        return await self.http.send(
-            method,
-            f"{self.api}{path}",
-            params=params | self._auth_params(),
-            json_body=json_body,
-            context=context,
-        )
-
-    def _auth_params(self) -> dict[str, str | int]:
-        return {
-            "consumer_key": self.settings.key.reveal(),
-            "consumer_secret": self.settings.secret.reveal(),
-        }
-
-    async def _pages(
-        self, path: str, params: dict[str, str | int], item: type[P], *, root: str, context: str
-    ) -> AsyncIterator[list[P]]:
-        """Every page of a collection, following Woo's Link / X-WP-TotalPages headers."""
-        page = 1
-        while True:
-            response = await self._send(
-                "GET", path, params=params | {"per_page": PAGE, "page": page}, context=context
-            )
-            items = self.http.parse(response, list[item], root=root)  # type: ignore[valid-type]
-            yield items
-            if not items or not self._has_next(response, page):
-                return
-            page += 1
-
-    @staticmethod
-    def _has_next(response: httpx.Response, page: int) -> bool:
-        if "next" in response.links:
-            return True
-        total = response.headers.get("X-WP-TotalPages")
-        return total is not None and total.isdigit() and int(total) > page
 
     # -- listings --------------------------------------------------------------------------
 
     async def list_listings(self) -> list[Listing]:
         listings: list[Listing] = []
-        variable: list[int] = []
+        variable: list[tuple[int, str]] = []
         left_alone: list[str] = []
-        async for products in self._pages(
+        skus = SkuIndex()
+        async for products in self.rest.pages(
             "/products",
             {"_fields": PRODUCT_FIELDS, "orderby": "id", "order": "asc"},
             Product,
@@ -223,8 +153,9 @@ class WooCommerceChannel:
             context="reading products",
         ):
             for product in products:
+                skus.products[str(product.id)] = (product.sku or "").strip()
                 if product.type == "variable" and product.variations:
-                    variable.append(product.id)
+                    variable.append((product.id, product.sku or ""))
                 if product.manage_stock is True:
                     listings.append(
                         listing(str(product.id), product, sku=product.sku, name=product.name)
@@ -234,11 +165,11 @@ class WooCommerceChannel:
 
         # Each variable product's variations are their own collection; read several at once
         # (Woo documents no rate limit, and a handful of connections is what a browser uses).
-        async def read(parent: int) -> tuple[list[Listing], list[str]]:
+        async def read(parent: int, parent_sku: str) -> tuple[list[Listing], list[str]]:
             async with self._slots:
-                return await self._variations(parent)
+                return await self._variations(parent, parent_sku, skus)
 
-        for found, skipped in await asyncio.gather(*(read(parent) for parent in variable)):
+        for found, skipped in await asyncio.gather(*(read(*parent) for parent in variable)):
             listings += found
             left_alone += skipped
         if left_alone:
@@ -249,12 +180,15 @@ class WooCommerceChannel:
                 ", ".join(left_alone[:5]),
                 ", …" if len(left_alone) > 5 else "",
             )
+        self.skus = skus
         return listings
 
-    async def _variations(self, parent: int) -> tuple[list[Listing], list[str]]:
+    async def _variations(
+        self, parent: int, parent_sku: str, skus: SkuIndex
+    ) -> tuple[list[Listing], list[str]]:
         listings: list[Listing] = []
         left_alone: list[str] = []
-        async for variations in self._pages(
+        async for variations in self.rest.pages(
             f"/products/{parent}/variations",
             {"_fields": VARIATION_FIELDS, "orderby": "id", "order": "asc"},
             Variation,
@@ -262,17 +196,20 @@ class WooCommerceChannel:
             context=f"reading the variations of product {parent}",
         ):
             for variation in variations:
+                # REST shows the parent's SKU for a variation without one of its own.
+                sku = own_sku(variation.sku, parent_sku)
+                key = (str(parent), str(variation.id))
+                if variation.manage_stock == "parent":
+                    # Sells from the parent's stock: its sales count against the parent.
+                    skus.variations[key] = parent_sku.strip()
+                    continue
+                skus.variations[key] = sku
                 if variation.manage_stock is True:
                     listings.append(
-                        listing(
-                            f"{parent}/{variation.id}",
-                            variation,
-                            sku=variation.sku,
-                            name=variation.name,
-                        )
+                        listing(f"{parent}/{variation.id}", variation, sku=sku, name=variation.name)
                     )
-                elif variation.manage_stock != "parent":  # "parent": the parent is the listing
-                    left_alone.append(variation.sku or str(variation.id))
+                else:
+                    left_alone.append(sku or f"{parent}/{variation.id}")
         return listings, left_alone
 
     # -- orders ----------------------------------------------------------------------------
@@ -280,6 +217,9 @@ class WooCommerceChannel:
     async def fetch_orders(
         self, *, updated_since: datetime, updated_until: datetime
     ) -> AsyncIterator[Order]:
+        if self.skus is None:
+            # Lines are mapped to listings by product and variation id (mapping.py).
+            await self.list_listings()
         seen: set[str] = set()
         params: dict[str, str | int] = {
             "modified_after": _gmt(updated_since - timedelta(seconds=1)),  # Woo's is exclusive
@@ -287,23 +227,21 @@ class WooCommerceChannel:
             "orderby": "id",
             "order": "asc",
         }
-        # Woo's default `status=any` leaves out trashed orders, whose stock must come back:
-        # they are read by a second walk, normally one short page.
-        walks = (params, params | {"status": "trash"})
-        for walk in walks:
-            async for order in self._walk_orders(walk, seen):
-                # No upper bound went to Woo (see the module docstring): it is applied here.
-                if updated_since <= order.updated_at < updated_until:
-                    yield order
+        # Woo's default `status=any` leaves out trashed orders, as omnisync wants: trashing is
+        # cleanup and keeps the order's last effect (mapping.py).
+        async for order in self._walk_orders(params, seen):
+            # No upper bound went to Woo (see the module docstring): it is applied here.
+            if updated_since <= order.updated_at < updated_until:
+                yield order
 
     async def _walk_orders(
         self, params: dict[str, str | int], seen: set[str]
     ) -> AsyncIterator[Order]:
-        async for orders in self._pages(
+        async for orders in self.rest.pages(
             "/orders", params, WooOrder, root="orders", context="reading orders"
         ):
             for raw in orders:
-                if raw.id in seen:
+                if raw.id in seen or raw.status in SKIPPED:
                     continue
                 seen.add(raw.id)
                 if raw.status not in STATUSES:
@@ -313,7 +251,7 @@ class WooCommerceChannel:
                         raw.id,
                         raw.status,
                     )
-                yield map_order(raw)
+                yield map_order(raw, self.skus)
 
     # -- push ------------------------------------------------------------------------------
 
@@ -348,15 +286,58 @@ class WooCommerceChannel:
         return results
 
     async def _push_batch(self, collection: str, batch: list[QuantityChange]) -> list[PushResult]:
-        def item_id(change: QuantityChange) -> str:
-            return change.listing_id.rpartition("/")[2]
+        """Write one batch, re-reading first; after a 5xx or a timeout (the write may or may
+        not have happened: a batch of 100 on a slow host outlives a read timeout), re-read
+        and write again only the listings that still show what this run read."""
+        results: list[PushResult] = []
+        pending = batch
+        unsure: set[str] = set()  # listings whose last write's answer was lost
+        tries = max(1, self.http.policy.attempts)
+        for attempt in range(1, tries + 1):
+            writes = await self._still_expected(collection, pending, unsure, results)
+            if not writes:
+                return results
+            try:
+                response = await self.rest.send(
+                    "POST",
+                    f"{collection}/batch",
+                    json_body={
+                        "update": [
+                            {"id": int(_item_id(change)), "stock_quantity": change.target}
+                            for change in writes
+                        ]
+                    },
+                    context="writing stock",
+                    write=True,
+                )
+            except ChannelUnavailableError as exc:
+                if attempt == tries:
+                    return results + [
+                        PushResult(change.listing_id, "failed", exc.message) for change in writes
+                    ]
+                wait = self.http.policy.backoff(attempt, self.http.rng)
+                log.info("%s: %s; re-reading before writing again", self.name, exc.message)
+                await self.budget.sleep(wait, exc.message)
+                pending = writes
+                unsure |= {change.listing_id for change in writes}
+                continue
+            return results + self._written(response, writes)
+        return results  # pragma: no cover - the loop returns
 
+    async def _still_expected(
+        self,
+        collection: str,
+        batch: list[QuantityChange],
+        unsure: set[str],
+        results: list[PushResult],
+    ) -> list[QuantityChange]:
+        """The changes whose listing still shows `expected` now; the others' results."""
         # Re-read just before writing: Woo cannot refuse a stale write itself.
-        response = await self._send(
+        response = await self.rest.send(
             "GET",
             collection,
             params={
-                "include": ",".join(item_id(change) for change in batch),
+                "include": ",".join(_item_id(change) for change in batch),
                 "per_page": PAGE,
                 "_fields": STOCK_FIELDS,
             },
@@ -364,10 +345,9 @@ class WooCommerceChannel:
         )
         rows = self.http.parse(response, list[StockItem], root="products")
         current = {str(row.id): row for row in rows}
-        results: list[PushResult] = []
         writes: list[QuantityChange] = []
         for change in batch:
-            row = current.get(item_id(change))
+            row = current.get(_item_id(change))
             now = stock_of(row) if row is not None else None
             if row is None:
                 results.append(PushResult(change.listing_id, "failed", "no longer on the shop"))
@@ -375,6 +355,9 @@ class WooCommerceChannel:
                 results.append(
                     PushResult(change.listing_id, "failed", "no longer manages stock on the shop")
                 )
+            elif now == change.target and change.listing_id in unsure:
+                # The write whose answer was lost went through.
+                results.append(PushResult(change.listing_id, "written"))
             elif now != change.expected:
                 results.append(
                     PushResult(
@@ -387,29 +370,21 @@ class WooCommerceChannel:
                 )
             else:
                 writes.append(change)
-        if not writes:
-            return results
-        response = await self._send(
-            "POST",
-            f"{collection}/batch",
-            json_body={
-                "update": [
-                    {"id": int(item_id(change)), "stock_quantity": change.target}
-                    for change in writes
-                ]
-            },
-            context="writing stock",
-        )
+        return writes
+
+    def _written(self, response: httpx.Response, writes: list[QuantityChange]) -> list[PushResult]:
+        """Each write's outcome as the batch answer tells it."""
+        results: list[PushResult] = []
         answer = self.http.parse(response, BatchAnswer, root="batch")
         answers: dict[str, BatchItem] = {}
         for position, answered in enumerate(answer.update):
             # A failed item may carry id 0; it stands in the request's position then.
             key = str(answered.id) if answered.id else ""
             if not key and position < len(writes):
-                key = item_id(writes[position])
+                key = _item_id(writes[position])
             answers[key] = answered
         for change in writes:
-            item = answers.get(item_id(change))
+            item = answers.get(_item_id(change))
             if item is None:
                 results.append(PushResult(change.listing_id, "failed", "missing from the answer"))
             elif item.error is not None:
@@ -439,7 +414,7 @@ class WooCommerceChannel:
         messages: list[str] = []
         ok = True
         try:
-            await self._send(
+            await self.rest.send(
                 "GET",
                 "/products",
                 params={"per_page": 1, "_fields": "id"},
@@ -447,12 +422,12 @@ class WooCommerceChannel:
             )
             messages.append(f"{self.settings.url}: the key can read products")
             # An empty batch changes nothing but needs write permission.
-            await self._send(
+            await self.rest.send(
                 "POST", "/products/batch", json_body={"update": []}, context="checking write access"
             )
             messages.append("the key can write products")
             tomorrow = _gmt(utcnow() + timedelta(days=1))
-            response = await self._send(
+            response = await self.rest.send(
                 "GET",
                 "/orders",
                 params={"per_page": 1, "modified_after": tomorrow, "dates_are_gmt": "true"},
@@ -466,7 +441,7 @@ class WooCommerceChannel:
                 )
             else:
                 messages.append("the key can read orders, filtered by modification time")
-            if self.query_auth:
+            if self.rest.query_auth:
                 messages.append(
                     "the server drops the Authorization header; credentials go in the query "
                     "string (fix the server's header passing if you can)"

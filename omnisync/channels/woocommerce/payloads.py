@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from omnisync.payload import Id, Money, Payload, UtcTime
 
@@ -30,11 +30,19 @@ class Variation(StockItem):
     name: str = ""
 
 
+class Meta(Payload):
+    key: str
+    value: Any = None
+
+
 class LineItem(Payload):
     id: Id
-    sku: str | None = None
+    product_id: int = 0
+    variation_id: int = 0  # 0: not a variation
+    sku: str | None = None  # looked up live from the product (see mapping.py)
     quantity: int
     price: Money | None = None
+    meta_data: list[Meta] = []
 
 
 class WooOrder(Payload):

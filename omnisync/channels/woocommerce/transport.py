@@ -1,0 +1,211 @@
+"""WooCommerce's REST transport: Basic auth and its documented fallbacks, routes, pages.
+
+- Auth is HTTP Basic with the consumer key and secret over HTTPS. Some servers drop the
+  Authorization header; Woo then answers 401 as if no credentials came, and the key goes in
+  the query string (Woo's documented fallback) for the rest of the run. Woo reads the key,
+  from either place, only when WordPress sees the request as HTTPS (`is_ssl()` in
+  WC_REST_Authentication::authenticate, class-wc-rest-authentication.php): when the fallback
+  is refused too, or Woo calls the key invalid, the key is sent in no further request, least
+  of all in a URL, and the message says what to check.
+- Sites on plain permalinks have no `/wp-json/` (WordPress answers its HTML 404 page); the
+  same routes answer at `/?rest_route=/wc/v3/...`, used from the first such 404 on.
+- Writes go through a session without transient retries: an absolute write re-sent after a
+  5xx or a timeout could overwrite a sale, so the caller re-reads first (research section 8).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import httpx
+
+from omnisync.errors import ChannelAuthError, ChannelResponseError
+from omnisync.httpclient import Budget, ChannelHttp, RetryPolicy
+from omnisync.payload import Payload
+
+if TYPE_CHECKING:
+    from omnisync.channels.woocommerce.channel import WooCommerceSettings
+
+log = logging.getLogger("omnisync.channels.woocommerce")
+
+PAGE = 100  # WordPress's maximum per_page
+P = TypeVar("P", bound=Payload)
+
+# Woo's answers to a request that arrived without credentials (the header was dropped).
+_NO_CREDENTIALS = (
+    "woocommerce_rest_cannot_view",
+    "woocommerce_rest_cannot_create",
+    "woocommerce_rest_cannot_edit",
+    "woocommerce_rest_cannot_batch",
+    "woocommerce_rest_authentication_missing",
+)
+
+# What to check when WooCommerce refuses the key (research section 8; Woo's
+# class-wc-rest-authentication.php reads the key, from the header or the query string, only
+# when `is_ssl()`: behind a proxy that ends TLS, WordPress must be told the request was HTTPS).
+AUTH_CHECKS = (
+    "check that WordPress sees the requests as HTTPS (behind a proxy or load balancer that "
+    "ends TLS it must get X-Forwarded-Proto: https and honour it, e.g. in wp-config.php), "
+    "and that [channels.{name}] key and secret are a REST API key with Read/Write "
+    "permissions (WooCommerce → Settings → Advanced → REST API)"
+)
+
+
+class WooRest:
+    """One shop's REST API for one run: what was learned about auth and routes is kept."""
+
+    def __init__(
+        self,
+        name: str,
+        settings: WooCommerceSettings,
+        root: str,
+        *,
+        budget: Budget,
+        client: httpx.AsyncClient | None,
+        policy: RetryPolicy | None,
+    ) -> None:
+        self.name = name
+        self.settings = settings
+        self.root = root
+        self.api = f"{root}/wp-json/wc/v3"
+        self.http = ChannelHttp(
+            name,
+            budget=budget,
+            client=client,
+            policy=policy,
+            credential_hint=f"the REST API consumer key and secret in [channels.{name}] key "
+            f"and secret: a key with Read/Write permissions (WooCommerce → Settings → "
+            f"Advanced → REST API), sent over HTTPS that WordPress sees as HTTPS",
+            auth=httpx.BasicAuth(settings.key.reveal(), settings.secret.reveal()),
+        )
+        self.write_http = ChannelHttp(
+            name,
+            budget=budget,
+            client=self.http.client,
+            policy=replace(self.http.policy, attempts=1),
+            credential_hint=self.http.credential_hint,
+            auth=self.http.auth,
+        )
+        self.query_auth = False
+        self.header_works = False
+        self.refused = False  # the key was refused: it goes in no further request
+        self.plain_permalinks = False  # routes via ?rest_route= instead of /wp-json/
+
+    async def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, str | int] | None = None,
+        json_body: Any = None,
+        context: str,
+        write: bool = False,
+    ) -> httpx.Response:
+        """One request to `path` under /wc/v3, with the auth fallbacks; `write` sends it
+        without transient retries (the caller re-reads before writing again)."""
+        http = self.write_http if write else self.http
+        if self.refused:
+            raise ChannelAuthError(
+                self.name, f"{context}: not sent: the shop refused the key earlier in this run"
+            )
+        try:
+            response = await self._route(http, method, path, params, json_body, context)
+        except ChannelAuthError as exc:
+            # Once the header has worked, a refusal is about permissions, not a lost header.
+            credentials_missing = exc.http_status == 401 and exc.code in _NO_CREDENTIALS
+            if self.query_auth or self.header_works or not credentials_missing:
+                raise self._auth_failure(exc, context) from None
+        else:
+            self.header_works = self.header_works or not self.query_auth
+            return response
+        # The server dropped the Authorization header: Woo's documented fallback, tried once.
+        log.info(
+            "%s: Basic auth header not received by the shop; using query parameters", self.name
+        )
+        self.query_auth = True
+        try:
+            return await self._route(http, method, path, params, json_body, context)
+        except ChannelAuthError as exc:
+            raise self._auth_failure(exc, context, both=True) from None
+
+    def _auth_failure(
+        self, exc: ChannelAuthError, context: str, *, both: bool = False
+    ) -> ChannelAuthError:
+        """The error for a refusal; a refused key (401) is never sent again, least of all in
+        a URL (proxies and servers log those)."""
+        if exc.http_status != 401:
+            return exc  # 403: a known key whose user may not do this
+        self.refused, self.query_auth = True, False
+        if not both:
+            return exc
+        return ChannelAuthError(
+            self.name,
+            f"{context}: {self._refusal()}",
+            http_status=exc.http_status,
+            code=exc.code,
+        )
+
+    def _refusal(self) -> str:
+        return (
+            "WooCommerce accepted the key neither in the Authorization header nor in the "
+            "query string: " + AUTH_CHECKS.format(name=self.name)
+        )
+
+    async def _route(
+        self,
+        http: ChannelHttp,
+        method: str,
+        path: str,
+        params: dict[str, str | int] | None,
+        json_body: Any,
+        context: str,
+    ) -> httpx.Response:
+        query = dict(params or {})
+        if self.query_auth:
+            query |= self._auth_params()
+        url = f"{self.api}{path}"
+        if self.plain_permalinks:
+            # Sites on plain permalinks have no /wp-json/; the same routes answer at
+            # /?rest_route=/wc/v3/... (research section 8).
+            url = f"{self.root}/"
+            query["rest_route"] = f"/wc/v3{path}"
+        try:
+            return await http.send(method, url, params=query, json_body=json_body, context=context)
+        except ChannelResponseError as exc:
+            # /wp-json/ on a plain-permalink site is WordPress's HTML 404 page: no REST `code`.
+            if self.plain_permalinks or exc.http_status != 404 or exc.code is not None:
+                raise
+        log.info("%s: no /wp-json/ on this site (plain permalinks); using ?rest_route=", self.name)
+        self.plain_permalinks = True
+        return await self._route(http, method, path, params, json_body, context)
+
+    def _auth_params(self) -> dict[str, str | int]:
+        return {
+            "consumer_key": self.settings.key.reveal(),
+            "consumer_secret": self.settings.secret.reveal(),
+        }
+
+    async def pages(
+        self, path: str, params: dict[str, str | int], item: type[P], *, root: str, context: str
+    ) -> AsyncIterator[list[P]]:
+        """Every page of a collection, following Woo's Link / X-WP-TotalPages headers."""
+        page = 1
+        while True:
+            response = await self.send(
+                "GET", path, params=params | {"per_page": PAGE, "page": page}, context=context
+            )
+            items = self.http.parse(response, list[item], root=root)  # type: ignore[valid-type]
+            yield items
+            if not items or not self._has_next(response, page):
+                return
+            page += 1
+
+    @staticmethod
+    def _has_next(response: httpx.Response, page: int) -> bool:
+        if "next" in response.links:
+            return True
+        total = response.headers.get("X-WP-TotalPages")
+        return total is not None and total.isdigit() and int(total) > page
