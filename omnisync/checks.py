@@ -116,7 +116,11 @@ async def run_check(
             ]
             check.messages.append(f"{len(stored)} listings as read by the last sync")
             return examine_listings(check, stored, catalog)
-        context = ChannelContext(budget=Budget(cfg.name, cfg.timeout), tokens=ledger)
+        context = ChannelContext(
+            budget=Budget(cfg.name, cfg.timeout),
+            tokens=ledger,
+            skus=ledger.known_skus if ledger is not None else None,
+        )
         channel = opener(cfg, context)
         try:
             probe = await channel.probe()

@@ -1,0 +1,171 @@
+"""What every command shares: the typer app and its groups, global options, consoles."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import sys
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from typer.core import TyperGroup
+
+from omnisync import __version__
+from omnisync.config import Config, load_config, resolve_config_path
+from omnisync.errors import OmnisyncError, UsageError
+from omnisync.ledger import Ledger
+from omnisync.ledger.connection import ledger_error
+from omnisync.redact import REDACTOR, RedactingFilter
+from omnisync.timeparse import parse_when, utcnow
+
+log = logging.getLogger("omnisync")
+
+
+class _Group(TyperGroup):
+    """Turns every OmnisyncError into `Error: …` on stderr and its exit code, once."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            try:
+                return super().invoke(ctx)
+            except sqlite3.Error as exc:
+                # The ledger maps its file errors itself, except one met while walking a
+                # query's rows (see `omnisync.ledger.connection._Cursor`): mapped here.
+                mapped = ledger_error(Path("the ledger"), exc)
+                if mapped is None:
+                    raise
+                raise mapped from exc
+        except OmnisyncError as exc:
+            stderr().print(f"Error: {REDACTOR.scrub(str(exc))}", markup=False, highlight=False)
+            raise typer.Exit(int(exc.exit_code)) from None
+
+
+class _StockGroup(TyperGroup):
+    """`stock` alone, or `stock SKU… --low N`, lists; `stock set|add|import|export` act."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h")):
+            args = ["list", *args]
+        return super().parse_args(ctx, args)
+
+
+app = typer.Typer(
+    cls=_Group,
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+    help="Keep one seller's stock true on every sales channel.",
+)
+stock_app = typer.Typer(cls=_StockGroup, help="Stock per SKU; set, add, import and export it.")
+app.add_typer(stock_app, name="stock")
+
+
+@dataclass(slots=True)
+class AppContext:
+    config_option: Path | None
+    ledger_option: Path | None
+    quiet: bool
+
+    @property
+    def config_path(self) -> Path:
+        return resolve_config_path(self.config_option)
+
+    def config(self) -> Config:
+        config = load_config(self.config_path)
+        for warning in config.warnings:
+            log.warning(warning)
+        return config
+
+    def ledger_path(self, config: Config | None) -> Path:
+        if self.ledger_option is not None:
+            return self.ledger_option
+        assert config is not None
+        return config.ledger_path
+
+    def optional_config(self) -> Config | None:
+        """The config, or None where `--ledger` alone is enough and there is no config file."""
+        if self.ledger_option is not None and not self.config_path.exists():
+            return None
+        return self.config()
+
+    def ledger_only(self, *, write: bool, create: bool = False) -> Ledger:
+        """The ledger for commands that need no channels (only `create` ones may make it)."""
+        path = self.ledger_path(self.optional_config())
+        return Ledger.open(path, write=write, create=create)
+
+
+def stdout() -> Console:
+    # Piped or redirected output is read by scripts and grep: never cut a cell there.
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+
+
+def stderr() -> Console:
+    return Console(stderr=True, soft_wrap=True, highlight=False)
+
+
+def app_context(ctx: typer.Context) -> AppContext:
+    obj = ctx.find_root().obj
+    assert isinstance(obj, AppContext)
+    return obj
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"omnisync {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="Config file [default: $OMNISYNC_CONFIG or ./omnisync.toml]"),
+    ] = None,
+    ledger: Annotated[
+        Path | None,
+        typer.Option("--ledger", help="Ledger file, instead of the config's ledger path"),
+    ] = None,
+    verbose: Annotated[bool, typer.Option("-v", "--verbose", help="Log more (to stderr)")] = False,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Print only problems")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version")
+    ] = False,
+) -> None:
+    """Keep one seller's stock true on every sales channel."""
+    # -q drops the summaries, never a warning: warnings are problems, and -q keeps those.
+    level = logging.DEBUG if verbose else logging.WARNING
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RedactingFilter())
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("omnisync")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+    ctx.obj = AppContext(config, ledger, quiet)
+
+
+def parse_since(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return parse_when(value, now=utcnow())
+    except ValueError as exc:
+        raise UsageError(f"--since: {exc}") from None
+
+
+channels_app = typer.Typer(help="Each channel's state; `channels reset` corrects a start time.")
+app.add_typer(channels_app, name="channels")
+
+
+def parse_time(option: str, value: str | None, now: datetime) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return parse_when(value, now=now)
+    except ValueError as exc:
+        raise UsageError(f"{option}: {exc}") from None
