@@ -37,6 +37,7 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -168,7 +169,45 @@ def marketplaces(args: argparse.Namespace) -> None:
 
 
 def shopify_and_woo(args: argparse.Namespace) -> None:
+    """One sync of Shopify and WooCommerce together; prints its figures."""
+    m = measure_shopify_woo(args)
+    report, changed = m["report"], m["changed"]
+    print(f"omnisync sync: {args.listings} listings per channel, {args.orders} changed orders")
+    print(f"per channel, {changed} listings to push, {args.latency * 1000:.0f} ms per request")
+    print(f"Shopify bucket {args.bucket:g} points, restoring {args.restore_rate:g}/s")
+    print(f"exit code {m['exit_code']}")
+    for name, channel in report["channels"].items():
+        print(
+            f"  {name}: {channel['status']}, {channel['orders_fetched']} orders, "
+            f"{channel['listings_pushed']} pushed, errors {channel['errors']}"
+        )
+    print(f"engine timings: {report.get('timings')}")
+    print()
+    print(f"{'':24}{'Shopify':>12}{'WooCommerce':>14}")
+    print(f"{'requests':24}{m['shopify_requests']:>12}{m['woo_requests']:>14}")
+    print(f"{'minimal requests':24}{m['shopify_minimal']:>12}{m['woo_minimal']:>14}")
+    print(
+        f"{'requests / minimal':24}{m['shopify_requests'] / m['shopify_minimal']:>12.3f}"
+        f"{m['woo_requests'] / m['woo_minimal']:>14.3f}"
+    )
+    print(f"{'THROTTLED answers':24}{m['throttled']:>12}{'-':>14}")
+    print(f"{'points spent':24}{m['points']:>12.0f}{'-':>14}")
+    print(f"{'floor, s':24}{m['shopify_floor']:>12.2f}{m['woo_floor']:>14.2f}")
+    print()
+    print(f"wall time           {m['wall']:8.2f} s   (the run, by its report)")
+    print(f"process time        {m['process']:8.2f} s   (the CLI process, start-up included)")
+    print(f"rate-limit floor    {m['floor']:8.2f} s   (+ {STARTUP_FLOOR:.2f} s start-up)")
+    print(f"process / floor     {m['process_ratio']:8.3f}    (target ≤ 1.25)")
+    print(f"requests / minimal  {m['requests_ratio']:8.3f}    (target ≤ 1.05)")
 
+
+# The least any Python CLI pays before its first request: the interpreter's own start-up
+# (`python -c pass` on the 2-core machine). The floor counts it, as the wall counts omnisync's.
+STARTUP_FLOOR = 0.02
+
+
+def measure_shopify_woo(args: argparse.Namespace) -> dict[str, Any]:
+    """Run one sync against both fakes; return its requests, floors and times."""
     shopify, woo, skus = build(args)
     shopify_min, woo_min, changed = minimal(args, skus, woo)
     with tempfile.TemporaryDirectory() as tmp, serve(shopify) as s_url, serve(woo) as w_url:
@@ -214,6 +253,7 @@ timeout = 600
         sys.exit(f"sync printed no report (exit {result.returncode}): {result.stderr}")
     report = json.loads(result.stdout)
     # The run's own clock: from the run's start to its report, without interpreter start-up.
+    # What a seller or cron waits for is `process`, start-up included: the figure judged.
     wall = (
         datetime.fromisoformat(report["finished_at"]) - datetime.fromisoformat(report["started_at"])
     ).total_seconds()
@@ -226,34 +266,25 @@ timeout = 600
     woo_chain = 7 * args.latency  # products p1, rest; variations; orders p1, rest; read; write
     floor = max(cost_floor, shopify_chain, woo_chain)
 
-    print(f"omnisync sync: {args.listings} listings per channel, {args.orders} changed orders")
-    print(f"per channel, {changed} listings to push, {args.latency * 1000:.0f} ms per request")
-    print(f"Shopify bucket {args.bucket:g} points, restoring {args.restore_rate:g}/s")
-    print(f"exit code {result.returncode}")
-    for name, channel in report["channels"].items():
-        print(
-            f"  {name}: {channel['status']}, {channel['orders_fetched']} orders, "
-            f"{channel['listings_pushed']} pushed, errors {channel['errors']}"
-        )
-    print(f"engine timings: {report.get('timings')}")
-    print()
-    print(f"{'':24}{'Shopify':>12}{'WooCommerce':>14}")
-    print(f"{'requests':24}{shopify_requests:>12}{woo_requests:>14}")
-    print(f"{'minimal requests':24}{shopify_min:>12}{woo_min:>14}")
-    print(
-        f"{'requests / minimal':24}{shopify_requests / shopify_min:>12.3f}"
-        f"{woo_requests / woo_min:>14.3f}"
-    )
-    print(f"{'THROTTLED answers':24}{shopify.throttled:>12}{'-':>14}")
-    print(f"{'points spent':24}{shopify.spent:>12.0f}{'-':>14}")
-    print(f"{'floor, s':24}{max(cost_floor, shopify_chain):>12.2f}{woo_chain:>14.2f}")
-    print()
-    print(f"wall time           {wall:8.2f} s   (the run, by its report)")
-    print(f"process time        {process:8.2f} s   (the CLI process, start-up included)")
-    print(f"rate-limit floor    {floor:8.2f} s")
-    print(f"wall / floor        {wall / floor:8.3f}    (target ≤ 1.25)")
     total = shopify_requests + woo_requests
-    print(f"requests / minimal  {total / (shopify_min + woo_min):8.3f}    (target ≤ 1.05)")
+    return {
+        "report": report,
+        "changed": changed,
+        "exit_code": result.returncode,
+        "shopify_requests": shopify_requests,
+        "woo_requests": woo_requests,
+        "shopify_minimal": shopify_min,
+        "woo_minimal": woo_min,
+        "throttled": shopify.throttled,
+        "points": shopify.spent,
+        "shopify_floor": max(cost_floor, shopify_chain),
+        "woo_floor": woo_chain,
+        "wall": wall,
+        "process": process,
+        "floor": floor,
+        "process_ratio": process / (floor + STARTUP_FLOOR),
+        "requests_ratio": total / (shopify_min + woo_min),
+    }
 
 
 if __name__ == "__main__":

@@ -123,7 +123,9 @@ timeout = 900
         if imported.returncode != 0:
             sys.exit(f"stock import failed: {imported.stderr}")
         fake.requests.clear()
+        started = time.monotonic()
         result = omnisync(root, "sync", "--json", "--since", "2h")
+        process = time.monotonic() - started  # what cron waits for: start-up included
     if not result.stdout.strip():
         sys.exit(f"sync printed no report (exit {result.returncode}): {result.stderr}")
     report = json.loads(result.stdout)
@@ -142,6 +144,7 @@ timeout = 900
         "minimal_requests": float(least),
         "requests_ratio": len(fake.requests) / least,
         "wall": wall,
+        "process": process,
         "floor": floor,
         "wall_ratio": wall / floor,
         "in_flight_floor": in_flight,

@@ -117,7 +117,9 @@ timeout = 600
         if imported.returncode != 0:
             sys.exit(f"stock import failed: {imported.stderr}")
         fake.requests.clear()
+        started = time.monotonic()
         result = omnisync(root, "sync", "--json", "--since", "2h")
+        process = time.monotonic() - started  # what cron waits for: start-up included
     if not result.stdout.strip():
         sys.exit(f"sync printed no report (exit {result.returncode}): {result.stderr}")
     report = json.loads(result.stdout)
@@ -133,6 +135,7 @@ timeout = 600
         "minimal": float(least),
         "requests_ratio": requests / least,
         "wall": wall,
+        "process": process,
         "floor": floor,
         "wall_ratio": wall / floor,
         "exit_code": float(result.returncode),

@@ -6,15 +6,17 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
+from omnisync.budget import Budget
 from omnisync.catalog import Catalog
 from omnisync.channels import Channel, ChannelContext, open_channel
 from omnisync.channels.base import ChannelConfig
 from omnisync.config import Config
 from omnisync.errors import ChannelError
-from omnisync.httpclient import Budget
 from omnisync.ledger import Ledger
+from omnisync.locations import MAIN_LOCATION, channel_location_notes, unnamed_locations
 from omnisync.models import Listing
 from omnisync.redact import REDACTOR
 from omnisync.skus import normal_sku
@@ -102,8 +104,23 @@ async def run_check(
         bundles=config.bundles,
     )
     checks = [ChannelCheck(cfg.name, cfg.type) for cfg in config.channels.values()]
+    stocked = ledger.stock_locations() if ledger is not None else []
+    warnings = [*config.warnings, *unnamed_locations(config.locations, stocked)]
 
     async def one(check: ChannelCheck, cfg: ChannelConfig) -> set[str]:
+        if len(config.locations) > 1 or cfg.location != MAIN_LOCATION:
+            # Only a shop with several locations hears about them.
+            check.messages.extend(
+                channel_location_notes(
+                    location=cfg.location,
+                    sell_from=cfg.sell_from,
+                    labels=config.locations,
+                    stocked=stocked,
+                    last_order_location=(
+                        ledger.last_order_location(cfg.name) if ledger is not None else None
+                    ),
+                )
+            )
         if not cfg.enabled:
             check.messages.append("disabled (enabled = false)")
             return set()
@@ -119,7 +136,7 @@ async def run_check(
         context = ChannelContext(
             budget=Budget(cfg.name, cfg.timeout),
             tokens=ledger,
-            skus=ledger.known_skus if ledger is not None else None,
+            skus=partial(ledger.skus_at, cfg.sell_from) if ledger is not None else None,
         )
         channel = opener(cfg, context)
         try:
@@ -142,4 +159,4 @@ async def run_check(
     listed = set().union(*listed_sets) if listed_sets else set()
     looked = any(check.listings for check in checks)
     unlisted = sorted(catalog.skus - listed) if looked else []
-    return CheckReport(warnings=list(config.warnings), channels=checks, unlisted_skus=unlisted)
+    return CheckReport(warnings=warnings, channels=checks, unlisted_skus=unlisted)

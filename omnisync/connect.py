@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from urllib.parse import parse_qsl, urlsplit
 
+from omnisync.budget import Budget
 from omnisync.channels import CHANNEL_TYPES
 from omnisync.channels.base import AuthResult, ChannelConfig, ChannelContext, ShopAuthorizer
 from omnisync.config import Config
 from omnisync.errors import UsageError
-from omnisync.httpclient import Budget
 from omnisync.ledger import Ledger
 
 

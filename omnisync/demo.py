@@ -1,4 +1,4 @@
-"""`omnisync demo`: a small seller's shop on three fake channels, synced once, explained."""
+"""`omnisync demo`: a seller's warehouse and shop on three channels, synced once, explained."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from omnisync.errors import UsageError
 from omnisync.ledger import Balance, Ledger
 from omnisync.queries import shown_by_sku
 from omnisync.report import RunReport
-from omnisync.stock import import_stock
+from omnisync.stock import import_stock, move_stock
 from omnisync.sync import SyncOptions, run_sync
 from omnisync.timeparse import to_iso, utcnow
 
@@ -49,8 +49,13 @@ SHOPEE_CODES = {"BATIK-PRG-M": "SHP-PRG-M", "BATIK-PRG-L": "SHP-PRG-L", "KOPI-GA
 CHANNELS = {
     "shopee": "Shopee shop",
     "tokopedia": "Tokopedia shop",
-    "toko": "the shop on Jalan Malioboro (till export)",
+    "toko": "the till of the shop on Jalan Malioboro",
 }
+# The shop's till is a `csv` channel at the shop's own location; the marketplaces ship from
+# the warehouse (main) and may sell what the shop holds too.
+TILL = "toko"
+TILL_HEADER = ("order_id", "sku", "quantity", "status", "created_at", "unit_price", "currency")
+NOT_IN_THE_SHOP = ("KAIN-TULIS-01",)
 # Listing and order ids start with these, as each channel's own numbering would.
 PREFIX = {"shopee": "SHP", "tokopedia": "TKP", "toko": "TKO"}
 STATUSES = ["pending", "paid", "paid", "shipped", "shipped", "completed", "completed", "cancelled"]
@@ -80,19 +85,27 @@ overlap = "10m"
 restock_returns = true
 max_change = 0.5
 
+[locations]
+main = "Gudang (the warehouse)"
+store = "Toko Malioboro (the shop)"
+
 [channels.shopee]
 type = "fake"
 path = "fake/shopee.json"
 buffer = 1                  # hold one unit back from Shopee
+sell_from = ["main", "store"]   # ships from the warehouse, may sell the shop's stock too
 
 [channels.tokopedia]
 type = "fake"
 path = "fake/tokopedia.json"
+sell_from = ["main", "store"]
 
-[channels.toko]
-type = "fake"
-path = "fake/toko.json"
-share = 0.5                 # the shop floor shows half of what is available
+[channels.toko]             # the shop's till: its sales exports in, a stock file out
+type = "csv"
+sales = "till/sales-*.csv"
+stock_file = "till/stock.csv"
+location = "store"          # its sales leave the shop's shelves; it offers only those
+timezone = "Asia/Jakarta"
 
 [mapping.shopee]
 {mapping}
@@ -155,12 +168,18 @@ def _channel_files(rng: random.Random, now: datetime) -> dict[str, dict[str, Any
     for channel in CHANNELS:
         for _ in range(11):
             number += 1
-            picks = rng.sample(plain, rng.randint(1, 3))
+            # The till sells what is on the shop's shelves.
+            choices = [sku for sku in plain if channel != TILL or sku not in NOT_IN_THE_SHOP]
+            picks = rng.sample(choices, rng.randint(1, 3))
             lines = [
                 (SHOPEE_CODES.get(sku, sku) if channel == "shopee" else sku, rng.randint(1, 2))
                 for sku in picks
             ]
-            order(channel, number, rng.choice(STATUSES), lines, rng.uniform(2, 40))
+            # A sale at the till is done at the counter: completed (or voided).
+            status = rng.choice(STATUSES)
+            if channel == TILL and status != "cancelled":
+                status = "completed"
+            order(channel, number, status, lines, rng.uniform(2, 40))
     # A bundle sold on Tokopedia, and a gift set cancelled on Shopee.
     order("tokopedia", 20001, "paid", [(BUNDLE[0], 2)], 5)
     order("shopee", 20002, "cancelled", [(BUNDLE[0], 1)], 6)
@@ -171,6 +190,8 @@ def _channel_files(rng: random.Random, now: datetime) -> dict[str, dict[str, Any
     # A return that goes back on the shelf, and a product nobody has entered yet.
     order("tokopedia", 20006, "returned", [("KOPI-TORAJA-250", 1)], 30)
     order("tokopedia", 20007, "paid", [("SCARF-SUTRA-01", 1)], 1)
+    # A sale at the till brought back the next day: the export shows its row as returned.
+    order(TILL, 20008, "returned", [("MUG-BATIK", 1)], 26)
     # A Shopee sale that lands while omnisync is running: its push must not overwrite it.
     files["shopee"]["sales_during_sync"] = [
         {
@@ -222,7 +243,10 @@ def write_demo(directory: Path, *, now: datetime) -> Path:
     fake = directory / "fake"
     fake.mkdir(exist_ok=True)
     rng = random.Random(2026)
-    for channel, content in _channel_files(rng, now).items():
+    (fake / f"{TILL}.json").unlink(missing_ok=True)  # an earlier demo's fake till
+    files = _channel_files(rng, now)
+    _write_till(directory / "till", files.pop(TILL)["orders"])
+    for channel, content in files.items():
         (fake / f"{channel}.json").write_text(json.dumps(content, indent=2) + "\n")
     with (directory / "stock-take.csv").open("w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out, lineterminator="\n")
@@ -231,6 +255,51 @@ def write_demo(directory: Path, *, now: datetime) -> Path:
     config = directory / "omnisync.toml"
     config.write_text(_config_text())
     return config
+
+
+def _write_till(folder: Path, orders: list[dict[str, Any]]) -> None:
+    """The till's exports: a CSV file of sales per day, a row per line, as tills write them."""
+    folder.mkdir(exist_ok=True)
+    # An earlier demo's exports and stock file; the till's folder is the demo's own.
+    for old in [*folder.glob("sales-*.csv"), folder / "stock.csv"]:
+        old.unlink(missing_ok=True)
+    days: dict[str, list[tuple[str, ...]]] = {}
+    for sale in sorted(orders, key=lambda o: (o["created_at"], o["id"])):
+        for line in sale["lines"]:
+            days.setdefault(sale["created_at"][:10], []).append(
+                (
+                    sale["id"],
+                    line["sku"],
+                    str(line["quantity"]),
+                    sale["status"],
+                    sale["created_at"],
+                    line["unit_price"],
+                    line["currency"],
+                )
+            )
+    for day, rows in days.items():
+        with (folder / f"sales-{day}.csv").open("w", newline="", encoding="utf-8") as out:
+            writer = csv.writer(out, lineterminator="\n")
+            writer.writerow(TILL_HEADER)
+            writer.writerows(rows)
+
+
+def _stock_the_shop(ledger: Ledger, *, now: datetime) -> None:
+    """The shop's shelves are filled from the warehouse: a transfer per product."""
+    for sku, _, counted in PRODUCTS:
+        if sku in NOT_IN_THE_SHOP:
+            continue
+        # Half of each product (the last XL shirt but one) goes to the shop.
+        quantity = 1 if sku == "BATIK-PRG-XL" else max(1, counted // 2)
+        move_stock(
+            ledger,
+            sku,
+            quantity,
+            source="main",
+            destination="store",
+            reason="stocking the shop",
+            now=now,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,26 +312,34 @@ class DemoRun:
     balances: list[Balance]
     shown: dict[str, dict[str, int]]  # SKU -> channel -> quantity its listing shows
     channels: list[str]
+    by_location: dict[str, dict[str, Balance]]  # SKU -> location -> its stock there
+    locations: list[str]
 
     def intro(self) -> str:
         return (
             f"Demo shop written to {self.directory}/: {len(PRODUCTS)} SKUs counted in "
-            f"(stock-take.csv), and three fake channels under fake/ — "
+            f"(stock-take.csv) at the warehouse, half of most moved to the shop, and three "
+            f"channels — "
             + ", ".join(f"{name} ({label})" for name, label in CHANNELS.items())
-            + ".\nEach channel shows its own, out-of-step quantities and a couple of days of "
-            "orders.\nRunning `omnisync sync --since 3d` on it:\n"
+            + ".\nThe marketplaces (fake channels under fake/) show their own, out-of-step "
+            "quantities and a couple of days of orders; the till's exports are in till/.\n"
+            "Running `omnisync sync --since 3d` on it:\n"
         )
 
     def explanation(self) -> str:
         cfg = f"--config {self.config_path}"
         return (
-            "\nWhat happened: every order moved stock in one ledger, and every listing on every "
-            "channel now shows the same available stock (less Shopee's buffer of 1, and half on "
-            "the shop floor). The XL shirt sold three times with two in stock: it is reported as "
-            "oversold and pushed 0 everywhere. A Shopee sale that arrived mid-run was noticed "
-            "before its listing was overwritten. One Tokopedia order names a SKU the ledger does "
-            "not know: it waits, unapplied, until it is mapped.\n\nTry next:\n"
+            "\nWhat happened: every order moved stock in one ledger. Marketplace orders are "
+            "held at the warehouse (main) and the till's sales left the shop (store); a mug "
+            "sold at the till and brought back is on the shelf again. The marketplaces offer "
+            "what is available at both places (less Shopee's buffer of 1); the till's stock "
+            "file, till/stock.csv, lists what the shop holds. The XL shirt sold three times "
+            "with two in stock: it is reported as oversold and pushed 0 everywhere. A Shopee "
+            "sale that arrived mid-run was noticed before its listing was overwritten. One "
+            "Tokopedia order names a SKU the ledger does not know: it waits, unapplied, until "
+            "it is mapped.\n\nTry next:\n"
             f"  omnisync {cfg} stock\n"
+            f"  omnisync {cfg} stock move MUG-BATIK 5 --from main --to store\n"
             f"  omnisync {cfg} orders --status paid\n"
             f"  omnisync {cfg} log --sku BATIK-PRG-XL\n"
             f"  omnisync {cfg} stock add SCARF-SUTRA-01 5 --new && omnisync {cfg} sync\n"
@@ -287,7 +364,18 @@ def run_demo(directory: Path) -> DemoRun:
     config = load_config(config_path)
     with Ledger.open(config.ledger_path, write=True, create=True) as ledger:
         import_stock(ledger, directory / "stock-take.csv", now=now - timedelta(days=3))
+        _stock_the_shop(ledger, now=now - timedelta(days=3))
         report = asyncio.run(run_sync(config, ledger, SyncOptions(since=now - timedelta(days=3))))
         balances = list(ledger.balances().values())
         shown = shown_by_sku(ledger, config)
-    return DemoRun(directory, config_path, report, balances, shown, list(CHANNELS))
+        by_location = ledger.by_location()
+    return DemoRun(
+        directory,
+        config_path,
+        report,
+        balances,
+        shown,
+        list(CHANNELS),
+        by_location,
+        list(config.locations),
+    )

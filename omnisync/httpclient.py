@@ -31,9 +31,8 @@ import email.utils
 import json
 import logging
 import random
-import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, NoReturn, TypeVar
@@ -43,6 +42,7 @@ import httpx
 from pydantic import TypeAdapter, ValidationError
 
 from omnisync import __version__
+from omnisync.budget import Budget as Budget  # re-exported: the adapters import it here
 from omnisync.errors import (
     ChannelAuthError,
     ChannelError,
@@ -204,44 +204,6 @@ class RetryPolicy:
         several channels spread out but a wait is never near zero."""
         ceiling = min(self.cap, self.base * 2.0 ** max(0, attempt - 1))
         return ceiling / 2 + rng.uniform(0, ceiling / 2)
-
-
-Clock = Callable[[], float]
-Sleep = Callable[[float], Awaitable[None]]
-
-
-@dataclass
-class Budget:
-    """A channel's time budget for one run, on the monotonic clock."""
-
-    channel: str
-    seconds: float
-    clock: Clock = time.monotonic
-    sleep_fn: Sleep = asyncio.sleep
-    deadline: float = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.deadline = self.clock() + self.seconds
-
-    def remaining(self) -> float:
-        return self.deadline - self.clock()
-
-    def exhausted(self, why: str) -> ChannelUnavailableError:
-        return ChannelUnavailableError(
-            self.channel,
-            REDACTOR.scrub(
-                f"{why}; gave up within the channel's time budget of {self.seconds:g} s "
-                f"(config key 'timeout')"
-            ),
-        )
-
-    async def sleep(self, seconds: float, why: str) -> None:
-        """Sleep, unless that would run past the budget: then fail the channel now."""
-        if seconds <= 0:
-            return
-        if seconds >= self.remaining():
-            raise self.exhausted(f"{why} (the next wait, {seconds:.1f} s, would not fit)")
-        await self.sleep_fn(seconds)
 
 
 class CostBucket:

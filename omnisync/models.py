@@ -36,6 +36,9 @@ class OrderLine:
     status: Status | None = None
     unit_price: Decimal | None = None
     currency: str | None = None
+    # The channel's own location this line takes stock from, for a channel whose locations
+    # map to ledger locations (Shopify `locations`); None: the channel's `location`.
+    location: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +68,9 @@ class Listing:
     channel_sku: str
     quantity: int
     name: str = ""
+    # The channel's own location the listing is at, when the channel maps several of its
+    # locations to ledger locations (each is pushed its own target); None otherwise.
+    location: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

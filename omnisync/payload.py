@@ -16,14 +16,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, TypeVar, cast
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, TypeAdapter, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 
 from omnisync.timeparse import as_utc
+
+# The most units one order line or one listing may hold as a channel reports it. No real shop
+# sells a million of one thing in one line; a bigger number is garbage (a plugin's overflow, a
+# corrupted row) and applying it would wreck the SKU's stock for good.
+MAX_CHANNEL_QUANTITY = 10**6
 
 T = TypeVar("T")
 
@@ -38,6 +44,9 @@ def _id_text(value: Any) -> Any:
     # Platforms send ids as numbers (Woo) or strings (Shopify GIDs); omnisync keeps text.
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
+    if isinstance(value, str) and not value.strip():
+        # An empty id would file every such order under one key, counted once for all.
+        raise ValueError("expected an id")
     return value
 
 
@@ -56,12 +65,16 @@ def _utc(value: Any) -> Any:
     if not isinstance(value, str):
         return value
     try:
+        # Offsets are honoured wherever they come (a `*_gmt` field carrying +07:00 is read as
+        # the moment it names, not as UTC), so no order lands outside its window.
         return as_utc(datetime.fromisoformat(value))
     except ValueError:
         raise ValueError("expected an ISO 8601 time") from None
 
 
 Id = Annotated[str, BeforeValidator(_id_text)]
+# A line's unit count: a whole number from 0 to MAX_CHANNEL_QUANTITY ("2.0", -2, null are not).
+Quantity = Annotated[int, Field(ge=0, le=MAX_CHANNEL_QUANTITY)]
 Money = Annotated[Decimal, BeforeValidator(_money)]
 UtcTime = Annotated[datetime, BeforeValidator(_utc)]
 
@@ -81,6 +94,8 @@ _EXPECTED = {
     "model_attributes_type": "expected an object",
     "missing": "missing",
     "none_required": "expected null",
+    "greater_than_equal": "expected a quantity of 0 or more",
+    "less_than_equal": f"expected at most {MAX_CHANNEL_QUANTITY:,}",
 }
 
 
@@ -137,3 +152,42 @@ def parse(model: type[T] | TypeAdapter[T], data: Any) -> T:
     if adapter is None:
         adapter = _ADAPTERS[model] = TypeAdapter(model)
     return cast(T, adapter.validate_python(data))
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """One item of a list that did not fit its model: which item, where in it, and what came."""
+
+    item_id: str | None  # the item's own id when it has a readable one
+    field: str  # path into the payload, root included: "orders[3].line_items[0].quantity"
+    value: str  # what came there, as JSON text
+    message: str  # the one-line description (`describe`)
+
+
+def parse_each(
+    model: type[T], items: list[Any], *, root: str = "", id_key: str = "id"
+) -> tuple[list[T], list[Rejected]]:
+    """Each item of `items` read as `model`: those that fit, and one `Rejected` per other.
+
+    One order a channel garbled must not stop the others: the caller goes on with what was
+    read and reports each rejected item by its id (`id_key` at the item's top level).
+    """
+    read: list[T] = []
+    rejected: list[Rejected] = []
+    for index, item in enumerate(items):
+        try:
+            read.append(parse(model, item))
+        except ValidationError as exc:
+            error = exc.errors(include_url=False)[0]
+            raw_id = item.get(id_key) if isinstance(item, dict) else None
+            item_id = str(raw_id).strip() if isinstance(raw_id, int | str) else ""
+            place = payload_path([root, index, *error["loc"]] if root else [index, *error["loc"]])
+            rejected.append(
+                Rejected(
+                    item_id=item_id or None,
+                    field=place,
+                    value=_shown(error.get("input")),
+                    message=validation_message(exc, root=f"{root}[{index}]" if root else ""),
+                )
+            )
+    return read, rejected

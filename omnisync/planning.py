@@ -3,8 +3,8 @@
 No I/O here: the engine hands in the ledger's `available` and what the channel shows. A listing
 that maps to SKUs (see `omnisync.catalog`) is pushed a target worked out in this order:
 
-1. units: its SKU's available; a bundle's is the minimum over its components of
-   floor(component available ÷ count).
+1. units: its SKU's available, summed over the channel's `sell_from` locations; a bundle's is
+   the minimum over its components of floor(component available ÷ count).
 2. share and buffer: `floor(units × share) − buffer`, with the channel's `share` and `buffer`,
    each replaced by the SKU's own where `[skus."SKU"]` sets it (for a bundle listing, the
    bundle's own entry).
@@ -58,6 +58,12 @@ class TargetRule:
     overrides: Mapping[str, SkuOverride] = field(default_factory=dict)
     last_units: int = 0
     priority: str | None = None
+    # The locations whose available stock this channel offers (config `sell_from`): the
+    # `available` handed to `target` is summed over them (`Ledger.available(sell_from)`).
+    sell_from: tuple[str, ...] = ("main",)
+    # For a channel whose own locations map to ledger ones (Shopify `locations`): a listing
+    # at one of them is offered that ledger location's available alone (`available_at`).
+    places: Mapping[str, str] = field(default_factory=dict)
     version: str = __version__  # a new omnisync may compute targets differently
 
     @classmethod
@@ -71,6 +77,8 @@ class TargetRule:
             overrides=config.skus,
             last_units=config.last_units,
             priority=config.priority,
+            sell_from=channel.sell_from,
+            places=channel.places,
         )
 
     def target(
@@ -127,6 +135,8 @@ def _canonical(value: object, memo: dict[int, str]) -> str:
         return "{" + ", ".join(items) + "}"
     if value is None or isinstance(value, str | int | Fraction):
         return repr(value)
+    if isinstance(value, tuple):  # an ordered, immutable list: `sell_from`
+        return "(" + ", ".join(_canonical(item, memo) for item in value) + ")"
     # Anything else (a list, a float, an object) is refused rather than guessed at: a text
     # that missed part of it would let two different rules share a key.
     raise TypeError(f"a plan key cannot hold a {type(value).__name__}")
@@ -159,6 +169,7 @@ def plan_pushes(
     force: bool,
     settled: int = 0,
     sold: Callable[[AbstractSet[str]], AbstractSet[str]] | None = None,
+    available_at: Mapping[str, Mapping[str, int]] | None = None,
 ) -> PushPlan:
     """Compare each mapped listing with its target; keep only those that differ.
 
@@ -172,17 +183,25 @@ def plan_pushes(
             adjusted; asked only when the brake would stop the push. A listing sent to 0
             because one of them can no longer make a unit is selling out, which the brake
             never blocks.
+        available_at: per ledger location, its own available (see `available_by_place`);
+            required when the rule maps channel locations (`places`), whose listings are
+            each offered their own location's stock.
     """
+    if rule.places and available_at is None:
+        raise ValueError(f"{rule.channel}: a channel with several locations needs available_at")
     plan = PushPlan(unchanged=settled, mapped=settled)
     resolve, channel, targets = rule.catalog.resolve, rule.channel, plan.targets
     for listing in listings:
+        stock = available
+        if listing.location is not None and available_at is not None:
+            stock = available_at.get(rule.places.get(listing.location, ""), {})
         resolved = resolve(channel, listing.channel_sku)
         if resolved is None:
             plan.unmapped.append(listing)
             targets[listing.id] = None
             continue
         plan.mapped += 1
-        target = targets[listing.id] = rule.target(listing.channel_sku, resolved, available)
+        target = targets[listing.id] = rule.target(listing.channel_sku, resolved, stock)
         if target == listing.quantity:
             plan.unchanged += 1
         else:
@@ -256,3 +275,13 @@ def skus_behind(listings: Iterable[Listing], rule: TargetRule) -> set[str]:
         if resolved:
             needed.update(resolved)
     return needed
+
+
+def available_by_place(
+    rule: TargetRule, available: Callable[[Sequence[str]], Mapping[str, int]]
+) -> dict[str, Mapping[str, int]] | None:
+    """Each mapped ledger location's own available (`available` reads the ledger for a list
+    of locations), for a rule with `places`; None for any other."""
+    if not rule.places:
+        return None
+    return {place: available([place]) for place in dict.fromkeys(rule.places.values())}

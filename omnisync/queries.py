@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from omnisync.catalog import Catalog
-from omnisync.config import Config
-from omnisync.ledger import Ledger
+
+if TYPE_CHECKING:  # types only: the CLI imports this module at start-up
+    from omnisync.config import Config
+    from omnisync.ledger import Ledger
 
 
 def shown_by_sku(ledger: Ledger, config: Config | None) -> dict[str, dict[str, int]]:

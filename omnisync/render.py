@@ -10,15 +10,17 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.table import Table
 
-from omnisync.checks import CheckReport
-from omnisync.ledger import Balance, ChannelState
 from omnisync.redact import REDACTOR
-from omnisync.report import RunReport
-from omnisync.stock import CountedSku
 from omnisync.timeparse import to_iso
 
-if TYPE_CHECKING:  # the demo is loaded only when it is run
+# Types only: rendering one command's output must not import every other command's modules
+# (`checks` alone pulls in the channels), nor the demo, which is loaded only when it is run.
+if TYPE_CHECKING:
+    from omnisync.checks import CheckReport
     from omnisync.demo import DemoRun
+    from omnisync.ledger import Balance, ChannelState
+    from omnisync.report import RunReport
+    from omnisync.stock import CountedSku
 
 
 def print_json(console: Console, document: Any) -> None:
@@ -133,6 +135,8 @@ def sync_problems(err: Console, report: RunReport) -> None:
     for name, channel in report.channels.items():
         for error in channel.errors:
             err.print(f"{name}: {error}", markup=False, highlight=False)
+        for warning in channel.warnings:
+            err.print(f"{name}: warning: {warning}", markup=False, highlight=False)
     for item in report.oversold:
         took = f" (last units taken by {', '.join(item.orders)})" if item.orders else ""
         err.print(
@@ -158,13 +162,30 @@ def stock_table(
     balances: Sequence[Balance],
     shown: Mapping[str, Mapping[str, int]],
     channels: Sequence[str],
+    by_location: Mapping[str, Mapping[str, Balance]] | None = None,
+    locations: Sequence[str] = (),
 ) -> None:
-    """Per SKU its stock, and what its listing shows on each channel."""
-    table = _table("sku", "name", "on_hand", "committed", "available", *channels)
+    """Per SKU its stock, and what its listing shows on each channel.
+
+    With `by_location`, a column per location shows what is available there (`main 3`),
+    before the totals over every location.
+    """
+    places = list(locations) if by_location else []
+    table = _table(
+        "sku",
+        "name",
+        *(f"at {place}" for place in places),
+        "on_hand",
+        "committed",
+        "available",
+        *channels,
+    )
     for balance in balances:
+        at = (by_location or {}).get(balance.sku, {})
         table.add_row(
             balance.sku,
             balance.name,
+            *(str(at[place].available) if place in at else "0" for place in places),
             str(balance.on_hand),
             str(balance.committed),
             str(balance.available),
@@ -180,7 +201,7 @@ def demo(out: Console, demo: DemoRun) -> None:
     out.print()
     sync_problems(out, demo.report)
     out.print()
-    stock_table(out, demo.balances, demo.shown, demo.channels)
+    stock_table(out, demo.balances, demo.shown, demo.channels, demo.by_location, demo.locations)
     # Never break a suggested command across lines: it is copied and run.
     out.print(demo.explanation(), markup=False, soft_wrap=True)
 
@@ -207,7 +228,20 @@ def orders_table(out: Console, orders: Sequence[Mapping[str, Any]]) -> None:
 
 
 def log_table(out: Console, movements: Sequence[Mapping[str, Any]]) -> None:
-    table = _table("id", "time", "kind", "sku", "on_hand", "committed", "source", "reason")
+    # Where each movement happened matters once stock is kept in several places (a transfer
+    # is two rows that differ only there); a shop with one location is spared the column.
+    located = any(m["location"] != "main" for m in movements)
+    table = _table(
+        "id",
+        "time",
+        "kind",
+        "sku",
+        *(("location",) if located else ()),
+        "on_hand",
+        "committed",
+        "source",
+        "reason",
+    )
     for m in movements:
         source = f"{m['channel']}:{m['order_id']}/{m['line_id']}" if m["channel"] else ""
         table.add_row(
@@ -215,6 +249,7 @@ def log_table(out: Console, movements: Sequence[Mapping[str, Any]]) -> None:
             m["time"],
             m["kind"],
             m["sku"],
+            *((m["location"],) if located else ()),
             f"{m['on_hand']:+d}",
             f"{m['committed']:+d}",
             source,

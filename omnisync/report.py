@@ -38,6 +38,8 @@ class ChannelReport:
     # Listings without any SKU: never written, counted here, never a reason for exit 1.
     listings_not_managed: int = 0
     errors: list[str] = field(default_factory=list)
+    # Worth a look but nothing lost (a channel's clock ahead of ours): shown, exit code kept.
+    warnings: list[str] = field(default_factory=list)
     changes: list[ListingChange] = field(default_factory=list)
     orders_applied: list[str] = field(default_factory=list)
 
@@ -45,6 +47,7 @@ class ChannelReport:
         # By hand: dataclasses.asdict deep-copies, slow on a run that changed 10,000 listings.
         data = {name: getattr(self, name) for name in self.__dataclass_fields__}
         data["errors"] = list(self.errors)
+        data["warnings"] = list(self.warnings)
         data["orders_applied"] = list(self.orders_applied)
         data["changes"] = [
             {

@@ -1,20 +1,26 @@
-"""Stock the seller counts or receives: set, add, and stock-takes in and out as CSV."""
+"""Stock the seller counts, receives or moves: set, add, move, and stock-takes in and out."""
 
 from __future__ import annotations
 
 import csv
 import difflib
 import io
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from omnisync.errors import UsageError
-from omnisync.ledger import Ledger
+from omnisync.errors import OmnisyncError, UsageError
+from omnisync.locations import MAIN_LOCATION
 from omnisync.skus import clean_sku, quantity_problem
 
+if TYPE_CHECKING:  # a type only: the CLI imports this module at start-up
+    from omnisync.ledger import Ledger
+
 CSV_COLUMNS = ("sku", "on_hand", "name")
+# The export of a shop with several locations: one row per SKU and location.
+LOCATION_CSV_COLUMNS = ("sku", "location", "on_hand", "name")
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +31,7 @@ class CountedSku:
     expected: int
     counted: int
     new: bool
+    location: str = MAIN_LOCATION
 
     @property
     def variance(self) -> int:
@@ -44,6 +51,24 @@ def quantity_argument(value: int, *, what: str) -> int:
     problem = quantity_problem(value)
     if problem:
         raise UsageError(f"{what}: {problem}")
+    return value
+
+
+def known_locations(config_locations: Iterable[str] | None, ledger: Ledger) -> list[str]:
+    """The locations a command may name: the config's `[locations]`, else (no config, only
+    `--ledger`) `main` and those the ledger already holds stock at."""
+    if config_locations is not None:
+        return list(config_locations)
+    return list(dict.fromkeys([MAIN_LOCATION, *sorted(ledger.stock_locations())]))
+
+
+def location_argument(value: str, known: Sequence[str], *, option: str = "--location") -> str:
+    """A location typed on the command line; UsageError naming the known ones otherwise."""
+    if value not in known:
+        raise UsageError(
+            f"{option}: unknown location {value!r} (known: {', '.join(known)}; a new one is "
+            f"named under [locations] in the config first)"
+        )
     return value
 
 
@@ -70,8 +95,10 @@ def set_stock(
     now: datetime,
     create: bool = False,
     name: str = "",
+    location: str = MAIN_LOCATION,
 ) -> CountedSku:
-    """Record a count: the movement is `counted − on_hand now`, like a balance assertion."""
+    """Record a count at `location`: the movement is `counted − on_hand there now`, like a
+    balance assertion."""
     sku = sku_argument(sku)
     if counted < 0:
         raise UsageError(f"a counted quantity cannot be negative, got {counted}")
@@ -79,12 +106,17 @@ def set_stock(
     with ledger.atomic():
         new = sku not in ledger.known_skus()
         _require_sku(ledger, sku, create=create, name=name, now=now)
-        expected = ledger.balances([sku])[sku].on_hand
+        expected = ledger.balances([sku], locations=[location])[sku].on_hand
         if counted != expected:
             ledger.add_movement(
-                kind="count", sku=sku, on_hand=counted - expected, reason=reason, now=now
+                kind="count",
+                sku=sku,
+                on_hand=counted - expected,
+                reason=reason,
+                now=now,
+                location=location,
             )
-    return CountedSku(sku, expected, counted, new)
+    return CountedSku(sku, expected, counted, new, location)
 
 
 def add_stock(
@@ -96,22 +128,90 @@ def add_stock(
     now: datetime,
     create: bool = False,
     name: str = "",
+    location: str = MAIN_LOCATION,
 ) -> int:
-    """Record a receipt (positive) or an adjustment (negative); returns the new on_hand."""
+    """Record a receipt (positive) or an adjustment (negative) at `location`; returns the new
+    on_hand there."""
     sku = sku_argument(sku)
     quantity_argument(delta, what="the quantity added")
     with ledger.atomic():
         _require_sku(ledger, sku, create=create, name=name, now=now)
-        on_hand = ledger.balances([sku])[sku].on_hand + delta
+        on_hand = ledger.balances([sku], locations=[location])[sku].on_hand + delta
         # Bounded after the sum too: many receipts must not carry a balance past 64 bits.
         quantity_argument(on_hand, what=f"{sku}: on_hand after adding {delta}")
         if delta:
-            ledger.add_movement(kind="adjust", sku=sku, on_hand=delta, reason=reason, now=now)
+            ledger.add_movement(
+                kind="adjust", sku=sku, on_hand=delta, reason=reason, now=now, location=location
+            )
         return on_hand
 
 
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    """A `stock move`: units of one SKU from one location to another, and what each has now."""
+
+    sku: str
+    quantity: int
+    source: str
+    destination: str
+    source_available: int
+    destination_available: int
+
+
+def move_stock(
+    ledger: Ledger,
+    sku: str,
+    quantity: int,
+    *,
+    source: str,
+    destination: str,
+    reason: str,
+    now: datetime,
+    force: bool = False,
+) -> Transfer:
+    """Move units between locations: two `transfer` movements in one transaction.
+
+    Refused (nothing written, exit 1) when `source` has fewer units available than
+    `quantity`, unless `force`: units promised to orders there, or not there at all, cannot
+    leave it.
+    """
+    sku = sku_argument(sku)
+    quantity_argument(quantity, what="the quantity moved")
+    if quantity <= 0:
+        raise UsageError(f"the quantity moved must be at least 1, got {quantity}")
+    if source == destination:
+        raise UsageError(f"--from and --to are both {source!r}: nothing would move")
+    with ledger.atomic():
+        _require_sku(ledger, sku, create=False, name="", now=now)
+        at_source = ledger.balances([sku], locations=[source])[sku]
+        if quantity > at_source.available and not force:
+            raise OmnisyncError(
+                f"{sku}: only {at_source.available} available at {source} (on_hand "
+                f"{at_source.on_hand}, committed {at_source.committed}); nothing was moved. "
+                f"To move {quantity} anyway, run again with --force"
+            )
+        ledger.transfer(
+            sku, quantity, source=source, destination=destination, reason=reason, now=now
+        )
+        after = ledger.balances([sku], locations=[source])[sku].available
+        there = ledger.balances([sku], locations=[destination])[sku].available
+    return Transfer(sku, quantity, source, destination, after, there)
+
+
 def read_stock_csv(path: Path) -> list[tuple[str, int, str]]:
-    """Rows of a stock-take file; every mistake names the file, line and column."""
+    """Rows of a stock-take file as (sku, on_hand, name); see `read_stock_rows`."""
+    return [(sku, on_hand, name) for sku, on_hand, name, _ in read_stock_rows(path)]
+
+
+def read_stock_rows(
+    path: Path, *, location: str = MAIN_LOCATION, known: Sequence[str] | None = None
+) -> list[tuple[str, int, str, str]]:
+    """Rows of a stock-take file as (sku, on_hand, name, location); every mistake names the
+    file, line and column.
+
+    A `location` column, where a row fills it, says where that row was counted; `location`
+    is every other row's. `known`, when given, are the locations a row may name.
+    """
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
@@ -121,7 +221,7 @@ def read_stock_csv(path: Path) -> list[tuple[str, int, str]]:
     # strict: an unterminated quote is an error, not a name that swallows the rows below it.
     reader = csv.DictReader(io.StringIO(text), strict=True)
     try:
-        return _read_rows(path, reader)
+        return _read_rows(path, reader, location, known)
     except csv.Error as exc:
         # `line_num` counts the lines of the rows read whole: the broken one starts after them.
         raise UsageError(
@@ -130,15 +230,17 @@ def read_stock_csv(path: Path) -> list[tuple[str, int, str]]:
         ) from None
 
 
-def _read_rows(path: Path, reader: csv.DictReader[str]) -> list[tuple[str, int, str]]:
+def _read_rows(
+    path: Path, reader: csv.DictReader[str], default: str, known: Sequence[str] | None
+) -> list[tuple[str, int, str, str]]:
     columns = [c.strip() for c in reader.fieldnames or []]
     if "sku" not in columns or "on_hand" not in columns:
         raise UsageError(
-            f"{path}:1: expected a header with columns sku,on_hand[,name], "
+            f"{path}:1: expected a header with columns sku,on_hand[,name][,location], "
             f"got {','.join(columns) or 'nothing'}"
         )
-    rows: list[tuple[str, int, str]] = []
-    seen: dict[str, int] = {}
+    rows: list[tuple[str, int, str, str]] = []
+    seen: dict[tuple[str, str], int] = {}
     line = reader.line_num
     for raw in reader:
         first, line = line + 1, reader.line_num
@@ -171,39 +273,79 @@ def _read_rows(path: Path, reader: csv.DictReader[str]) -> list[tuple[str, int, 
             raise UsageError(
                 f"{path}:{line}: column on_hand: expected a whole number ≥ 0, got {on_hand}"
             )
-        if sku in seen:
-            raise UsageError(f"{path}:{line}: SKU {sku!r} is already on line {seen[sku]}")
-        seen[sku] = line
-        rows.append((sku, on_hand, row.get("name", "")))
+        location = row.get("location") or default
+        if known is not None and location not in known:
+            raise UsageError(
+                f"{path}:{line}: column location: unknown location {location!r} "
+                f"(known: {', '.join(known)})"
+            )
+        if (sku, location) in seen:
+            at = f" at {location}" if location != MAIN_LOCATION else ""
+            raise UsageError(
+                f"{path}:{line}: SKU {sku!r}{at} is already on line {seen[(sku, location)]}"
+            )
+        seen[(sku, location)] = line
+        rows.append((sku, on_hand, row.get("name", ""), location))
     return rows
 
 
-def import_stock(ledger: Ledger, path: Path, *, now: datetime) -> list[CountedSku]:
-    """A stock-take: every row becomes a count; unknown SKUs are created. All or nothing."""
-    rows = read_stock_csv(path)
+def import_stock(
+    ledger: Ledger,
+    path: Path,
+    *,
+    now: datetime,
+    location: str = MAIN_LOCATION,
+    known: Sequence[str] | None = None,
+) -> list[CountedSku]:
+    """A stock-take: every row becomes a count at its location (its `location` cell, else
+    `location`); unknown SKUs are created. All or nothing."""
+    rows = read_stock_rows(path, location=location, known=known)
     counted: list[CountedSku] = []
     reason = f"stock import {path.name}"
     with ledger.atomic():
-        known = ledger.known_skus()
-        for sku, _, name in rows:
-            if sku not in known or name:
+        known_skus = ledger.known_skus()
+        for sku, _, name, _ in rows:
+            if sku not in known_skus or name:
                 ledger.add_sku(sku, name=name, now=now)
-        balances = ledger.balances(sku for sku, _, _ in rows)
-        for sku, on_hand, _ in rows:
-            expected = balances[sku].on_hand
+        places = ledger.by_location(sku for sku, _, _, _ in rows)
+        for sku, on_hand, _, place in rows:
+            there = places.get(sku, {}).get(place)
+            expected = there.on_hand if there is not None else 0
             if on_hand != expected:
                 ledger.add_movement(
-                    kind="count", sku=sku, on_hand=on_hand - expected, reason=reason, now=now
+                    kind="count",
+                    sku=sku,
+                    on_hand=on_hand - expected,
+                    reason=reason,
+                    now=now,
+                    location=place,
                 )
-            counted.append(CountedSku(sku, expected, on_hand, sku not in known))
+            counted.append(CountedSku(sku, expected, on_hand, sku not in known_skus, place))
     return counted
 
 
-def export_stock(ledger: Ledger, out: TextIO) -> int:
-    """Write `sku,on_hand,name` for every SKU (the file `stock import` reads back)."""
+def export_stock(ledger: Ledger, out: TextIO, *, location: str | None = None) -> int:
+    """Write every SKU's on_hand as CSV, the file `stock import` reads back; returns the rows.
+
+    `sku,on_hand,name` at `location`, or, without one, over the whole shop: the same columns
+    while all stock is at `main`, else `sku,location,on_hand,name` with a row per SKU and
+    location that holds or held it.
+    """
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    balances = ledger.balances()
-    for balance in balances.values():
-        writer.writerow((balance.sku, balance.on_hand, balance.name))
-    return len(balances)
+    places = ledger.stock_locations()
+    if location is not None or set(places) <= {MAIN_LOCATION}:
+        writer.writerow(CSV_COLUMNS)
+        balances = ledger.balances(locations=[location or MAIN_LOCATION])
+        for balance in balances.values():
+            writer.writerow((balance.sku, balance.on_hand, balance.name))
+        return len(balances)
+    writer.writerow(LOCATION_CSV_COLUMNS)
+    table = ledger.by_location()
+    count = 0
+    for sku, balance in ledger.balances().items():
+        # A SKU no movement ever touched starts at main, at 0 units.
+        at = table.get(sku) or {MAIN_LOCATION: balance}
+        for place, there in sorted(at.items()):
+            writer.writerow((sku, place, there.on_hand, balance.name))
+            count += 1
+    return count

@@ -184,7 +184,8 @@ FAKE = '[channels.web]\ntype = "fake"\npath = "web.json"\n'
             [
                 "top level key 'sink'",
                 "unknown table",
-                "expected one of: bundles, channels, ledger, mapping, report, skus, sync",
+                "expected one of: bundles, channels, ledger, locations, mapping, report, skus, "
+                "sync",
             ],
             id="unknown-table",
         ),
@@ -194,7 +195,8 @@ FAKE = '[channels.web]\ntype = "fake"\npath = "web.json"\n'
             [
                 "[channels.web] key 'bufer'",
                 "unknown key",
-                "expected one of: buffer, enabled, fail, max, path, share, type",
+                "expected one of: buffer, enabled, fail, location, max, path, sell_from, share, "
+                "type",
             ],
             id="unknown-channel-key",
         ),

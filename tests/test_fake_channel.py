@@ -48,11 +48,6 @@ def _misspelt_line_status() -> dict[str, Any]:
     ("content", "message"),
     [
         pytest.param(
-            _misspelt_line_status(),
-            "orders[0].lines[0].stauts: extra inputs are not permitted",
-            id="misspelt-line-status",
-        ),
-        pytest.param(
             {"listings": [{**listing("L1", "TEE-M", 5), "qty": 4}], "orders": []},
             "listings[0].qty: extra inputs are not permitted",
             id="unknown-listing-field",
@@ -79,6 +74,20 @@ def test_a_mistake_in_the_file_fails_the_channel_naming_where(
     with pytest.raises(ChannelResponseError) as caught:
         read_all(fake)
     assert str(caught.value) == f"web: {fake.path}: {message}"
+
+
+def test_a_mistake_in_one_order_makes_that_order_unreadable_and_the_others_read(
+    tmp_path: Path,
+) -> None:
+    # Issue 12: a bad order fails itself, named by its field, never the channel.
+    content = _misspelt_line_status()
+    content["orders"].append(order("1002", "paid", [("TEE-M", 1)]))
+    fake = channel(tmp_path, content)
+    _, orders = read_all(fake)
+    assert [o.id for o in orders] == ["1002"]
+    [problem] = fake.read_problems()
+    assert (problem.order_id, problem.field) == ("1001", "orders[0].lines[0].stauts")
+    assert "extra inputs are not permitted" in problem.message
 
 
 def test_a_malformed_sale_during_sync_fails_the_push_and_writes_nothing(tmp_path: Path) -> None:

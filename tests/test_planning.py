@@ -258,6 +258,8 @@ OTHER_VALUES: dict[str, Any] = {
     "overrides": {"TEE-M": SkuOverride(buffer=2)},
     "last_units": 3,
     "priority": "web",
+    "sell_from": ("main", "store"),
+    "places": {"gid://shopify/Location/2": "store"},
     "version": "0.0.0-other",
 }
 

@@ -180,7 +180,7 @@ def test_a_spreadsheet_csv_with_a_bom_and_spaces_is_read(tmp_path: Path) -> None
         ),
         pytest.param(
             "code,qty\nTEE-M,4\n",
-            "{path}:1: expected a header with columns sku,on_hand[,name], got code,qty",
+            "{path}:1: expected a header with columns sku,on_hand[,name][,location], got code,qty",
             id="wrong-header",
         ),
         pytest.param("", "{path}:1: expected a header", id="empty-file"),
@@ -261,6 +261,7 @@ def test_cli_set_and_add(cli_shop: Shop) -> None:
             "committed": 0,
             "available": 7,
             "channels": {},
+            "locations": {"main": {"on_hand": 7, "committed": 0, "available": 7}},
         }
     ]
 
@@ -294,8 +295,15 @@ def test_cli_import_lists_new_skus_and_variance(cli_shop: Shop, tmp_path: Path) 
     path = write_csv(tmp_path, "sku,on_hand\nTEE-M,6\nHAT,1\n", "again.csv")
     result = run(cli_shop, "stock", "import", str(path), "--json")
     assert json.loads(result.stdout) == [
-        {"sku": "TEE-M", "expected": 8, "counted": 6, "variance": -2, "new": False},
-        {"sku": "HAT", "expected": 0, "counted": 1, "variance": 1, "new": True},
+        {
+            "sku": "TEE-M",
+            "expected": 8,
+            "counted": 6,
+            "variance": -2,
+            "new": False,
+            "location": "main",
+        },
+        {"sku": "HAT", "expected": 0, "counted": 1, "variance": 1, "new": True, "location": "main"},
     ]
 
 
@@ -320,7 +328,7 @@ def test_cli_export_then_import_round_trip(cli_shop: Shop, tmp_path: Path) -> No
     out = tmp_path / "out.csv"
     result = run(cli_shop, "stock", "export", str(out))
     assert out.read_text() == exported
-    assert "wrote 2 SKUs" in result.stderr
+    assert "wrote 2 rows" in result.stderr
 
     run(cli_shop, "stock", "add", "MUG", "--", "-4")
     run(cli_shop, "stock", "import", str(out))
@@ -357,6 +365,7 @@ def test_stock_json_shows_what_each_channel_was_last_pushed(shop: Shop) -> None:
             "committed": 0,
             "available": 0,
             "channels": {"web": 0},
+            "locations": {},  # no movement anywhere yet
         },
         {
             "sku": "TEE-M",
@@ -365,5 +374,6 @@ def test_stock_json_shows_what_each_channel_was_last_pushed(shop: Shop) -> None:
             "committed": 2,
             "available": 8,
             "channels": {"web": 8},
+            "locations": {"main": {"on_hand": 10, "committed": 2, "available": 8}},
         },
     ]

@@ -7,15 +7,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from fractions import Fraction
 from pathlib import Path
-from typing import Annotated, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Annotated, Any, Protocol, runtime_checkable
 
-import httpx
 from pydantic import BaseModel, ConfigDict, PlainSerializer, PlainValidator
 
-from omnisync.httpclient import Budget
+from omnisync.budget import Budget
 from omnisync.models import ChannelProbe, Listing, Order, PushResult, QuantityChange
 from omnisync.redact import Secret
 from omnisync.timeparse import utcnow
+
+if TYPE_CHECKING:
+    # Only a type here: importing httpx costs a file-only run ~40 ms of start-up.
+    import httpx
 
 
 def _to_secret(value: Any) -> Secret:
@@ -35,6 +38,11 @@ class ChannelSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
+    def ledger_locations(self) -> dict[str, str]:
+        """The channel's own locations mapped to ledger locations (Shopify `locations`), in
+        the config's order; empty for a channel with one location, its `location`."""
+        return {}
+
 
 @dataclass(frozen=True, slots=True)
 class ChannelConfig:
@@ -50,6 +58,14 @@ class ChannelConfig:
     base_url: str | None = None
     timeout: float = 180.0  # total seconds this channel may spend in one run
     max: int | None = None  # never offer more than this many units of a listing here
+    # The ledger location its orders take stock from, and those whose available it offers
+    # (config `location` and `sell_from`; both `main` until a seller keeps several places).
+    location: str = "main"
+    sell_from: tuple[str, ...] = ("main",)
+    # The channel's own location ids → ledger locations, for a channel that keeps stock at
+    # several (Shopify `locations`): each listing is offered, and each order line takes, the
+    # stock of the ledger location its channel location maps to. Empty for most channels.
+    places: Mapping[str, str] = field(default_factory=dict)
 
 
 class TokenStore(Protocol):
@@ -104,7 +120,11 @@ class Channel(Protocol):
     def fetch_orders(
         self, *, updated_since: datetime, updated_until: datetime
     ) -> AsyncIterator[Order]:
-        """Orders with updated_at in [updated_since, updated_until), statuses normalised."""
+        """Orders with updated_at in [updated_since, updated_until), statuses normalised.
+
+        Orders dated at or after `updated_until` (a channel whose clock runs ahead of ours)
+        may come too: the engine applies them and warns; skipping them would lose their sales.
+        """
         ...
 
     async def push_quantities(
@@ -128,10 +148,19 @@ class Channel(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class ReadProblem:
-    """A part of a channel's data that could not be read (a row of a file): where, and why."""
+    """A part of a channel's data that could not be read (a row of a file): where, and why.
+
+    An order the channel sent but that does not fit (a negative or fractional quantity, a
+    null id, an impossible date) also names `order_id`, the `field` path and the `value`
+    that came: the engine keeps it in the ledger as unreadable and reports it on every run
+    until the channel sends a readable version.
+    """
 
     where: str  # `pos/day1.csv:4:3` (file:line:column), or less when that is all there is
     message: str
+    order_id: str | None = None  # None: not an order, or one without a readable id
+    field: str = ""  # path into the payload: "orders[3].line_items[0].quantity"
+    value: str = ""  # what came there, as JSON text
 
     def __str__(self) -> str:
         return f"{self.where}: {self.message}"

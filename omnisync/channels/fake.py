@@ -12,9 +12,10 @@ Two optional extras let a user's CI rehearse what goes wrong on real channels:
 
 from __future__ import annotations
 
+import glob
 import json
 import os
-import tempfile
+import re
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -31,7 +32,13 @@ from pydantic import (
     field_validator,
 )
 
-from omnisync.channels.base import ChannelConfig, ChannelContext, ChannelSettings, ChannelType
+from omnisync.channels.base import (
+    ChannelConfig,
+    ChannelContext,
+    ChannelSettings,
+    ChannelType,
+    ReadProblem,
+)
 from omnisync.errors import ChannelResponseError, ChannelUnavailableError
 from omnisync.models import (
     ChannelProbe,
@@ -42,8 +49,11 @@ from omnisync.models import (
     QuantityChange,
     Status,
 )
-from omnisync.payload import payload_path
+from omnisync.payload import MAX_CHANNEL_QUANTITY, parse_each, payload_path
 from omnisync.timeparse import as_utc
+
+# What `tempfile.mkstemp` puts after the prefix (its alphabet, 8 characters).
+_MKSTEMP_SUFFIX = re.compile(r"[a-z0-9_]{8}")
 
 
 class FakeSettings(ChannelSettings):
@@ -65,7 +75,7 @@ class _Strict(BaseModel):
 class FakeLine(_Strict):
     id: str
     sku: str
-    quantity: StrictInt = Field(ge=0)
+    quantity: StrictInt = Field(ge=0, le=MAX_CHANNEL_QUANTITY)
     status: Status | None = None
     unit_price: Decimal | None = None
     currency: str | None = None
@@ -145,6 +155,7 @@ class FakeChannel:
         self.name = name
         self.path = path
         self.fail = fail
+        self._problems: list[ReadProblem] = []  # orders the last fetch could not read
 
     # -- file I/O ------------------------------------------------------------------------
 
@@ -193,11 +204,20 @@ class FakeChannel:
         where = payload_path((*prefix, *first["loc"]))  # orders[3].lines[0].quantity
         return ChannelResponseError(self.name, f"{self.path}: {where}: {first['msg'].lower()}")
 
+    @property
+    def _temp(self) -> Path:
+        return self.path.with_name(f".{self.path.name}.omnisync-tmp")
+
     def _write_raw(self, raw: dict[str, Any]) -> None:
-        # Temp file in the same folder, then rename: a reader never sees half a file.
-        handle, temp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
+        # Temp file in the same folder, then rename: a reader never sees half a file. One
+        # fixed name per channel file (one omnisync writes at a time, under the ledger's
+        # lock): a run killed between the two leaves one temp file, which the next write
+        # reuses, instead of a new one each time.
+        self._sweep_old_temps()
+        temp = self._temp
+        handle = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
-            # mkstemp makes the file owner-only; keep the mode the user gave the channel file.
+            # Keep the mode the user gave the channel file.
             os.chmod(temp, self.path.stat().st_mode & 0o777)
             with os.fdopen(handle, "w", encoding="utf-8") as out:
                 # Indented for people to read; a file too big to read is written compact,
@@ -209,8 +229,17 @@ class FakeChannel:
                 os.fsync(out.fileno())
             os.replace(temp, self.path)
         except BaseException:
-            Path(temp).unlink(missing_ok=True)
+            temp.unlink(missing_ok=True)
             raise
+
+    def _sweep_old_temps(self) -> None:
+        """Remove temp files that runs of older omnisync versions (random `mkstemp` names:
+        `.NAME.` and 8 letters, digits or `_`) left when killed mid-write."""
+        prefix = f".{self.path.name}."
+        for found in self.path.parent.glob(f"{glob.escape(prefix)}*"):
+            suffix = found.name[len(prefix) :]
+            if _MKSTEMP_SUFFIX.fullmatch(suffix) and found.is_file():
+                found.unlink(missing_ok=True)
 
     def _check_fail(self, step: str) -> None:
         if self.fail == step:
@@ -232,11 +261,31 @@ class FakeChannel:
         self, *, updated_since: datetime, updated_until: datetime
     ) -> AsyncIterator[Order]:
         self._check_fail("fetch")
-        raw_orders: list[FakeOrder] = self._parse_part(self._read_raw(), "orders")
+        self._problems = []
+        rows = self._read_raw().get("orders", [])
+        if not isinstance(rows, list):
+            raise ChannelResponseError(self.name, f"{self.path}: orders: expected a list")
+        # Order by order: one that does not fit is reported, the others go on.
+        raw_orders, rejected = parse_each(FakeOrder, rows, root="orders")
+        self._problems = [
+            ReadProblem(
+                f"order {bad.item_id}",
+                f"{self.path}: {bad.message}",
+                bad.item_id,
+                bad.field,
+                bad.value,
+            )
+            for bad in rejected
+        ]
         for raw in raw_orders:
             order = _to_order(raw)
-            if updated_since <= order.updated_at < updated_until:
+            # No upper bound: an order dated after the window (a clock ahead) still counts.
+            if updated_since <= order.updated_at:
                 yield order
+
+    def read_problems(self) -> list[ReadProblem]:
+        """Orders the last fetch could not read (ReportsReadProblems)."""
+        return list(self._problems)
 
     async def push_quantities(
         self, changes: Sequence[QuantityChange], *, run_id: int

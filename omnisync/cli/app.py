@@ -8,19 +8,22 @@ import sys
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
 from omnisync import __version__
-from omnisync.config import Config, load_config, resolve_config_path
 from omnisync.errors import OmnisyncError, UsageError
-from omnisync.ledger import Ledger
-from omnisync.ledger.connection import ledger_error
 from omnisync.redact import REDACTOR, RedactingFilter
 from omnisync.timeparse import parse_when, utcnow
+
+# The config (pydantic) and the ledger are imported by the commands that use them, never at
+# start-up: `--version`, `--help` and cron's every call would pay for them otherwise.
+if TYPE_CHECKING:
+    from omnisync.config import Config
+    from omnisync.ledger import Ledger
 
 log = logging.getLogger("omnisync")
 
@@ -35,6 +38,8 @@ class _Group(TyperGroup):
             except sqlite3.Error as exc:
                 # The ledger maps its file errors itself, except one met while walking a
                 # query's rows (see `omnisync.ledger.connection._Cursor`): mapped here.
+                from omnisync.ledger.connection import ledger_error
+
                 mapped = ledger_error(Path("the ledger"), exc)
                 if mapped is None:
                     raise
@@ -45,7 +50,7 @@ class _Group(TyperGroup):
 
 
 class _StockGroup(TyperGroup):
-    """`stock` alone, or `stock SKU… --low N`, lists; `stock set|add|import|export` act."""
+    """`stock` alone, or `stock SKU… --low N`, lists; `stock set|add|move|import|export` act."""
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h")):
@@ -60,7 +65,9 @@ app = typer.Typer(
     add_completion=False,
     help="Keep one seller's stock true on every sales channel.",
 )
-stock_app = typer.Typer(cls=_StockGroup, help="Stock per SKU; set, add, import and export it.")
+stock_app = typer.Typer(
+    cls=_StockGroup, help="Stock per SKU and location; set, add, move, import and export it."
+)
 app.add_typer(stock_app, name="stock")
 
 
@@ -72,9 +79,13 @@ class AppContext:
 
     @property
     def config_path(self) -> Path:
+        from omnisync.config import resolve_config_path
+
         return resolve_config_path(self.config_option)
 
     def config(self) -> Config:
+        from omnisync.config import load_config
+
         config = load_config(self.config_path)
         for warning in config.warnings:
             log.warning(warning)
@@ -94,6 +105,8 @@ class AppContext:
 
     def ledger_only(self, *, write: bool, create: bool = False) -> Ledger:
         """The ledger for commands that need no channels (only `create` ones may make it)."""
+        from omnisync.ledger import Ledger
+
         path = self.ledger_path(self.optional_config())
         return Ledger.open(path, write=write, create=create)
 

@@ -18,7 +18,6 @@ from omnisync.cli.app import (
     stdout,
 )
 from omnisync.errors import UsageError
-from omnisync.ledger import Ledger
 from omnisync.timeparse import utcnow
 
 
@@ -122,6 +121,7 @@ def report(
     from omnisync.analytics import build_report
     from omnisync.analytics.html import render_html
     from omnisync.analytics.terminal import print_report
+    from omnisync.ledger import Ledger
 
     now = utcnow()
     until_time = parse_time("--until", until, now) or now

@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from omnisync import render
-from omnisync.checks import run_check
 from omnisync.cli.app import (
     app,
     app_context,
     stderr,
     stdout,
 )
-from omnisync.config import load_config
 from omnisync.errors import ExitCode, UsageError
-from omnisync.ledger import Ledger
+
+# What a command needs beyond typer is imported inside it: start-up is paid by every call.
 
 
 @app.command()
@@ -27,6 +25,8 @@ def init(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing config")] = False,
 ) -> None:
     """Write a starter omnisync.toml (or keep yours) and create the ledger."""
+    from omnisync.config import load_config
+    from omnisync.ledger import Ledger
     from omnisync.starter import write_starter
 
     app_ctx = app_context(ctx)
@@ -77,6 +77,11 @@ def check(
     json_output: Annotated[bool, typer.Option("--json", help="Print a JSON document")] = False,
 ) -> None:
     """Validate the config, reach each channel, and report listings that do not map."""
+    import asyncio
+
+    from omnisync.checks import run_check
+    from omnisync.ledger import Ledger
+
     app_ctx = app_context(ctx)
     config = app_ctx.config()
     path = app_ctx.ledger_path(config)
@@ -118,7 +123,10 @@ def auth(
     ] = None,
 ) -> None:
     """Connect a marketplace shop: print the address to approve omnisync, then store tokens."""
+    import asyncio
+
     from omnisync.connect import authorizer_for, callback_answer, exchange_code
+    from omnisync.ledger import Ledger
 
     app_ctx = app_context(ctx)
     config = app_ctx.config()

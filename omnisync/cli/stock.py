@@ -1,10 +1,12 @@
-"""`stock`: list, set, add, import and export stock per SKU."""
+"""`stock`: list, set, add, move, import and export stock per SKU and location."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -16,10 +18,23 @@ from omnisync.cli.app import (
     stock_app,
 )
 from omnisync.errors import UsageError
-from omnisync.ledger import Ledger
 from omnisync.queries import shown_by_sku
-from omnisync.stock import add_stock, export_stock, import_stock, set_stock, sku_argument
+from omnisync.stock import (
+    add_stock,
+    export_stock,
+    import_stock,
+    known_locations,
+    location_argument,
+    move_stock,
+    set_stock,
+    sku_argument,
+)
 from omnisync.timeparse import utcnow
+
+if TYPE_CHECKING:
+    from omnisync.ledger import Ledger
+
+LOCATION_OPTION = typer.Option("--location", help="The location (a name under [locations])")
 
 
 @stock_app.command("list")
@@ -32,6 +47,8 @@ def stock_list(
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """on_hand, committed and available per SKU, and what each channel was last pushed."""
+    from omnisync.ledger import Ledger  # here, not at start-up: every command would pay for it
+
     app_ctx = app_context(ctx)
     config = app_ctx.optional_config()
     skus = [sku_argument(sku) for sku in skus or ()]  # as `stock set` spells them
@@ -42,6 +59,10 @@ def stock_list(
             raise UsageError(f"unknown SKU {', '.join(missing)}")
         shown = shown_by_sku(ledger, config)
         channels = [state.channel for state in ledger.channel_states()]
+        by_location = ledger.by_location(skus or None)
+        # The config's locations in its order, then any the ledger holds stock at besides.
+        named = list(config.locations) if config is not None else ["main"]
+        places = list(dict.fromkeys([*named, *sorted(ledger.stock_locations())]))
     rows = [b for b in balances.values() if low is None or b.available <= low]
     if json_output:
         render.print_json(
@@ -54,12 +75,23 @@ def stock_list(
                     "committed": b.committed,
                     "available": b.available,
                     "channels": dict(shown.get(b.sku, {})),
+                    "locations": {
+                        place: {
+                            "on_hand": there.on_hand,
+                            "committed": there.committed,
+                            "available": there.available,
+                        }
+                        for place, there in by_location.get(b.sku, {}).items()
+                    },
                 }
                 for b in rows
             ],
         )
     else:
-        render.stock_table(stdout(), rows, shown, channels)
+        # One location is the whole shop: its column would only repeat `available`.
+        render.stock_table(
+            stdout(), rows, shown, channels, by_location if len(places) > 1 else {}, places
+        )
 
 
 @stock_app.command("set")
@@ -70,12 +102,24 @@ def stock_set(
     reason: Annotated[str, typer.Option("--reason", help="Why (kept in the log)")] = "count",
     new: Annotated[bool, typer.Option("--new", help="Create the SKU if it is unknown")] = False,
     name: Annotated[str, typer.Option("--name", help="The SKU's name")] = "",
+    location: Annotated[str, LOCATION_OPTION] = "main",
 ) -> None:
     """Record a counted quantity: the difference becomes a movement."""
-    with app_context(ctx).ledger_only(write=True) as ledger:
-        row = set_stock(ledger, sku, quantity, reason=reason, now=utcnow(), create=new, name=name)
+    with _ledger(ctx, write=True) as (ledger, known):
+        row = set_stock(
+            ledger,
+            sku,
+            quantity,
+            reason=reason,
+            now=utcnow(),
+            create=new,
+            name=name,
+            location=location_argument(location, known),
+        )
+    at = "" if location == "main" else f" at {location}"
     stdout().print(
-        f"{row.sku}: on_hand {row.expected} → {row.counted} ({row.variance:+d})", markup=False
+        f"{row.sku}: on_hand{at} {row.expected} → {row.counted} ({row.variance:+d})",
+        markup=False,
     )
 
 
@@ -88,23 +132,69 @@ def stock_add(
     reason: Annotated[str, typer.Option("--reason", help="Why (kept in the log)")] = "adjust",
     new: Annotated[bool, typer.Option("--new", help="Create the SKU if it is unknown")] = False,
     name: Annotated[str, typer.Option("--name", help="The SKU's name")] = "",
+    location: Annotated[str, LOCATION_OPTION] = "main",
 ) -> None:
     """Record a receipt or an adjustment as a movement."""
-    with app_context(ctx).ledger_only(write=True) as ledger:
-        on_hand = add_stock(ledger, sku, delta, reason=reason, now=utcnow(), create=new, name=name)
-    stdout().print(f"{sku}: {delta:+d}, on_hand now {on_hand}", markup=False)
+    with _ledger(ctx, write=True) as (ledger, known):
+        on_hand = add_stock(
+            ledger,
+            sku,
+            delta,
+            reason=reason,
+            now=utcnow(),
+            create=new,
+            name=name,
+            location=location_argument(location, known),
+        )
+    at = "" if location == "main" else f" at {location}"
+    stdout().print(f"{sku}: {delta:+d}, on_hand{at} now {on_hand}", markup=False)
+
+
+@stock_app.command("move")
+def stock_move(
+    ctx: typer.Context,
+    sku: Annotated[str, typer.Argument(help="The SKU")],
+    quantity: Annotated[int, typer.Argument(help="Units to move")],
+    source: Annotated[str, typer.Option("--from", help="The location they leave")],
+    destination: Annotated[str, typer.Option("--to", help="The location they arrive at")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept in the log)")] = "transfer",
+    force: Annotated[
+        bool, typer.Option("--force", help="Move more than is available at --from")
+    ] = False,
+) -> None:
+    """A transfer between locations: two movements, written together or not at all."""
+    with _ledger(ctx, write=True) as (ledger, known):
+        moved = move_stock(
+            ledger,
+            sku,
+            quantity,
+            source=location_argument(source, known, option="--from"),
+            destination=location_argument(destination, known, option="--to"),
+            reason=reason,
+            now=utcnow(),
+            force=force,
+        )
+    stdout().print(
+        f"{moved.sku}: moved {moved.quantity} from {moved.source} to {moved.destination}; "
+        f"available now {moved.source_available} at {moved.source}, "
+        f"{moved.destination_available} at {moved.destination}",
+        markup=False,
+    )
 
 
 @stock_app.command("import")
 def stock_import(
     ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(help="CSV with columns sku,on_hand[,name]")],
+    file: Annotated[Path, typer.Argument(help="CSV with columns sku,on_hand[,name][,location]")],
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+    location: Annotated[str, LOCATION_OPTION] = "main",
 ) -> None:
     """A stock-take: set each SKU's on_hand from a CSV; unknown SKUs are created."""
     # A stock-take is how a shop starts: it may make the ledger, as `init` does.
-    with app_context(ctx).ledger_only(write=True, create=True) as ledger:
-        counted = import_stock(ledger, file, now=utcnow())
+    with _ledger(ctx, write=True, create=True) as (ledger, known):
+        counted = import_stock(
+            ledger, file, now=utcnow(), location=location_argument(location, known), known=known
+        )
     if json_output:
         render.print_json(
             stdout(),
@@ -115,6 +205,7 @@ def stock_import(
                     "counted": c.counted,
                     "variance": c.variance,
                     "new": c.new,
+                    "location": c.location,
                 }
                 for c in counted
             ],
@@ -129,16 +220,40 @@ def stock_import(
 def stock_export(
     ctx: typer.Context,
     file: Annotated[Path | None, typer.Argument(help="Write here instead of stdout")] = None,
+    location: Annotated[
+        str | None,
+        typer.Option(
+            "--location",
+            help="Only this location's on_hand [default: every location, with a location "
+            "column once stock is kept in more than one]",
+        ),
+    ] = None,
 ) -> None:
-    """Write every SKU's on_hand as CSV (sku,on_hand,name)."""
-    with app_context(ctx).ledger_only(write=False) as ledger:
+    """Write every SKU's on_hand as CSV (sku,on_hand,name; sku,location,on_hand,name)."""
+    with _ledger(ctx, write=False) as (ledger, known):
+        if location is not None:
+            location_argument(location, known)
         if file is None:
-            export_stock(ledger, sys.stdout)
+            export_stock(ledger, sys.stdout, location=location)
             return
         try:
             out = file.open("w", encoding="utf-8", newline="")
         except OSError as exc:
             raise UsageError(f"{file}: cannot write it: {exc.strerror}") from None
         with out:
-            count = export_stock(ledger, out)
-    stderr().print(f"wrote {count} SKUs to {file}", markup=False)
+            count = export_stock(ledger, out, location=location)
+    stderr().print(f"wrote {count} rows to {file}", markup=False)
+
+
+@contextmanager
+def _ledger(
+    ctx: typer.Context, *, write: bool, create: bool = False
+) -> Iterator[tuple[Ledger, list[str]]]:
+    """The ledger, and the locations a command may name (the config's, else the ledger's)."""
+    from omnisync.ledger import Ledger  # here, not at start-up: every command would pay for it
+
+    app_ctx = app_context(ctx)
+    config = app_ctx.optional_config()  # read once: it names the ledger and the locations
+    with Ledger.open(app_ctx.ledger_path(config), write=write, create=create) as ledger:
+        named = list(config.locations) if config is not None else None
+        yield ledger, known_locations(named, ledger)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 
 import typer
@@ -17,9 +16,9 @@ from omnisync.cli.app import (
     stdout,
 )
 from omnisync.errors import UsageError
-from omnisync.ledger import Ledger
-from omnisync.sync import SyncOptions, run_sync
 from omnisync.timeparse import utcnow
+
+# What a command needs beyond typer is imported inside it: start-up is paid by every call.
 
 
 @app.command()
@@ -48,6 +47,11 @@ def sync(
     ] = False,
 ) -> None:
     """Fetch orders from every channel, reconcile the ledger, push corrected quantities."""
+    import asyncio
+
+    from omnisync.ledger import Ledger
+    from omnisync.sync import SyncOptions, run_sync
+
     app_ctx = app_context(ctx)
     config = app_ctx.config()
     options = SyncOptions(
@@ -81,6 +85,8 @@ def channels(
     """Each channel: type, start time, cursor, last run's outcome."""
     if ctx.invoked_subcommand is not None:
         return
+    from omnisync.ledger import Ledger
+
     app_ctx = app_context(ctx)
     config = app_ctx.config()
     path = app_ctx.ledger_path(config)
@@ -107,6 +113,7 @@ def channels_reset(
     ],
 ) -> None:
     """Correct a channel's start time: orders are re-read from WHEN; nothing is rewritten."""
+    from omnisync.ledger import Ledger
     from omnisync.sync.channel import reset_start_time, shown
 
     app_ctx = app_context(ctx)

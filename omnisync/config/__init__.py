@@ -33,6 +33,7 @@ from omnisync.config.tables import (
     SyncTable,
 )
 from omnisync.errors import ConfigError
+from omnisync.locations import LOCATION_NAME, MAIN_LOCATION
 from omnisync.redact import Secret
 from omnisync.skus import clean_sku, normal_sku
 
@@ -81,6 +82,8 @@ class Config:
     # timezone (an IANA name) draws the daily series.
     reorder_days: int = 14
     timezone: str = "UTC"
+    # `[locations]`: every place stock is kept, name → label; `main` is always one of them.
+    locations: dict[str, str] = field(default_factory=lambda: {MAIN_LOCATION: ""})
     warnings: tuple[str, ...] = ()
 
 
@@ -132,7 +135,10 @@ class _Reader:
             ledger_path = self.base_dir / ledger_path
         sync = check(SyncTable, document.sync, "sync")
         report = check(ReportTable, document.report, "report")
-        channels = {name: self._channel(name, table) for name, table in document.channels.items()}
+        locations = self._locations(document.locations)
+        channels = {
+            name: self._channel(name, table, locations) for name, table in document.channels.items()
+        }
         self._priority(sync, channels)
         return Config(
             path=self.path,
@@ -148,12 +154,67 @@ class _Reader:
             priority=sync.priority,
             reorder_days=report.reorder_days,
             timezone=report.timezone,
+            locations=locations,
             warnings=tuple(self.warnings),
         )
 
     # -- channels --------------------------------------------------------------------------
 
-    def _channel(self, name: str, table: dict[str, Any]) -> ChannelConfig:
+    def _locations(self, table: dict[str, str]) -> dict[str, str]:
+        # `main` is where every movement made before locations existed lies: it cannot be
+        # left out, so a ledger upgraded by adding `[locations]` keeps all its stock.
+        for name in table:
+            if not LOCATION_NAME.match(name):
+                raise self.source.error(
+                    "locations", name, "a location name may hold only letters, digits, - and _"
+                )
+        return {MAIN_LOCATION: table.get(MAIN_LOCATION, ""), **table}
+
+    def _channel_locations(
+        self, where: str, common: ChannelKeys, locations: dict[str, str]
+    ) -> tuple[str, tuple[str, ...]]:
+        """The channel's `location` and `sell_from`, each a location `[locations]` names."""
+        known = f"[locations] names: {', '.join(locations)}"
+        location = common.location or MAIN_LOCATION
+        if location not in locations:
+            raise self.source.error(where, "location", f"unknown location {location!r} ({known})")
+        sell_from = tuple(dict.fromkeys(common.sell_from or (location,)))
+        for place in sell_from:
+            if place not in locations:
+                raise self.source.error(where, "sell_from", f"unknown location {place!r} ({known})")
+        return location, sell_from
+
+    def _places(
+        self,
+        where: str,
+        common: ChannelKeys,
+        places: dict[str, str],
+        locations: dict[str, str],
+    ) -> tuple[str, tuple[str, ...]]:
+        """A channel whose own locations map to ledger ones: each is its own `location` and
+        `sell_from`, so the channel-wide keys would only contradict the map."""
+        if common.sell_from is not None:
+            raise self.source.error(
+                where,
+                "sell_from",
+                "not with 'locations': each of the channel's locations offers the stock of the "
+                "ledger location it maps to",
+            )
+        for place in places.values():
+            if place not in locations:
+                raise self.source.error(
+                    where,
+                    "locations",
+                    f"unknown location {place!r} ([locations] names: {', '.join(locations)})",
+                )
+        # The first is where orders the channel has not placed yet are held (a web order
+        # not yet fulfilled): the config's first mapped location.
+        mapped = tuple(dict.fromkeys(places.values()))
+        return mapped[0], mapped
+
+    def _channel(
+        self, name: str, table: dict[str, Any], locations: dict[str, str]
+    ) -> ChannelConfig:
         where = f"channels.{name}"
         if not _CHANNEL_NAME.match(name):
             raise self.source.error(
@@ -174,6 +235,10 @@ class _Reader:
                     self._warn_literal_secret(where, key)
                 own_values[key] = self._expand(where, key, value)
         settings = self.source.check(channel_type.settings, own_values, where, secrets=secrets)
+        location, sell_from = self._channel_locations(where, common, locations)
+        places = settings.ledger_locations()
+        if places:
+            location, sell_from = self._places(where, common, places, locations)
         http: dict[str, Any] = {}  # file channels keep ChannelConfig's defaults
         if isinstance(common, HttpChannelKeys):
             http = {"base_url": common.base_url, "timeout": common.timeout}
@@ -186,6 +251,9 @@ class _Reader:
             share=common.share,
             enabled=common.enabled,
             max=common.max,
+            location=location,
+            sell_from=sell_from,
+            places=places,
             **http,
         )
 

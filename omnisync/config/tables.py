@@ -25,6 +25,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from omnisync.locations import LOCATION_NAME
 from omnisync.netloc import is_secure_url
 from omnisync.skus import MAX_QUANTITY, clean_sku
 from omnisync.timeparse import parse_duration
@@ -156,6 +157,25 @@ class ReportTable(_Table):
     ] = "UTC"
 
 
+def _location_name(value: Any) -> str:
+    # Location names are written in the ledger and typed after --location: keep them plain.
+    if not isinstance(value, str) or not LOCATION_NAME.match(value):
+        raise ValueError("not a location name")
+    return value
+
+
+LocationName = Annotated[
+    str,
+    PlainValidator(_location_name),
+    expect("a location name (letters, digits, - and _)"),
+]
+LocationList = Annotated[
+    list[Annotated[str, PlainValidator(_location_name)]],
+    Field(min_length=1),
+    expect('a list of location names like ["main", "store"]'),
+]
+
+
 class ChannelKeys(_Table):
     """The keys of `[channels.NAME]` that every channel type has."""
 
@@ -164,6 +184,10 @@ class ChannelKeys(_Table):
     share: Share = Fraction(1)
     enabled: Flag = True
     max: OptionalCount = None
+    # Where its orders take stock from, and whose available stock it may offer; both are
+    # checked against `[locations]` by the reader, which sees that table.
+    location: LocationName | None = None
+    sell_from: LocationList | None = None
 
 
 class HttpChannelKeys(ChannelKeys):
@@ -204,6 +228,11 @@ class Document(_Table):
         expect("a table"),
     ] = {}
     ledger: Table = {}
+    # `[locations]`: name = "what the seller calls it"; `main` always exists.
+    locations: Annotated[
+        dict[str, Annotated[str, expect("a label (a string)")]],
+        expect('a table of name = "label"'),
+    ] = {}
     report: Table = {}
     mapping: Annotated[
         dict[str, Annotated[dict[str, Any], expect('a table of "CHANNEL-SKU" = "SKU"')]],

@@ -6,15 +6,23 @@ from omnisync.ledger.analytics import AnalyticsViews
 from omnisync.ledger.channel_state import ChannelState, ChannelStore
 from omnisync.ledger.listings import ListingStore
 from omnisync.ledger.orders import OrderStore
+from omnisync.ledger.problems import ProblemStore, UnreadableOrder
 from omnisync.ledger.runs import RunStore
 from omnisync.ledger.stock import MAIN_LOCATION, Balance, StockStore
 from omnisync.ledger.views import LedgerViews
 
-__all__ = ["MAIN_LOCATION", "Balance", "ChannelState", "Ledger"]
+__all__ = ["MAIN_LOCATION", "Balance", "ChannelState", "Ledger", "UnreadableOrder"]
 
 
 class Ledger(
-    StockStore, OrderStore, ChannelStore, ListingStore, RunStore, LedgerViews, AnalyticsViews
+    StockStore,
+    OrderStore,
+    ChannelStore,
+    ListingStore,
+    RunStore,
+    ProblemStore,
+    LedgerViews,
+    AnalyticsViews,
 ):
     """An open ledger file. Write through `atomic()`; a writer holds the lock beside the file.
 

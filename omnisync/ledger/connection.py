@@ -23,18 +23,23 @@ QUICK_CHECK_MAX_BYTES = 64 * 1024 * 1024
 
 
 def execute_in(
-    conn: sqlite3.Connection, sql: str, keys: Sequence[str], *, leading: Sequence[Any] = ()
+    conn: sqlite3.Connection,
+    sql: str,
+    keys: Sequence[str],
+    *,
+    leading: Sequence[Any] = (),
+    trailing: Sequence[Any] = (),
 ) -> list[Any]:
     """Run `sql` once per slice of `keys` and return all rows, in slice order.
 
     `sql` holds `{marks}` where the slice's placeholders go, as in `sku IN ({marks})`; the
-    `leading` parameters are bound before each slice's keys.
+    `leading` parameters are bound before each slice's keys, the `trailing` ones after.
     """
     rows: list[Any] = []
     for start in range(0, len(keys), _CHUNK):
         part = keys[start : start + _CHUNK]
         marks = ",".join("?" * len(part))
-        rows += conn.execute(sql.format(marks=marks), [*leading, *part]).fetchall()
+        rows += conn.execute(sql.format(marks=marks), [*leading, *part, *trailing]).fetchall()
     return rows
 
 
@@ -174,6 +179,11 @@ class LedgerBase:
         lock = _acquire_lock(path) if write else None
         try:
             conn = _connect(path, create=create)
+            if write:
+                # The writer checkpoints once, as it closes (see `close`): SQLite's automatic
+                # checkpoint would otherwise land inside whichever COMMIT crosses 1,000 pages,
+                # such as a big run's reconcile, and hold the push back by that long.
+                conn.execute("PRAGMA wal_autocheckpoint = 0")
             ledger = cls(path, conn, lock)
             ledger._migrate(write=write)
             ledger._quick_check()
@@ -184,10 +194,21 @@ class LedgerBase:
         return ledger
 
     def close(self) -> None:
+        if self._lock is not None:
+            self._checkpoint()
         self.conn.close()
         if self._lock is not None:
             _release_lock(self.path, self._lock)
             self._lock = None
+
+    def _checkpoint(self) -> None:
+        """Copy the write-ahead log into the ledger file, so that the file alone (a backup, a
+        copy to another machine) holds every finished run even while a reader keeps the log."""
+        try:
+            self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except (sqlite3.Error, LedgerError):
+            # Nothing is lost: the log stays beside the ledger and the next writer copies it.
+            pass
 
     def __enter__(self) -> Self:
         return self

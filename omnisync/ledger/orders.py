@@ -53,8 +53,9 @@ class OrderStore(LedgerBase):
     ) -> None:
         """Store each order and its lines as last seen; drop lines the channel no longer has.
 
-        `known`, when given, names the orders the ledger already holds: only their old lines
-        need deleting (the others are new, and a big run saves half its deletes).
+        `known`, when given, names the orders the ledger already holds: only their lines are
+        read back (the others are new). A line stored as it is now is not written again: a
+        status change, the usual update, then touches only its order's row.
         """
         self.conn.executemany(
             "INSERT INTO orders (channel, order_id, status, created_at, updated_at, first_run, "
@@ -74,20 +75,20 @@ class OrderStore(LedgerBase):
                 for o in orders
             ],
         )
-        execute_in(
-            self.conn,
-            "DELETE FROM order_lines WHERE channel = ? AND order_id IN ({marks})",
-            [o.id for o in orders if known is None or o.id in known],
-            leading=[channel],
-        )
-        self.conn.executemany(
-            "INSERT INTO order_lines (channel, order_id, line_id, channel_sku, quantity, status, "
-            "unit_price, currency, unmapped) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    channel,
-                    o.id,
-                    line.id,
+        stored: dict[tuple[str, str], tuple[Any, ...]] = {
+            (row[0], row[1]): tuple(row[2:])
+            for row in execute_in(
+                self.conn,
+                "SELECT order_id, line_id, channel_sku, quantity, status, unit_price, currency, "
+                "unmapped FROM order_lines WHERE channel = ? AND order_id IN ({marks})",
+                [o.id for o in orders if known is None or o.id in known],
+                leading=[channel],
+            )
+        }
+        changed = []
+        for o in orders:
+            for line in o.lines:
+                row = (
                     line.channel_sku,
                     line.quantity,
                     line.status.value if line.status else None,
@@ -95,9 +96,21 @@ class OrderStore(LedgerBase):
                     line.currency,
                     int((o.id, line.id) in unmapped),
                 )
-                for o in orders
-                for line in o.lines
-            ],
+                if stored.pop((o.id, line.id), None) != row:
+                    changed.append((channel, o.id, line.id, *row))
+        # What is left in `stored` the channel no longer has on the order.
+        self.conn.executemany(
+            "DELETE FROM order_lines WHERE channel = ? AND order_id = ? AND line_id = ?",
+            [(channel, order_id, line_id) for order_id, line_id in stored],
+        )
+        self.conn.executemany(
+            "INSERT INTO order_lines (channel, order_id, line_id, channel_sku, quantity, status, "
+            "unit_price, currency, unmapped) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (channel, order_id, line_id) DO UPDATE SET "
+            "channel_sku = excluded.channel_sku, quantity = excluded.quantity, "
+            "status = excluded.status, unit_price = excluded.unit_price, "
+            "currency = excluded.currency, unmapped = excluded.unmapped",
+            changed,
         )
 
     def orders_with_unmapped_lines(self, channel: str) -> list[Order]:

@@ -142,6 +142,27 @@ def split_statements(script: str) -> list[str]:
     return statements
 
 
+# Orders a channel sent that could not be read (issue 12): kept, and reported on every run,
+# until the channel sends a readable version of the same order.
+_V2 = """
+CREATE TABLE unreadable_orders (
+    channel     TEXT NOT NULL,
+    order_id    TEXT NOT NULL,
+    field       TEXT NOT NULL,      -- path into the payload: orders[3].line_items[0].quantity
+    value       TEXT NOT NULL,      -- what came there, as JSON text
+    message     TEXT NOT NULL,
+    first_run   INTEGER,
+    last_run    INTEGER,
+    PRIMARY KEY (channel, order_id)
+) WITHOUT ROWID;
+"""
+
+
+def _v2(conn: sqlite3.Connection) -> None:
+    for statement in split_statements(_V2):
+        conn.execute(statement)
+
+
 # Append only; never edit a migration that has shipped.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2]
 SCHEMA_VERSION = len(MIGRATIONS)

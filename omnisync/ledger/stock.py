@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from omnisync.ledger.connection import LedgerBase, execute_in
-from omnisync.models import LineMovement
+from omnisync.locations import MAIN_LOCATION as MAIN_LOCATION  # re-exported
+from omnisync.models import Effect, LineMovement
 from omnisync.timeparse import to_iso
 
-MAIN_LOCATION = "main"
+# The `kind` of the two movements `stock move` writes.
+TRANSFER = "transfer"
+
+
+def _at(locations: Sequence[str] | None) -> tuple[str, list[str]]:
+    """A `location IN (...)` filter and its values; no filter for None (every location)."""
+    if locations is None:
+        return "", []
+    return f" AND location IN ({', '.join('?' * len(locations))})", list(locations)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,29 +51,85 @@ class StockStore(LedgerBase):
             (sku, name, to_iso(now)),
         )
 
-    def balances(self, skus: Iterable[str] | None = None) -> dict[str, Balance]:
-        """on_hand and committed per SKU, summed over locations; every SKU, or those asked."""
+    def balances(
+        self, skus: Iterable[str] | None = None, *, locations: Sequence[str] | None = None
+    ) -> dict[str, Balance]:
+        """on_hand and committed per SKU, summed over `locations` (None: all); every SKU, or
+        those asked."""
+        where, values = _at(locations)
+        # The filter is part of the join: a SKU never held at those locations still shows, as 0.
         query = (
             "SELECT s.sku, s.name, coalesce(sum(b.on_hand), 0), coalesce(sum(b.committed), 0) "
             "FROM skus s LEFT JOIN balances b ON b.sku = s.sku"
+            + where.replace(" location", " b.location")
         )
         if skus is None:
-            rows: Iterable[Any] = self.conn.execute(query + " GROUP BY s.sku ORDER BY s.sku")
+            rows: Iterable[Any] = self.conn.execute(
+                query + " GROUP BY s.sku ORDER BY s.sku", values
+            )
         else:
             rows = execute_in(
                 self.conn,
                 query + " WHERE s.sku IN ({marks}) GROUP BY s.sku ORDER BY s.sku",
                 list(dict.fromkeys(skus)),
+                leading=values,
             )
         return {
             sku: Balance(sku, name, on_hand, committed) for sku, name, on_hand, committed in rows
         }
 
-    def available(self) -> dict[str, int]:
-        """on_hand − committed for every SKU, the number every target starts from."""
+    def by_location(self, skus: Iterable[str] | None = None) -> dict[str, dict[str, Balance]]:
+        """Each SKU's stock at each location that ever held any: SKU → location → Balance."""
+        query = (
+            "SELECT b.sku, s.name, b.location, b.on_hand, b.committed "
+            "FROM balances b JOIN skus s ON s.sku = b.sku"
+        )
+        if skus is None:
+            rows: Iterable[Any] = self.conn.execute(query + " ORDER BY b.sku, b.location")
+        else:
+            rows = execute_in(
+                self.conn,
+                query + " WHERE b.sku IN ({marks}) ORDER BY b.sku, b.location",
+                list(dict.fromkeys(skus)),
+            )
+        table: dict[str, dict[str, Balance]] = {}
+        for sku, name, location, on_hand, committed in rows:
+            table.setdefault(sku, {})[location] = Balance(sku, name, on_hand, committed)
+        return table
+
+    def stock_locations(self) -> list[str]:
+        """Every location any movement was ever recorded at."""
+        return [row[0] for row in self.conn.execute("SELECT DISTINCT location FROM balances")]
+
+    def last_order_location(self, channel: str) -> str | None:
+        """Where the channel's newest order movement took stock from; None before any."""
+        row = self.conn.execute(
+            "SELECT location FROM movements WHERE channel = ? ORDER BY id DESC LIMIT 1",
+            (channel,),
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def skus_at(self, locations: Sequence[str]) -> frozenset[str]:
+        """SKUs that ever had a movement at one of `locations`: what a shop there sells.
+
+        A SKU with no movement anywhere yet (created at 0) is at `main`, where every SKU
+        starts, so a single-location shop sells every SKU it knows.
+        """
+        where, values = _at(locations)
+        query = "SELECT sku FROM balances WHERE 1" + where
+        if MAIN_LOCATION in locations:
+            query += " UNION SELECT sku FROM skus WHERE sku NOT IN (SELECT sku FROM balances)"
+        return frozenset(row[0] for row in self.conn.execute(query, values))
+
+    def available(self, locations: Sequence[str] | None = None) -> dict[str, int]:
+        """on_hand − committed for every SKU over `locations` (None: all), the number every
+        target starts from."""
+        where, values = _at(locations)
         # One row per SKU while every movement is at one location: dict() straight from the
         # cursor then, which on 100,000 SKUs costs half of a GROUP BY.
-        rows = self.conn.execute("SELECT sku, on_hand - committed FROM balances").fetchall()
+        rows = self.conn.execute(
+            "SELECT sku, on_hand - committed FROM balances WHERE 1" + where, values
+        ).fetchall()
         available = dict(rows)
         if len(available) != len(rows):
             available = {}
@@ -72,13 +137,17 @@ class StockStore(LedgerBase):
                 available[sku] = available.get(sku, 0) + units
         return available
 
-    def available_for(self, skus: Iterable[str]) -> dict[str, int]:
-        """on_hand − committed for the SKUs asked (those with any movement)."""
+    def available_for(
+        self, skus: Iterable[str], locations: Sequence[str] | None = None
+    ) -> dict[str, int]:
+        """on_hand − committed for the SKUs asked (those with any movement) over `locations`."""
+        where, values = _at(locations)
         available: dict[str, int] = {}
         for sku, units in execute_in(
             self.conn,
-            "SELECT sku, on_hand - committed FROM balances WHERE sku IN ({marks})",
+            "SELECT sku, on_hand - committed FROM balances WHERE sku IN ({marks})" + where,
             sorted(set(skus)),
+            trailing=values,
         ):
             available[sku] = available.get(sku, 0) + units
         return available
@@ -124,35 +193,106 @@ class StockStore(LedgerBase):
         reason: str = "",
         now: datetime,
         run_id: int | None = None,
+        location: str = MAIN_LOCATION,
     ) -> None:
         """Append one movement not tied to an order line (a count or an adjustment)."""
-        row = (to_iso(now), kind, sku, MAIN_LOCATION, on_hand, committed)
+        row = (to_iso(now), kind, sku, location, on_hand, committed)
         self._insert_movements([(*row, None, None, None, run_id, reason)])
 
-    def write_line_movements(
-        self, channel: str, movements: Sequence[LineMovement], *, run_id: int | None, now: datetime
+    def transfer(
+        self, sku: str, quantity: int, *, source: str, destination: str, reason: str, now: datetime
     ) -> None:
-        """Append the movements reconciling a channel's order lines called for."""
+        """Move units between locations: two movements of kind `transfer`, both or neither."""
         stamp = to_iso(now)
+        self._insert_movements(
+            [
+                (stamp, TRANSFER, sku, source, -quantity, 0, None, None, None, None, reason),
+                (stamp, TRANSFER, sku, destination, quantity, 0, None, None, None, None, reason),
+            ]
+        )
+
+    def write_line_movements(
+        self,
+        channel: str,
+        movements: Sequence[LineMovement],
+        *,
+        run_id: int | None,
+        now: datetime,
+        location: str = MAIN_LOCATION,
+        line_locations: Mapping[tuple[str, str], str] | None = None,
+    ) -> None:
+        """Append the movements reconciling a channel's order lines called for, at `location`
+        (a line in `line_locations`, (order id, line id) → location, at its own).
+
+        A line being corrected that still holds units committed at another location (the
+        channel's location changed since it was placed, or the order is now fulfilled from
+        elsewhere) has that commitment released there and made again at its location: the
+        order is now fulfilled from there. Units that already left (on_hand) stay where they
+        left from; nothing recorded is rewritten.
+        """
+        stamp = to_iso(now)
+        placed = line_locations or {}
+        moves = [
+            (m.order_id, m.line_id, m.sku, placed.get((m.order_id, m.line_id), location), m.effect)
+            for m in movements
+        ]
+        for (order_id, line_id, sku, target), elsewhere in self._committed_elsewhere(
+            channel, moves
+        ).items():
+            for place, committed in elsewhere.items():
+                moves.append((order_id, line_id, sku, place, Effect(0, -committed)))
+                moves.append((order_id, line_id, sku, target, Effect(0, committed)))
         self._insert_movements(
             [
                 (
                     stamp,
                     "order",
-                    m.sku,
-                    MAIN_LOCATION,
-                    m.effect.on_hand,
-                    m.effect.committed,
+                    sku,
+                    place,
+                    effect.on_hand,
+                    effect.committed,
                     channel,
-                    m.order_id,
-                    m.line_id,
+                    order_id,
+                    line_id,
                     run_id,
                     "",
                 )
                 # In SKU order: the by-SKU index is then written page by page.
-                for m in sorted(movements, key=lambda m: m.sku)
+                for order_id, line_id, sku, place, effect in sorted(moves, key=lambda m: m[2])
             ]
         )
+
+    def _committed_elsewhere(
+        self, channel: str, moves: Sequence[tuple[str, str, str, str, Effect]]
+    ) -> dict[tuple[str, str, str, str], dict[str, int]]:
+        """(order, line, SKU, its location) → other location → units still committed there,
+        for the lines about to move."""
+        if not moves:
+            return {}
+        target = {(o, line, sku): place for o, line, sku, place, _ in moves}
+        places = set(target.values())
+        if len(places) == 1:
+            # A shop whose stock has only ever been at that one place (every shop before it
+            # names a second): nothing can be committed elsewhere, and the read is skipped.
+            (only,) = places
+            other = self.conn.execute(
+                "SELECT 1 FROM balances WHERE location != ? LIMIT 1", (only,)
+            ).fetchone()
+            if other is None:
+                return {}
+        found: dict[tuple[str, str, str, str], dict[str, int]] = {}
+        for order_id, line_id, sku, place, committed in execute_in(
+            self.conn,
+            "SELECT order_id, line_id, sku, location, sum(committed) FROM movements "
+            "WHERE channel = ? AND order_id IN ({marks}) "
+            "GROUP BY order_id, line_id, sku, location HAVING sum(committed) != 0",
+            sorted({m[0] for m in moves}),
+            leading=[channel],
+        ):
+            here = target.get((order_id, line_id, sku))
+            if here is not None and place != here:
+                found.setdefault((order_id, line_id, sku, here), {})[place] = committed
+        return found
 
     def _insert_movements(self, rows: Sequence[tuple[Any, ...]]) -> None:
         """Append movements and add them to the balances, both or neither.

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 from omnisync.catalog import Catalog
+from omnisync.channels.base import ReadProblem
 from omnisync.config import Config
 from omnisync.ledger import Ledger
 from omnisync.models import Listing, Order
-from omnisync.planning import PushPlan, TargetRule, plan_pushes, skus_behind, split_settled
+from omnisync.payload import MAX_CHANNEL_QUANTITY
+from omnisync.planning import (
+    PushPlan,
+    TargetRule,
+    available_by_place,
+    plan_pushes,
+    skus_behind,
+    split_settled,
+)
 from omnisync.reconcile import reconcile_orders
 from omnisync.report import ChannelReport, ListingChange
 
@@ -17,6 +27,80 @@ from omnisync.report import ChannelReport, ListingChange
 def catalog_of(ledger: Ledger, config: Config) -> Catalog:
     """The catalog as it stands now: the ledger's SKUs, the config's mapping and bundles."""
     return Catalog(skus=ledger.known_skus(), mapping=config.mapping, bundles=config.bundles)
+
+
+def readable_orders(orders: Sequence[Order]) -> tuple[list[Order], list[ReadProblem]]:
+    """The orders the engine can apply, and a problem for each other one.
+
+    The last guard behind every adapter's payload models: an order with an empty id, a line
+    quantity out of bounds or two lines under one id would be counted wrong (or stop the run
+    at the ledger's keys); it is refused on its own and the channel's other orders go on.
+    """
+    readable: list[Order] = []
+    refused: list[ReadProblem] = []
+    for order in orders:
+        problem = _order_problem(order)
+        if problem is None:
+            readable.append(order)
+        else:
+            field, value, message = problem
+            order_id = order.id if isinstance(order.id, str) and order.id.strip() else None
+            refused.append(ReadProblem(f"order {order_id}", message, order_id, field, value))
+    return readable, refused
+
+
+def _order_problem(order: Order) -> tuple[str, str, str] | None:
+    """(field, value, message) for the first thing about `order` the ledger cannot take."""
+    if not isinstance(order.id, str) or not order.id.strip():
+        return "id", json.dumps(order.id, default=str), "id: expected an id"
+    seen: set[str] = set()
+    for index, line in enumerate(order.lines):
+        if line.id in seen:
+            shown = json.dumps(line.id)
+            return f"lines[{index}].id", shown, f"lines[{index}].id: {shown} is on two lines"
+        seen.add(line.id)
+        quantity = line.quantity
+        if (
+            not isinstance(quantity, int)
+            or isinstance(quantity, bool)
+            or not 0 <= quantity <= MAX_CHANNEL_QUANTITY
+        ):
+            shown = json.dumps(quantity, default=str)
+            return (
+                f"lines[{index}].quantity",
+                shown,
+                f"lines[{index}].quantity: expected a quantity from 0 to "
+                f"{MAX_CHANNEL_QUANTITY:,}, got {shown}",
+            )
+    return None
+
+
+def keep_unreadable(
+    channel: str,
+    readable: Sequence[Order],
+    unreadable: Sequence[ReadProblem],
+    *,
+    ledger: Ledger,
+    run_id: int,
+    report: ChannelReport,
+) -> None:
+    """File this fetch's unreadable orders in the ledger, forget those now read, and report
+    every one still unreadable (exit 1) until the channel sends a readable version."""
+    ledger.clear_unreadable(channel, (order.id for order in readable))
+    ledger.save_unreadable(
+        channel,
+        [(p.order_id, p.field, p.value, p.message) for p in unreadable if p.order_id],
+        run_id=run_id,
+    )
+    for problem in unreadable:
+        if not problem.order_id:
+            # Without an id it cannot be matched to a later version: said for this run.
+            report.errors.append(f"an order without a readable id was skipped ({problem.message})")
+    for stored in ledger.unreadable_orders(channel):
+        report.errors.append(
+            f"order {stored.order_id} cannot be read ({stored.message}); it is held back "
+            f"until {channel} sends a readable version"
+        )
 
 
 def apply_orders(
@@ -31,9 +115,25 @@ def apply_orders(
     run_id: int,
     now: datetime,
     report: ChannelReport,
+    location: str,
+    places: Mapping[str, str],
+    unreadable: Sequence[ReadProblem] = (),
 ) -> int:
     """Apply fetched orders (and stored ones still waiting for a mapping) to the ledger and
-    move the channel's cursor; return how many movements that wrote."""
+    move the channel's cursor; return how many movements that wrote.
+
+    Orders the channel sent unreadable (`unreadable`, and any the engine itself refuses) are
+    kept as such in the ledger and reported; the others apply.
+    """
+    orders, refused = readable_orders(orders)
+    keep_unreadable(
+        channel,
+        orders,
+        [*unreadable, *refused],
+        ledger=ledger,
+        run_id=run_id,
+        report=report,
+    )
     # Stored first: a fetched version of the same order wins (it is at least as new).
     candidates = ledger.orders_with_unmapped_lines(channel) + list(orders)
     # Sorted: lookups and writes then walk the ledger's B-trees in key order, page by page.
@@ -48,7 +148,22 @@ def apply_orders(
         start_time=start_time,
         restock_returns=restock_returns,
     )
-    ledger.write_line_movements(channel, outcome.movements, run_id=run_id, now=now)
+    # Orders take stock from the channel's location (config `location`); a line the channel
+    # places at one of its own locations (`places`, Shopify `locations`) from the ledger
+    # location that one maps to.
+    ledger.write_line_movements(
+        channel,
+        outcome.movements,
+        run_id=run_id,
+        now=now,
+        location=location,
+        line_locations={
+            (order.id, line.id): places.get(line.location, location)
+            for order in outcome.applied
+            for line in order.lines
+            if line.location is not None
+        },
+    )
     ledger.save_orders(
         channel,
         sorted(outcome.applied, key=lambda order: order.id),
@@ -78,24 +193,31 @@ def plan_channel(
     max_change: float,
     force: bool,
     report: ChannelReport,
+    moved_since: Callable[[int], set[str]] | None = None,
 ) -> PushPlan:
     """Plan one channel's push, computing targets only where something could have changed.
 
     `planned` is the target each listing was planned last time, valid while the rule's `key`
     is the one stored with it; listings settled by it (see `split_settled`) cost nothing. The
-    targets planned now, and the key, are stored for the next run.
+    targets planned now, and the key, are stored for the next run. `moved_since`, when given,
+    answers "which SKUs moved after movement N" for every channel of a run at once.
     """
     channel = rule.channel
     old_key, planned_through = ledger.plan_marks(channel)
     through = ledger.last_movement_id()
-    if old_key == key and planned_through is not None:
+    # A listing at one of several mapped channel locations reads that location's stock
+    # alone: the settle shortcut, which reads stock summed over `sell_from`, is not for it.
+    if old_key == key and planned_through is not None and not rule.places:
         candidates, settled = split_settled(
-            listings, rule=rule, planned=planned, moved=ledger.skus_moved_since(planned_through)
+            listings,
+            rule=rule,
+            planned=planned,
+            moved=(moved_since or ledger.skus_moved_since)(planned_through),
         )
-        available = ledger.available_for(skus_behind(candidates, rule))
+        available = ledger.available_for(skus_behind(candidates, rule), rule.sell_from)
     else:
         candidates, settled, planned = list(listings), 0, {}
-        available = ledger.available()
+        available = ledger.available(rule.sell_from)
     plan = plan_pushes(
         candidates,
         rule=rule,
@@ -104,6 +226,7 @@ def plan_channel(
         force=force,
         settled=settled,
         sold=ledger.skus_sold_down,
+        available_at=available_by_place(rule, ledger.available),
     )
     ledger.save_targets(
         channel,

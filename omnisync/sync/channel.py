@@ -8,13 +8,13 @@ import sqlite3
 import traceback
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from omnisync.budget import Budget
 from omnisync.channels import Channel
-from omnisync.channels.base import ChannelConfig, ReportsReadProblems
+from omnisync.channels.base import ChannelConfig, ReadProblem, ReportsReadProblems
 from omnisync.errors import ChannelError, LedgerError, UsageError
-from omnisync.httpclient import Budget
 from omnisync.ledger import Ledger
 from omnisync.models import Listing, Order
 from omnisync.redact import REDACTOR
@@ -55,7 +55,12 @@ class ChannelRun:
         traceback is logged (scrubbed) so the bug can be reported.
         """
         try:
-            async with asyncio.timeout(max(0.0, self.budget.remaining())):
+            async with asyncio.timeout(max(0.0, self.budget.remaining())) as timeout:
+                loop = asyncio.get_running_loop()
+                # An adapter may extend the budget for one order that needs more on its own.
+                self.budget.on_extend = lambda: timeout.reschedule(
+                    loop.time() + max(0.0, self.budget.remaining())
+                )
                 yield
         except ChannelError as exc:
             self.fail(exc)
@@ -152,6 +157,11 @@ def reset_start_time(
     return state.start_time if state else None
 
 
+# How far ahead of our clock a channel's order may be dated before it is worth a word: more
+# than clocks drift, less than any time-zone mistake.
+CLOCK_SKEW = timedelta(minutes=5)
+
+
 @dataclass(frozen=True, slots=True)
 class Fetched:
     """What one channel showed at the start of the run."""
@@ -159,6 +169,8 @@ class Fetched:
     listings: list[Listing]
     orders: list[Order]
     until: datetime  # the fetch window closed here (exclusive)
+    # Orders the channel sent that could not be read: kept as unreadable by the apply step.
+    unreadable: list[ReadProblem] = field(default_factory=list)
 
 
 async def fetch(run: ChannelRun, window: Window, now: Callable[[], datetime]) -> Fetched | None:
@@ -177,10 +189,17 @@ async def fetch(run: ChannelRun, window: Window, now: Callable[[], datetime]) ->
                 updated_since=window.since, updated_until=until
             )
         ]
-        fetched = Fetched(listings, orders, until)
+        unreadable: list[ReadProblem] = []
         if isinstance(run.channel, ReportsReadProblems):
-            # Rows it could not read: the rest applies, and the run ends with exit 1.
-            run.report.errors.extend(REDACTOR.scrub(str(p)) for p in run.channel.read_problems())
+            # What it could not read: the rest applies, and the run ends with exit 1. Orders
+            # are kept in the ledger (and reported from there on every run until readable).
+            for problem in run.channel.read_problems():
+                if problem.order_id is not None:
+                    unreadable.append(problem)
+                else:
+                    run.report.errors.append(REDACTOR.scrub(str(problem)))
+        fetched = Fetched(listings, orders, until, unreadable)
+        _report_skew(run, orders, until)
         run.report.orders_fetched = len({order.id for order in orders})
         log.info(
             "%s: %d listings; %d orders updated in [%s, %s)",
@@ -191,3 +210,17 @@ async def fetch(run: ChannelRun, window: Window, now: Callable[[], datetime]) ->
             until,
         )
     return fetched
+
+
+def _report_skew(run: ChannelRun, orders: list[Order], until: datetime) -> None:
+    """A warning when the channel dates orders after our now: they are applied all the same
+    (skipping them would lose their sales), but one of the two clocks is wrong."""
+    ahead = [order for order in orders if order.updated_at > until + CLOCK_SKEW]
+    if not ahead:
+        return
+    latest = max(ahead, key=lambda order: order.updated_at)
+    run.report.warnings.append(
+        f"{len(ahead)} order(s) dated in the future (latest {latest.id} at "
+        f"{shown(latest.updated_at)}, now is {shown(until)}): applied; check the clock of "
+        f"this machine and the channel's time zone settings"
+    )

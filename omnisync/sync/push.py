@@ -11,7 +11,7 @@ from omnisync.catalog import Catalog
 from omnisync.config import Config
 from omnisync.ledger import Ledger
 from omnisync.models import Listing, PushResult, QuantityChange
-from omnisync.planning import TargetRule, plan_pushes
+from omnisync.planning import TargetRule, available_by_place, plan_pushes
 from omnisync.redact import REDACTOR
 from omnisync.report import ListingChange
 from omnisync.sync.apply import apply_orders, catalog_of
@@ -176,25 +176,36 @@ class Pusher:
                 run_id=self.run_id,
                 now=self.now(),
                 report=run.report,
+                location=run.config.location,
+                places=run.config.places,
             )
             if relisted:
                 ledger.save_listings_read(run.name, self.listings, now=self.now())
-            available = ledger.available()
+            available = ledger.available(run.config.sell_from)
         self.orders_seen.update(order.id for order in orders)
         run.report.orders_fetched = len(self.orders_seen)
         listing_skus = {listing.id: listing.channel_sku for listing in self.listings}
+        # Where each listing is: a channel with several locations offers each its own stock.
+        places = {listing.id: listing.location for listing in self.listings}
         moved = [
-            Listing(lid, listing_skus.get(lid, entries[lid].channel_sku), quantity)
+            Listing(
+                lid,
+                listing_skus.get(lid, entries[lid].channel_sku),
+                quantity,
+                location=places.get(lid),
+            )
             for lid, quantity in current.items()
             if quantity is not None and lid in entries
         ]
         # These writes were already allowed by the max_change brake; only their numbers change.
+        rule = TargetRule.for_channel(run.config, self.config, catalog)
         plan = plan_pushes(
             moved,
-            rule=TargetRule.for_channel(run.config, self.config, catalog),
+            rule=rule,
             available=available,
             max_change=self.config.max_change,
             force=True,
+            available_at=available_by_place(rule, ledger.available),
         )
         targets = {change.listing_id: change.target for change in plan.changes}
         unmapped = {listing.id for listing in plan.unmapped}
@@ -214,14 +225,22 @@ class Pusher:
         """The changes that bring every listing to the final stock, once sales that raced
         another channel's writes moved it after this one was planned (none if refused)."""
         listings = [
-            Listing(item.id, item.channel_sku, self.shown.get(item.id, item.quantity), item.name)
+            Listing(
+                item.id,
+                item.channel_sku,
+                self.shown.get(item.id, item.quantity),
+                item.name,
+                item.location,
+            )
             for item in self.listings
         ]
+        rule = TargetRule.for_channel(self.run.config, self.config, catalog)
         plan = plan_pushes(
             listings,
-            rule=TargetRule.for_channel(self.run.config, self.config, catalog),
+            rule=rule,
             available=available,
             max_change=self.config.max_change,
             force=force,
+            available_at=available_by_place(rule, self.ledger.available),
         )
         return [] if plan.refused else plan.changes

@@ -9,12 +9,13 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache, partial
 
+from omnisync.budget import Budget
 from omnisync.channels import Channel, ChannelContext, open_channel
 from omnisync.channels.base import ChannelConfig
 from omnisync.config import Config
 from omnisync.errors import UsageError
-from omnisync.httpclient import Budget
 from omnisync.ledger import Ledger
 from omnisync.models import Status
 from omnisync.planning import PushPlan, TargetRule, plan_keys
@@ -127,7 +128,9 @@ def _open(session: _Session, opener: ChannelOpener) -> list[ChannelRun]:
             continue
         budget = Budget(cfg.name, cfg.timeout)
         # The ledger is the token store: tokens a channel rotates are committed at once.
-        context = ChannelContext(budget=budget, tokens=ledger, now=now, skus=ledger.known_skus)
+        # A channel that lists what it is told to sell offers the SKUs at its `sell_from`.
+        skus = partial(ledger.skus_at, cfg.sell_from)
+        context = ChannelContext(budget=budget, tokens=ledger, now=now, skus=skus)
         runs.append(ChannelRun(cfg, opener(cfg, context), channel_report, budget))
     return runs
 
@@ -195,9 +198,14 @@ def _reconcile_and_plan(
                 run_id=run_id,
                 now=now(),
                 report=run.report,
+                location=run.config.location,
+                places=run.config.places,
+                unreadable=got.unreadable,
             )
             planned[run.name] = ledger.save_listings_read(run.name, got.listings, now=now())
         # Every channel's orders are in before any is planned: a sale on one moves the others.
+        # Channels planned by the same earlier run ask the same question: read it once.
+        moved_since = cache(ledger.skus_moved_since)
         rules = [TargetRule.for_channel(run.config, config, catalog) for run in runs if run.ok]
         for rule, key in zip(rules, plan_keys(rules), strict=True):
             plans[rule.channel] = plan = plan_channel(
@@ -209,6 +217,7 @@ def _reconcile_and_plan(
                 max_change=config.max_change,
                 force=options.force,
                 report=report.channels[rule.channel],
+                moved_since=moved_since,
             )
             _unmapped_listings(report, rule.channel, plan)
         _collect_problems(report, ledger, config)
@@ -244,11 +253,16 @@ async def _push(
         # Sales that raced a write moved stock after the other channels were planned:
         # one more pass brings every listing to the final numbers in this same run.
         say("pushing the quantities that changed during the run")
-        catalog, available = catalog_of(ledger, config), ledger.available()
+        catalog = catalog_of(ledger, config)
         await asyncio.gather(
             *(
                 pusher.push(
-                    pusher.settle(catalog=catalog, available=available, force=session.options.force)
+                    pusher.settle(
+                        catalog=catalog,
+                        # Each channel offers the stock of its own `sell_from` locations.
+                        available=ledger.available(pusher.run.config.sell_from),
+                        force=session.options.force,
+                    )
                 )
                 for pusher in pushers
                 if pusher.run.ok

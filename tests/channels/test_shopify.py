@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from omnisync.channels.base import ReadProblem
 from omnisync.channels.shopify import ORDER_PAGE, ShopifyChannel
 from omnisync.errors import ChannelAuthError, ChannelResponseError, ChannelUnavailableError
 from omnisync.httpclient import RetryPolicy
@@ -482,9 +483,11 @@ def test_probe_reports_a_refused_token_without_raising() -> None:
 # -- the window, refunds, partial writes, payload shapes ------------------------------------
 
 
-def test_an_order_updated_after_the_window_is_left_for_the_next_run(
+def test_an_order_updated_after_the_window_comes_too_and_again_next_run(
     shopify: FakeShopify,
 ) -> None:
+    # Issue 12: an order dated after the window's end is applied, never skipped; the next
+    # window (opening at the cursor, which never passes the end) reads it again.
     until = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
     inside = shopify.add_order(1, [("TEE-M", 1)], updated="2026-11-20T11:59:59Z")
     late = shopify.add_order(2, [("TEE-M", 1)], updated="2026-11-20T12:30:00Z")
@@ -498,7 +501,7 @@ def test_an_order_updated_after_the_window_is_left_for_the_next_run(
             return first, await fetch(channel, until, UNTIL)
 
     first, second = run(go())
-    assert [o.id for o in first] == [inside["id"]]
+    assert [o.id for o in first] == [inside["id"], late["id"]]
     assert [o.id for o in second] == [late["id"]]
 
 
@@ -568,16 +571,19 @@ def test_a_refused_call_sends_the_others_again(shopify: FakeShopify) -> None:
 
 
 def test_a_quantity_of_the_wrong_type_is_named_by_its_path(shopify: FakeShopify) -> None:
+    # Issue 12: that order is unreadable on its own, named by its path; the others still come.
     placed = shopify.add_order(1, [("TEE-M", 1)], updated=at(1))
+    fine = shopify.add_order(2, [("TEE-M", 1)], updated=at(2))
     placed["lineItems"][0]["quantity"] = "2.0"
 
-    async def go() -> None:
+    async def go() -> tuple[list[Order], list[ReadProblem]]:
         async with shopify_channel(shopify) as channel:
-            await fetch(channel)
+            return await fetch(channel), channel.read_problems()
 
-    with pytest.raises(ChannelResponseError) as caught:
-        run(go())
-    assert caught.value.message == (
-        "/admin/api/2026-10/graphql.json: "
+    orders, problems = run(go())
+    assert [o.id for o in orders] == [fine["id"]]
+    [problem] = problems
+    assert (problem.order_id, problem.value) == (placed["id"], '"2.0"')
+    assert problem.message == (
         'data.orders.nodes[0].lineItems.nodes[0].quantity: expected an integer, got "2.0"'
     )

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from omnisync.channels.base import ReadProblem
 from omnisync.channels.woocommerce import WooCommerceChannel
 from omnisync.errors import ChannelAuthError, ChannelResponseError
 from omnisync.models import Order, QuantityChange, Status
@@ -313,9 +314,11 @@ def test_probe_checks_read_write_and_modified_after(woo: FakeWoo) -> None:
 # -- the window, stock without a number, answers that differ, payload shapes ----------------
 
 
-def test_orders_modified_at_or_after_the_window_s_end_are_left_for_the_next_run(
+def test_orders_modified_at_or_after_the_window_s_end_come_too_and_again_next_run(
     woo: FakeWoo,
 ) -> None:
+    # A shop's clock ahead of ours dates orders after the window: they still count (issue
+    # 12), and the next window, which opens at the cursor, reads them again.
     until = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
     inside = woo.add_order([("TEE-M", 1)], modified="2026-11-20T11:59:59")
     at_end = woo.add_order([("TEE-M", 1)], modified="2026-11-20T12:00:00")
@@ -326,7 +329,7 @@ def test_orders_modified_at_or_after_the_window_s_end_are_left_for_the_next_run(
             return await fetch(channel, SINCE, until), await fetch(channel, until, UNTIL)
 
     first, second = run(go())
-    assert [o.id for o in first] == [str(inside)]
+    assert [o.id for o in first] == [str(inside), str(at_end), str(later)]
     assert [o.id for o in second] == [str(at_end), str(later)]
 
 
@@ -399,15 +402,21 @@ def test_a_write_the_shop_ignored_is_failed(woo: FakeWoo) -> None:
 
 
 def test_a_quantity_of_the_wrong_type_is_named_by_its_path(woo: FakeWoo) -> None:
+    # Issue 12: the order is unreadable on its own (named by its path); the others still come.
     oid = woo.add_order([("TEE-M", 1), ("MUG", 2)], modified=at(1))
+    fine = woo.add_order([("TEE-M", 1)], modified=at(2))
     woo.orders[oid]["line_items"][1]["quantity"] = "2"
 
-    async def go() -> None:
+    async def go() -> tuple[list[Order], list[ReadProblem]]:
         async with woo_channel(woo) as channel:
-            await fetch(channel)
+            return await fetch(channel), channel.read_problems()
 
-    with pytest.raises(ChannelResponseError) as caught:
-        run(go())
-    assert caught.value.message == (
-        '/wp-json/wc/v3/orders: orders[0].line_items[1].quantity: expected an integer, got "2"'
+    orders, problems = run(go())
+    assert [o.id for o in orders] == [str(fine)]
+    [problem] = problems
+    assert (problem.order_id, problem.field, problem.value) == (
+        str(oid),
+        "orders[0].line_items[1].quantity",
+        '"2"',
     )
+    assert problem.message == 'orders[0].line_items[1].quantity: expected an integer, got "2"'

@@ -128,6 +128,8 @@ class FakeLazada(LazadaShop, FakeApp):
         self.refreshes = 0
         self.seller = {"name": "Toko Fake", "seller_id": 1000123, "short_code": "ID1XYZ"}
         self.legacy_shapes = False  # numbers for ids, "YYYY-MM-DD HH:MM:SS +0700" times
+        # Offsets a caching proxy answers with the previous page's orders (issue 12).
+        self.stale_offsets: set[int] = set()
         self.atomic_failures = False  # a failed SKU fails the whole stock update
         # Stock updates applied whose answer is nonetheless "1000 Internal Application Error"
         # (updatesellablequantity.json lists it): the caller cannot know what was applied.
@@ -381,7 +383,8 @@ class FakeLazada(LazadaShop, FakeApp):
             reverse=params.get("sort_direction", "DESC") == "DESC",
         )
         page = []
-        for order in chosen[offset : offset + limit]:
+        shown = offset - limit if offset in self.stale_offsets and offset >= limit else offset
+        for order in chosen[shown : shown + limit]:
             entry = {k: v for k, v in order.items() if k != "items"}
             entry["statuses"] = sorted({row["status"] for row in order["items"]})
             if self.legacy_shapes:

@@ -95,6 +95,8 @@ class FakeShopee(OrderApis, FakeApp):
     ) -> None:
         super().__init__(latency=latency)
         self.clock = clock
+        # get_order_list cursors a caching proxy answers with the previous page (issue 12).
+        self.stale_cursors: set[str] = set()
         self.rate = rate
         self.daily_cap = daily_cap
         self.location_id = location_id  # set: a multi-warehouse seller

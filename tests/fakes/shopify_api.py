@@ -106,6 +106,10 @@ class FakeShopify(InventoryOps, FakeApp):
         self.spent = 0.0  # points actually charged (after refunds), for the benchmark's floor
         # Called with the operation name before it runs: a test "sells" or edits here.
         self.before: list[Any] = []
+        # A caching proxy: the next this-many order pages asked with a cursor are answered
+        # with the previous page's answer (issue 12's dropped pages).
+        self.repeat_order_pages = 0
+        self._last_orders: dict[str, Any] | None = None
         # Order id -> the updatedAt the search index still holds. Shopify's search filter
         # reads an index that can trail the order itself (research 1.2: an `updated_at`
         # window "returning incomplete data"; "treat windows as leaky"), so a search can
@@ -365,7 +369,12 @@ class FakeShopify(InventoryOps, FakeApp):
                 error["extensions"] = {"code": data["__code__"]}
             return Response(200, {"errors": [error]})
         self.bucket.available -= requested
-        actual = min(requested, max(1, objects(data)))
+        # A mutation costs Shopify's flat 10 points whatever it returns; a query is refunded
+        # down to the objects it actually returned.
+        if operation == "SetQuantities":
+            actual = requested
+        else:
+            actual = min(requested, max(1, objects(data)))
         self.bucket.available += requested - actual  # Shopify refunds the unused part
         self.spent += actual
         return Response(
@@ -449,6 +458,13 @@ class FakeShopify(InventoryOps, FakeApp):
         ]
 
     def _op_Orders(self, query: str, v: dict[str, Any]) -> dict[str, Any]:
+        if self.repeat_order_pages and v.get("after") and self._last_orders is not None:
+            self.repeat_order_pages -= 1
+            return self._last_orders
+        self._last_orders = self._orders_page(query, v)
+        return self._last_orders
+
+    def _orders_page(self, query: str, v: dict[str, Any]) -> dict[str, Any]:
         assert "sortKey: UPDATED_AT" in query, "omnisync must sort orders by UPDATED_AT"
         bounds = dict((op, value) for op, value in _SEARCH.findall(v["query"]))
         rows = sorted(self.orders.values(), key=lambda o: (o["updatedAt"], o["id"]))

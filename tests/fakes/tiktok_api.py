@@ -54,6 +54,8 @@ class FakeTikTok(InventoryWrites, FakeApp):
         clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__(latency=latency)
+        self.repeat_order_pages = 0  # later order pages answered with the previous page
+        self._last_orders: Response | None = None
         self.clock = clock  # the platform's clock (tests move it to fake a skewed machine)
         self.qps = qps
         self.calls: dict[str, deque[float]] = {}
@@ -481,6 +483,14 @@ class FakeTikTok(InventoryWrites, FakeApp):
         return Response(200, envelope({"inventory": inventory}))
 
     def _orders(self, request: Request) -> Response:
+        if self.repeat_order_pages and request.query.get("page_token") and self._last_orders:
+            # A caching proxy answers a later page with the one before (issue 12).
+            self.repeat_order_pages -= 1
+            return self._last_orders
+        self._last_orders = self._order_page(request)
+        return self._last_orders
+
+    def _order_page(self, request: Request) -> Response:
         body = request.json() or {}
         rows = list(self.orders.values())
         if "update_time_ge" in body:  # ge inclusive, lt exclusive (get-order-list.spec.json)

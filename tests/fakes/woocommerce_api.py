@@ -61,6 +61,9 @@ class FakeWoo(FakeApp):
         # wc_stock_amount(), and a plugin hooked there (decimal or capped stock) can keep
         # another number than the one sent. Identity in core.
         self.stock_amount: Callable[[int], int] = lambda quantity: quantity
+        # Page numbers a caching proxy or plugin answers with the previous page's rows (the
+        # headers still those of the page asked for): issue 12's dropped pages.
+        self.stale_pages: set[int] = set()
 
     # -- building state -----------------------------------------------------------------
 
@@ -320,7 +323,8 @@ class FakeWoo(FakeApp):
         page = int(request.query.get("page", 1))
         total = len(rows)
         pages = max(1, math.ceil(total / per_page))
-        chunk = rows[(page - 1) * per_page : page * per_page]
+        shown = page - 1 if page in self.stale_pages and page > 1 else page
+        chunk = rows[(shown - 1) * per_page : shown * per_page]
         if "_fields" in request.query:
             wanted = request.query["_fields"].split(",")
             chunk = [{k: row[k] for k in wanted if k in row} for row in chunk]

@@ -49,8 +49,10 @@ sale already counted. A bad `unit_price` is reported but the sale still counts. 
 are reported on every run until the file is fixed.
 
 Listings and the stock file. The channel's listings are the SKUs it sells: `skus` (SKUs and
-globs over the ledger's SKUs), else every SKU in the ledger. A listing's id and channel SKU
-are the SKU; its quantity is what `stock_file` says (0 when absent). A push rewrites the
+globs over the ledger's SKUs), else every SKU held at its `sell_from` locations (at its own
+`location` by default; a SKU no movement has touched yet is at `main`). A listing's id and
+channel SKU are the SKU; its quantity is what `stock_file` says (0 when absent), its target
+the available summed over `sell_from`. A push rewrites the
 whole file, `sku,quantity` for every listing, sorted, atomically (temp file in the same
 folder, fsync, rename). omnisync is that file's only writer, so compare-and-set is the file
 holding what was read: a value someone changed in between is a `conflict`. A `stock_file`

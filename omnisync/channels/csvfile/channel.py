@@ -176,7 +176,8 @@ class CsvChannel:
     # -- helpers ---------------------------------------------------------------------------
 
     def _skus_sold(self, stock: Mapping[str, int]) -> list[str]:
-        """The SKUs this till sells, sorted: `skus` (names and globs), else the ledger's.
+        """The SKUs this till sells, sorted: `skus` (names and globs), else the ledger's at
+        its `sell_from` locations (`ChannelContext.skus`).
 
         Outside a sync (no ledger at hand) the ledger's are what the stock file last held.
         """

@@ -31,7 +31,7 @@ class CsvSettings(ChannelSettings):
     # A time without an offset (or a date alone) in the sales files is local time here.
     timezone: str = "UTC"
     # The SKUs the till sells: a list of SKUs and globs (`"TEE-*"`), or one glob; default
-    # every SKU in the ledger.
+    # every SKU held at its `sell_from` locations (every SKU, in a one-location shop).
     skus: list[str] | str | None = None
 
     @field_validator("sales", "stock_file")

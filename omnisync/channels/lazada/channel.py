@@ -50,7 +50,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from xml.sax.saxutils import escape
 
-from omnisync.channels.base import ChannelContext
+from omnisync.channels.base import ChannelContext, ReadProblem
 from omnisync.channels.lazada import mapping
 from omnisync.channels.lazada.api import ACCESS, REFRESH, LazadaApi
 from omnisync.channels.lazada.settings import LazadaSettings
@@ -97,6 +97,7 @@ class LazadaChannel:
         self._slots = asyncio.Semaphore(PARALLEL)
         self._sku_by_id: dict[str, str] = {}  # SkuId -> SellerSku, from this run's listings
         self._request_types: dict[str, str] = {}  # reverse order id -> request_type
+        self._problems: list[ReadProblem] = []  # orders the last fetch could not read
 
     async def _limited(self, work: Awaitable[T]) -> T:
         # A coroutine does nothing until awaited, so it waits here for a slot.
@@ -171,23 +172,35 @@ class LazadaChannel:
     ) -> AsyncIterator[Order]:
         start = updated_since
         yielded: dict[str, datetime] = {}
+        self._problems = []
         while True:
             raws, full = await self._orders_window(start, updated_until)
             fresh: dict[str, Mapping[str, Any]] = {}
             last = start
             for raw in raws:
+                order_id = _order_id(raw)
                 try:
-                    order_id = str(raw["order_id"])
                     updated = mapping.parse_time(raw["updated_at"])
                 except (KeyError, TypeError, ValueError):
-                    shown = json.dumps(raw, default=str)[:200]
-                    raise ChannelResponseError(
-                        self.name,
-                        f"reading orders: expected an order with order_id and updated_at, "
-                        f"got {shown}",
-                    ) from None
+                    updated = None
+                if order_id is None or updated is None:
+                    # One garbled order fails itself (kept as unreadable), never the channel.
+                    field = "order_id" if order_id is None else "updated_at"
+                    value = json.dumps(raw.get(field), default=str)
+                    self._problems.append(
+                        ReadProblem(
+                            f"order {order_id}",
+                            f"orders.{field}: expected "
+                            f"{'an id' if order_id is None else 'a time'}, got {value}",
+                            order_id,
+                            f"orders.{field}",
+                            value,
+                        )
+                    )
+                    continue
                 last = max(last, updated)
-                if not updated_since <= updated < updated_until:
+                # No upper bound: an order dated after the window (a clock ahead) still counts.
+                if updated < updated_since:
                     continue
                 if yielded.get(order_id) == updated:
                     continue  # read again where two windows meet
@@ -241,7 +254,25 @@ class LazadaChannel:
             *(self._limited(page(offset)) for offset in range(ORDERS_PAGE, reach, ORDERS_PAGE))
         )
         raws = first + [order for _, orders in rest for order in orders]
+        self._check_complete(raws, reach)
         return raws, total > reach
+
+    def _check_complete(self, raws: list[Mapping[str, Any]], reach: int) -> None:
+        """Fewer orders than Lazada's `countTotal` promised, or one twice (a cache answering
+        another page), is a window not read completely: the channel fails this run rather
+        than move its cursor past orders never seen."""
+        ids = [_order_id(raw) for raw in raws]
+        known = [order_id for order_id in ids if order_id is not None]
+        if len(raws) < reach or len(set(known)) < len(known):
+            raise ChannelResponseError(
+                self.name,
+                f"reading orders: read {len(set(known))} distinct of the {reach} orders Lazada "
+                f"counts (countTotal); not read completely, tried again next run",
+            )
+
+    def read_problems(self) -> list[ReadProblem]:
+        """Orders the last fetch could not read (ReportsReadProblems)."""
+        return list(self._problems)
 
     async def _with_items(self, raws: Mapping[str, Mapping[str, Any]]) -> list[Order]:
         """The orders with their items, read 50 orders a call."""
@@ -504,3 +535,11 @@ def _reasons(body: Mapping[str, Any], writes: Sequence[QuantityChange]) -> dict[
             f"{overall} ({reason})" if reason else f"{overall}; not applied"
         )
     return reasons
+
+
+def _order_id(raw: Mapping[str, Any]) -> str | None:
+    """An order's id as text, None when it has none (null would be filed as "None")."""
+    value = raw.get("order_id") if isinstance(raw, Mapping) else None
+    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).strip():
+        return None
+    return str(value).strip()

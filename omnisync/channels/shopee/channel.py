@@ -35,7 +35,7 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from omnisync.channels.base import ChannelConfig, ChannelContext, ChannelType
+from omnisync.channels.base import ChannelConfig, ChannelContext, ChannelType, ReadProblem
 from omnisync.channels.shopee.auth import ShopeeAuthorizer
 from omnisync.channels.shopee.client import ShopeeClient
 from omnisync.channels.shopee.mapping import (
@@ -221,6 +221,10 @@ class ShopeeChannel:
     ) -> AsyncIterator[Order]:
         # Lines without a SKU are matched through the listings read this run.
         return self._orders.read(updated_since, updated_until, self._skus_by_id)
+
+    def read_problems(self) -> list[ReadProblem]:
+        """Orders the last fetch could not read (ReportsReadProblems)."""
+        return list(self._orders.problems)
 
     # -- push ------------------------------------------------------------------------------
 

@@ -22,14 +22,19 @@ v2.order.get_order_detail.json, v2.returns.get_return_list.json.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pydantic import ValidationError
+
+from omnisync.channels.base import ReadProblem
 from omnisync.channels.shopee.mapping import RETURN_DONE, ReturnRecord, map_order, parse_return
 from omnisync.errors import ChannelResponseError
 from omnisync.models import Order
+from omnisync.payload import payload_path, validation_message
 
 PAGE = 100  # get_order_list, get_return_list (and get_item_list): page_size ≤ 100
 DETAIL_BATCH = 50  # get_order_detail order_sn_list [1, 50] (and get_item_base_info ≤ 50)
@@ -63,10 +68,12 @@ class OrderReader:
     def __init__(self, name: str, get: Getter) -> None:
         self.name = name
         self._get = get
+        self.problems: list[ReadProblem] = []  # orders the last read could not map
 
     async def read(
         self, since: datetime, until: datetime, skus_by_id: Mapping[str, str]
     ) -> AsyncIterator[Order]:
+        self.problems = []
         spans = windows(since, until)
         listed, returned = await asyncio.gather(
             asyncio.gather(*(self._order_sns(span) for span in spans)),
@@ -79,17 +86,17 @@ class OrderReader:
         low, high = since.timestamp(), until.timestamp()
         await self._older_returns(details, by_order, until)
         for raw in details:
-            order_sn = str(raw.get("order_sn"))
-            returns = list(by_order.get(order_sn, {}).values())
+            sn = raw.get("order_sn")
+            order_sn = str(sn).strip() if isinstance(sn, str | int) and str(sn).strip() else None
+            returns = list(by_order.get(order_sn or "", {}).values())
             try:
-                in_window = low <= int(raw["update_time"]) < high
+                # No upper bound: an order dated after the window (a clock ahead) still counts.
+                in_window = low <= int(raw["update_time"])
                 order = map_order(raw, returns, skus_by_id=skus_by_id, channel=self.name)
-            except (KeyError, TypeError, ValueError):
-                raise ChannelResponseError(
-                    self.name,
-                    f"get_order_detail: order {order_sn} lacks order_status, create_time, "
-                    f"update_time or item_list",
-                ) from None
+            except (KeyError, TypeError, ValueError) as exc:
+                # One garbled order fails itself (kept as unreadable), never the channel.
+                self.problems.append(_unreadable(order_sn, raw, exc))
+                continue
             if in_window or any(
                 r.status in RETURN_DONE and low <= r.update_time < high for r in returns
             ):
@@ -147,9 +154,18 @@ class OrderReader:
                 },
                 "reading the order list",
             )
-            found += [str(order["order_sn"]) for order in page.get("order_list") or ()]
-            cursor = str(page.get("next_cursor") or "")
-            if not page.get("more") or not cursor:
+            sns = [str(order["order_sn"]) for order in page.get("order_list") or ()]
+            asked, cursor = cursor, str(page.get("next_cursor") or "")
+            # A page that repeats orders, or says `more` without a new cursor to get them, is
+            # a list not read completely: the channel fails this run, its cursor stays.
+            if set(sns) & set(found) or (page.get("more") and cursor in ("", asked)):
+                raise ChannelResponseError(
+                    self.name,
+                    "get_order_list: a page repeats orders or says more follow without a new "
+                    "next_cursor; not read completely, tried again next run",
+                )
+            found += sns
+            if not page.get("more"):
                 return found
 
     async def _returns(self, span: tuple[int, int], field: str) -> list[ReturnRecord]:
@@ -194,3 +210,16 @@ class OrderReader:
 def _index(by_order: Returns, records: Iterable[ReturnRecord]) -> None:
     for record in records:
         by_order[record.order_sn][record.return_sn] = record
+
+
+def _unreadable(order_sn: str | None, raw: Any, exc: Exception) -> ReadProblem:
+    """The problem for an order of get_order_detail that does not map, named by its field."""
+    if isinstance(exc, ValidationError):
+        error = exc.errors(include_url=False)[0]
+        field = payload_path(["order_list[]", *error["loc"]])
+        message = validation_message(exc, root="order_list[]")
+        value = json.dumps(error.get("input"), default=str)[:80]
+    else:
+        field, value = "order_list[]", ""
+        message = "order_list[]: lacks order_status, create_time, update_time or item_list"
+    return ReadProblem(f"order {order_sn}", message, order_sn, field, value)

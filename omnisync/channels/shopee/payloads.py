@@ -13,6 +13,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
+from omnisync.payload import Quantity as Units
+
 
 def _text(value: Any) -> Any:
     return "" if value is None else value
@@ -83,10 +85,10 @@ class OrderItem(Payload):
     model_id: Count = 0
     item_sku: Text = ""
     model_sku: Text = ""
-    model_quantity_purchased: int
+    model_quantity_purchased: Units
     order_item_id: Count = 0
     line_item_id: Count = 0
-    cancelled_qty: Count = 0
+    cancelled_qty: Annotated[Units, BeforeValidator(_number)] = 0
     model_original_price: Decimal | None = None
     model_discounted_price: Decimal | None = None
 

@@ -32,6 +32,7 @@ from omnisync.channels.base import ChannelSettings, SecretStr
 from omnisync.channels.tokens import StoredTokens
 from omnisync.errors import ChannelAuthError, ChannelError
 from omnisync.httpclient import ChannelHttp
+from omnisync.locations import LOCATION_NAME
 from omnisync.payload import Payload
 
 DEFAULT_API_VERSION = "2026-10"
@@ -49,12 +50,25 @@ NEEDED_SCOPES: dict[str, str] = {
 _SCOPE_IN_MESSAGE = re.compile(r"Required access:\s*`?((?:read|write)_\w+)")
 
 
+def _location_gid(value: Any) -> str:
+    """A Shopify location as its GID, from the GID or its number."""
+    text = str(value).strip() if isinstance(value, int | str) else ""
+    if text.isdigit():
+        return f"gid://shopify/Location/{text}"
+    if re.fullmatch(r"gid://shopify/Location/\d+", text):
+        return text
+    raise ValueError("expected a location GID (gid://shopify/Location/123) or its number")
+
+
 class ShopifySettings(ChannelSettings):
     store: str
     token: SecretStr | None = None
     client_id: str | None = None
     client_secret: SecretStr | None = None
-    location: str
+    # One Shopify location (its stock is the channel's `location`, `main` by default), or
+    # `locations`: several, each mapped to a ledger location; exactly one of the two.
+    location: str | None = None
+    locations: dict[str, str] | None = None
     api_version: str = DEFAULT_API_VERSION
 
     @field_validator("store")
@@ -68,12 +82,48 @@ class ShopifySettings(ChannelSettings):
     @field_validator("location", mode="before")
     @classmethod
     def _location(cls, value: Any) -> str:
-        text = str(value).strip() if isinstance(value, int | str) else ""
-        if text.isdigit():
-            return f"gid://shopify/Location/{text}"
-        if re.fullmatch(r"gid://shopify/Location/\d+", text):
-            return text
-        raise ValueError("expected a location GID (gid://shopify/Location/123) or its number")
+        return _location_gid(value)
+
+    @field_validator("locations", mode="before")
+    @classmethod
+    def _locations(cls, value: Any) -> dict[str, str]:
+        if not isinstance(value, dict) or not value:
+            raise ValueError(
+                "expected a table of Shopify locations to ledger locations, like "
+                '{ "gid://shopify/Location/1" = "main" }'
+            )
+        mapped: dict[str, str] = {}
+        for gid, place in value.items():
+            key = _location_gid(gid)
+            if key in mapped:
+                raise ValueError(f"location {gid!r} is given twice")
+            if not isinstance(place, str) or not LOCATION_NAME.match(place):
+                raise ValueError(
+                    f"location {gid!r}: expected a ledger location name, got {place!r}"
+                )
+            mapped[key] = place
+        return mapped
+
+    @model_validator(mode="after")
+    def _one_location_key(self) -> ShopifySettings:
+        from omnisync.config.tables import said  # see _one_credential: never echo the table
+
+        if (self.location is None) == (self.locations is None):
+            raise said(
+                "expected either location (one Shopify location) or locations (Shopify "
+                "locations mapped to ledger locations), not both"
+                if self.location is not None
+                else "missing key 'location' (or 'locations', Shopify locations mapped to "
+                "ledger locations)"
+            )
+        return self
+
+    def ledger_locations(self) -> dict[str, str]:
+        return dict(self.locations or {})
+
+    def shopify_locations(self) -> list[str]:
+        """The Shopify location GIDs omnisync reads and writes, the first one first."""
+        return list(self.locations) if self.locations else [self.location or ""]
 
     @field_validator("api_version")
     @classmethod

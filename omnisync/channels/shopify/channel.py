@@ -38,7 +38,13 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import ValidationError
 
-from omnisync.channels.base import ChannelConfig, ChannelContext, ChannelType, TokenStore
+from omnisync.channels.base import (
+    ChannelConfig,
+    ChannelContext,
+    ChannelType,
+    ReadProblem,
+    TokenStore,
+)
 from omnisync.channels.shopify import queries as q
 from omnisync.channels.shopify.auth import (
     AccessToken,
@@ -56,18 +62,19 @@ from omnisync.channels.shopify.payloads import (
     OrderLinesData,
     OrderNode,
     OrderRefundsData,
+    Orders,
     OrdersData,
     PageInfo,
     Refund,
     available,
 )
 from omnisync.channels.shopify.probe import probe
-from omnisync.channels.shopify.push import ShopifyPush
+from omnisync.channels.shopify.push import ShopifyPush, listing_id
 from omnisync.channels.tokens import StoredTokens
 from omnisync.errors import ChannelAuthError, ChannelResponseError
 from omnisync.httpclient import Budget, ChannelHttp, CostBucket, Kind, RetryPolicy, Verdict, snippet
 from omnisync.models import ChannelProbe, Listing, Order
-from omnisync.payload import Payload, parse
+from omnisync.payload import Payload, parse, parse_each
 from omnisync.timeparse import utcnow
 
 log = logging.getLogger("omnisync.channels.shopify")
@@ -110,7 +117,12 @@ class ShopifyChannel(ShopifyPush):
     ) -> None:
         self.name = name
         self.settings = settings
-        self.location = settings.location
+        # Several locations (`locations`): each listing is an item at one of them, and each
+        # order line is placed at the location that fulfils it (mapping.py).
+        self.locations = settings.shopify_locations()
+        self.location = self.locations[0]
+        self.several = len(self.locations) > 1
+        self._problems: list[ReadProblem] = []  # orders the last fetch could not read
         root = base_url or f"https://{settings.store}"
         self.url = f"{root}/admin/api/{settings.api_version}/graphql.json"
         self.budget = budget or Budget(name, timeout)
@@ -281,6 +293,12 @@ class ShopifyChannel(ShopifyPush):
     # -- listings --------------------------------------------------------------------------
 
     async def list_listings(self) -> list[Listing]:
+        listings: list[Listing] = []
+        for location in self.locations:
+            listings += await self._listings_at(location)
+        return listings
+
+    async def _listings_at(self, location: str) -> list[Listing]:
         # The location's inventory levels are exactly the items that can be written there
         # (others answer ITEM_NOT_STOCKED_AT_LOCATION), one level per variant.
         listings: list[Listing] = []
@@ -289,16 +307,17 @@ class ShopifyChannel(ShopifyPush):
         while True:
             data = await self._graphql(
                 q.LISTINGS_QUERY,
-                {"first": q.LISTING_PAGE, "after": after, "location": self.location},
+                {"first": q.LISTING_PAGE, "after": after, "location": location},
                 ListingsData,
                 cost=q.LISTINGS_COST,
                 context="reading inventory levels",
             )
             if data.location is None:
+                key = "locations" if self.several else "location"
                 raise ChannelResponseError(
                     self.name,
-                    f"location {self.location} not found: check [channels.{self.name}] "
-                    f"location (run `omnisync check`)",
+                    f"location {location} not found: check [channels.{self.name}] "
+                    f"{key} (run `omnisync check`)",
                 )
             levels = data.location.inventoryLevels
             for index, level in enumerate(levels.nodes):
@@ -314,9 +333,10 @@ class ShopifyChannel(ShopifyPush):
                     )
                 listings.append(
                     Listing(
-                        id=level.item.id,
+                        id=listing_id(level.item.id, location) if self.several else level.item.id,
                         channel_sku=(level.item.sku or "").strip(),
                         quantity=quantity,
+                        location=location if self.several else None,
                     )
                 )
             if not levels.pageInfo.hasNextPage:
@@ -335,6 +355,8 @@ class ShopifyChannel(ShopifyPush):
         # while we page leaves this window (the next run's window holds it) and shifts nothing.
         start = updated_since
         after: str | None = None
+        in_search: set[str] = set()  # order ids this search (not a restarted one) has shown
+        self._problems = []
         served = 0  # objects paged through in this search (Shopify stops at 25,000)
         seen: set[str] = set()
         while True:
@@ -369,19 +391,51 @@ class ShopifyChannel(ShopifyPush):
                 continue
             if requested:
                 self.order_page = self._resized(first, requested, fallback=first)
-            served += len(data.orders.nodes)
-            for node in data.orders.nodes:
+            page = data.orders
+            self._check_page(page, after, in_search if after is not None else set())
+            if after is None:
+                in_search = set()
+            served += len(page.nodes)
+            nodes, rejected = parse_each(OrderNode, page.nodes, root="data.orders.nodes")
+            self._problems += [
+                ReadProblem(f"order {bad.item_id}", bad.message, bad.item_id, bad.field, bad.value)
+                for bad in rejected
+            ]
+            in_search.update(_node_ids(page.nodes))
+            for node in nodes:
                 self._last_updated = max(self._last_updated, node.updatedAt)
                 if node.id in seen:
                     continue
                 seen.add(node.id)
                 order = await self._order(node)
-                # The search filter is the channel's; the contract's window is ours to keep.
-                if updated_since <= order.updated_at < updated_until:
+                # The search's lower bound is in whole seconds; the window's start is ours to
+                # keep. Its end is not applied: an order dated after it still counts.
+                if updated_since <= order.updated_at:
                     yield order
-            if not data.orders.pageInfo.hasNextPage:
+            if not page.pageInfo.hasNextPage:
                 return
-            after = self._cursor(data.orders.pageInfo, "data.orders")
+            after = self._cursor(page.pageInfo, "data.orders")
+
+    def _check_page(self, page: Orders, after: str | None, in_search: set[str]) -> None:
+        """A page that cannot be the next one of this search fails the read: the cursor must
+        not move past orders never seen (a proxy answering an earlier page again)."""
+        problem = ""
+        if after is not None and page.pageInfo.endCursor == after:
+            problem = "ends at the cursor it was asked to start after"
+        elif page.pageInfo.hasNextPage and not page.nodes:
+            problem = "is empty but says more pages follow"
+        elif in_search.intersection(_node_ids(page.nodes)):
+            problem = "repeats orders of an earlier page"
+        if problem:
+            raise ChannelResponseError(
+                self.name,
+                f"reading orders: a page {problem} (a cache answering an earlier page?); "
+                f"not read completely, tried again next run",
+            )
+
+    def read_problems(self) -> list[ReadProblem]:
+        """Orders the last fetch could not read (ReportsReadProblems)."""
+        return list(self._problems)
 
     @staticmethod
     def _resized(first: int, requested: float | None, *, fallback: int) -> int:
@@ -400,12 +454,23 @@ class ShopifyChannel(ShopifyPush):
             refund.refundLineItems.pageInfo.hasNextPage for refund in refunds
         ):
             refunds = await self._all_refunds(node.id)
+        if self.several:
+            return map_order(node, lines, refunds, locations=self.locations)
         return map_order(node, lines, refunds, location=self.location)
 
     async def _more_lines(self, order_id: str, first: LineItems) -> list[LineItem]:
         lines: list[LineItem] = []
         after = self._cursor(first.pageInfo, f"order {order_id} lineItems")
         while True:
+            if len(lines) >= q.MAX_ORDER_LINES:
+                raise ChannelResponseError(
+                    self.name, f"order {order_id} has more than {q.MAX_ORDER_LINES:,} lines"
+                )
+            # Each page of one order's own lines gets its own time, what the cost bucket needs
+            # to pay for it: on the Standard plan a 10,000-line order alone takes longer than
+            # a run's budget, and would fail the channel on every run while in the window.
+            if self.bucket.rate:
+                self.budget.extend(q.FOLLOW_LINES_COST / self.bucket.rate)
             data = await self._graphql(
                 q.ORDER_LINES_QUERY,
                 {"id": order_id, "after": after, "lines": q.FOLLOW_LINES},
@@ -447,6 +512,11 @@ class ShopifyChannel(ShopifyPush):
 
     async def aclose(self) -> None:
         await self.http.aclose()
+
+
+def _node_ids(nodes: list[Any]) -> list[str]:
+    """The ids of a page's raw order nodes, those that have one."""
+    return [n["id"] for n in nodes if isinstance(n, dict) and isinstance(n.get("id"), str)]
 
 
 def _open(config: ChannelConfig, context: ChannelContext) -> ShopifyChannel:

@@ -38,6 +38,7 @@ a unit that is committed and one that has left count the same.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -87,16 +88,28 @@ def map_order(
     refunds: list[Refund],
     *,
     location: str | None = None,
+    locations: Sequence[str] = (),
 ) -> Order:
     """One Shopify order, with all its lines and refunds, as an omnisync Order.
 
     `location` is the configured location: an order that Shopify places at other locations
-    only changes nothing here (None: every order counts).
+    only changes nothing here (None: every order counts). `locations`, for a shop whose
+    several locations map to ledger locations: every line is placed (`OrderLine.location`)
+    at the first of them the order is sold or fulfilled at, or at the first of them while
+    Shopify places it nowhere yet; an order placed only at locations not listed changes
+    nothing here. (A split fulfilment is placed whole at one location: Shopify's order-level
+    fulfillments do not say which line left from where.)
     """
     financial = node.displayFinancialStatus or ""
     fulfilment = node.displayFulfillmentStatus or ""
     places = order_location(node)
-    elsewhere = location is not None and bool(places) and location not in places
+    placed: str | None = None
+    if locations:
+        placed = next((place for place in locations if place in places), None)
+        elsewhere = bool(places) and placed is None
+        placed = placed or locations[0]
+    else:
+        elsewhere = location is not None and bool(places) and location not in places
     # Only cancelledAt cancels: EXPIRED / VOIDED describe the payment, not the order.
     cancelled = node.cancelledAt is not None or elsewhere
     closed = node.closedAt is not None
@@ -165,9 +178,15 @@ def map_order(
         status = base
     # Lines that match the order's status carry no override.
     lines_out = tuple(
-        OrderLine(li.id, li.channel_sku, li.quantity, None, li.unit_price, li.currency)
-        if li.status == status
-        else li
+        OrderLine(
+            li.id,
+            li.channel_sku,
+            li.quantity,
+            None if li.status == status else li.status,
+            li.unit_price,
+            li.currency,
+            placed,
+        )
         for li in out
     )
     return Order(

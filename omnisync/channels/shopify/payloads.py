@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from omnisync.payload import Id, Money, Payload, UtcTime
+from omnisync.payload import Quantity as Units
 
 # -- the envelope ---------------------------------------------------------------------------
 
@@ -57,9 +60,9 @@ class PriceSet(Payload):
 class LineItem(Payload):
     id: Id
     sku: str | None = None
-    quantity: int
-    currentQuantity: int
-    unfulfilledQuantity: int
+    quantity: Units
+    currentQuantity: Units
+    unfulfilledQuantity: Units
     originalUnitPriceSet: PriceSet | None = None
 
 
@@ -73,7 +76,7 @@ class LineRef(Payload):
 
 
 class RefundLineItem(Payload):
-    quantity: int
+    quantity: Units
     restockType: str | None = None  # RETURN, NO_RESTOCK, CANCEL, LEGACY_RESTOCK
     restocked: bool | None = None  # whether the units really went back to stock
     lineItem: LineRef | None = None
@@ -113,7 +116,8 @@ class OrderNode(Payload):
 
 class Orders(Payload):
     pageInfo: PageInfo
-    nodes: list[OrderNode]
+    # Each read as an OrderNode on its own: one order Shopify garbled must not stop the others.
+    nodes: list[Any]
 
 
 class OrdersData(Payload):

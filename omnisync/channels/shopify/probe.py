@@ -30,10 +30,11 @@ async def probe(channel: ShopifyChannel) -> ChannelProbe:
         kind = "app credentials" if channel.token.granted else "token"
         messages.append(f"{kind} accepted by {settings.store} ({shop}), API {settings.api_version}")
         ok = True
-        if "read_locations" in granted(scopes):
+        key = "locations" if channel.several else "location"
+        for location in channel.locations if "read_locations" in granted(scopes) else ():
             where = await channel._graphql(
                 q.PROBE_LOCATION_QUERY,
-                {"location": channel.location},
+                {"location": location},
                 ProbeLocationData,
                 cost=q.PROBE_COST,
                 context="checking the location",
@@ -41,12 +42,14 @@ async def probe(channel: ShopifyChannel) -> ChannelProbe:
             if where.location is None:
                 ok = False
                 messages.append(
-                    f"location {channel.location} not found: check [channels.{name}] location "
+                    f"location {location} not found: check [channels.{name}] {key} "
                     f"(Shopify admin → Settings → Locations; the number at the end of its URL)"
                 )
             else:
                 active = "" if where.location.isActive else " (inactive)"
-                messages.append(f"location {where.location.name}{active}")
+                mapped = settings.ledger_locations().get(location)
+                to = f" → ledger location {mapped}" if mapped else ""
+                messages.append(f"location {where.location.name}{active}{to}")
     except ChannelError as exc:
         return ChannelProbe(ok=False, messages=(*messages, exc.message))
     missing = missing_scopes(scopes)

@@ -26,6 +26,18 @@ P = TypeVar("P", bound=Payload)
 STALE_CODES = {"CHANGE_FROM_QUANTITY_STALE", "COMPARE_QUANTITY_STALE"}
 
 
+def listing_id(item: str, location: str) -> str:
+    """A listing of a shop with several locations: the inventory item at one of them (an
+    item GID holds no `@`). A shop with one location keeps the item GID alone."""
+    return f"{item}@{location}"
+
+
+def item_at(listing: str, default: str) -> tuple[str, str]:
+    """The inventory item and location of a listing id (`default`: the one location)."""
+    item, _, location = listing.partition("@")
+    return item, location or default
+
+
 class _Query(Protocol):
     async def __call__(
         self, query: str, variables: dict[str, Any], model: type[P], *, cost: int, context: str
@@ -82,12 +94,13 @@ class ShopifyPush:
                 "referenceDocumentUri": f"gid://omnisync/SyncRun/{run_id}",
                 "quantities": [
                     {
-                        "inventoryItemId": change.listing_id,
-                        "locationId": self.location,
+                        "inventoryItemId": item,
+                        "locationId": location,
                         "quantity": change.target,
                         self.cas_field: change.expected,
                     }
                     for change in pending
+                    for item, location in [item_at(change.listing_id, self.location)]
                 ],
             },
         }
@@ -152,20 +165,25 @@ class ShopifyPush:
     async def _current(self, changes: Sequence[QuantityChange]) -> dict[str, int]:
         """The `available` quantity Shopify shows now for each listing."""
         current: dict[str, int] = {}
-        ids = [change.listing_id for change in changes]
-        for start in range(0, len(ids), q.LEVELS_PAGE):
-            batch = ids[start : start + q.LEVELS_PAGE]
-            data = await self._graphql(
-                q.LEVELS_QUERY,
-                {"ids": batch, "location": self.location},
-                LevelsData,
-                cost=q.levels_cost(len(batch)),
-                context="re-reading quantities",
-            )
-            for node in data.nodes:
-                if node is None or node.id is None or node.inventoryLevel is None:
-                    continue
-                quantity = available(node.inventoryLevel.quantities)
-                if quantity is not None:
-                    current[node.id] = quantity
+        at: dict[str, dict[str, str]] = {}  # location -> item -> listing id
+        for change in changes:
+            item, location = item_at(change.listing_id, self.location)
+            at.setdefault(location, {})[item] = change.listing_id
+        for location, items in at.items():
+            ids = list(items)
+            for start in range(0, len(ids), q.LEVELS_PAGE):
+                batch = ids[start : start + q.LEVELS_PAGE]
+                data = await self._graphql(
+                    q.LEVELS_QUERY,
+                    {"ids": batch, "location": location},
+                    LevelsData,
+                    cost=q.levels_cost(len(batch)),
+                    context="re-reading quantities",
+                )
+                for node in data.nodes:
+                    if node is None or node.id is None or node.inventoryLevel is None:
+                        continue
+                    quantity = available(node.inventoryLevel.quantities)
+                    if quantity is not None and node.id in items:
+                        current[items[node.id]] = quantity
         return current

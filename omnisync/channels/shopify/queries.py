@@ -47,6 +47,9 @@ ORDERS_COST = 2 + ORDER_PAGE * order_node_cost(ORDER_LINES, ORDER_REFUNDS, ORDER
 # Follow-ups for one big order: `order` 1 + lineItems 2 + 250 × 3 = 753.
 FOLLOW_LINES = 250
 FOLLOW_LINES_COST = 1 + 2 + FOLLOW_LINES * 3
+# Lines of one order read at most (each follow-up page gets its own time, see _more_lines):
+# far beyond any real order, so a corrupted one cannot keep a run going for hours.
+MAX_ORDER_LINES = 50_000
 # order 1 + refunds 2 + 10 × (1 + 2 + 45 × 2) = 933.
 FOLLOW_REFUNDS, FOLLOW_REFUND_LINES = 10, 45
 FOLLOW_REFUNDS_COST = 1 + 2 + FOLLOW_REFUNDS * (1 + 2 + FOLLOW_REFUND_LINES * 2)

@@ -49,7 +49,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from omnisync.channels.base import ChannelConfig, ChannelContext, TokenStore
+from omnisync.channels.base import ChannelConfig, ChannelContext, ReadProblem, TokenStore
 from omnisync.channels.tiktok import payloads
 from omnisync.channels.tiktok.auth import stored_tokens
 from omnisync.channels.tiktok.client import TikTokApi
@@ -69,10 +69,12 @@ from omnisync.channels.tokens import StoredTokens
 from omnisync.errors import (
     ChannelAuthError,
     ChannelError,
+    ChannelResponseError,
     ChannelUnavailableError,
 )
 from omnisync.httpclient import Budget, RetryPolicy
 from omnisync.models import ChannelProbe, Listing, Order, PushResult, QuantityChange
+from omnisync.payload import parse_each
 from omnisync.timeparse import utcnow
 
 log = logging.getLogger(__name__)
@@ -136,6 +138,7 @@ class TikTokChannel:
         # What this run read: seller SKU by (product, sku) id for order lines without one.
         self.sku_by_ids: dict[tuple[str, str], str] = {}
         self._slots = asyncio.Semaphore(CONCURRENCY)
+        self._problems: list[ReadProblem] = []  # orders the last fetch could not read
 
     @property
     def requests(self) -> int:
@@ -192,7 +195,14 @@ class TikTokChannel:
                 query["page_token"] = token
             data = await self.api.call("POST", path, model, query=query, body=body, context=context)
             yield data
-            token = data.next_page_token or ""
+            asked, token = token, data.next_page_token or ""
+            if token and token == asked:
+                # The same page again: following it would loop or skip what comes after.
+                raise ChannelResponseError(
+                    self.name,
+                    f"{context}: the next page token is the one just asked; not read "
+                    f"completely, tried again next run",
+                )
             if not token:
                 return
 
@@ -212,19 +222,29 @@ class TikTokChannel:
             {**window, "return_types": ["RETURN_AND_REFUND"]}, returned, returned_at
         )
         seen: set[str] = set()
+        self._problems = []
         async for data in self._pages(
             ORDERS_PATH, window, ORDER_PAGE, payloads.Orders, context="reading orders", sort=True
         ):
-            orders = data.orders
+            orders = self._readable(data.orders)
             shipped = [raw.id for raw in orders if raw.status in SHIPPED_STATUSES]
             for start in range(0, len(shipped), RETURN_PAGE):
                 ids = shipped[start : start + RETURN_PAGE]
                 body = {"order_ids": ids, "return_types": ["RETURN_AND_REFUND"]}
                 await self._returns(body, returned, returned_at)
+            repeated = seen.intersection(raw.id for raw in orders)
+            if repeated:
+                # A page answered again in place of the next (a cache): orders were skipped.
+                raise ChannelResponseError(
+                    self.name,
+                    f"reading orders: a page repeats {len(repeated)} order(s) already read; "
+                    f"not read completely, tried again next run",
+                )
             for raw in orders:
                 order = self._order(raw, returned, returned_at)
                 seen.add(order.id)
-                if updated_since <= order.updated_at < updated_until:
+                # No upper bound: an order dated after the window (a clock ahead) still counts.
+                if updated_since <= order.updated_at:
                     yield order
         # Orders whose return changed in the window while the order itself did not.
         missing = [order_id for order_id in returned_at if order_id not in seen]
@@ -237,10 +257,23 @@ class TikTokChannel:
                 query={"ids": ",".join(ids)},  # comma-separated (get-order-detail's example)
                 context="reading orders",
             )
-            for raw in detail.orders:
+            for raw in self._readable(detail.orders):
                 order = self._order(raw, returned, returned_at)
-                if updated_since <= order.updated_at < updated_until:
+                if updated_since <= order.updated_at:
                     yield order
+
+    def _readable(self, raws: list[Any]) -> list[payloads.Order]:
+        """The orders of a page that fit; each other one is kept as a read problem."""
+        orders, rejected = parse_each(payloads.Order, raws, root="orders")
+        self._problems += [
+            ReadProblem(f"order {bad.item_id}", bad.message, bad.item_id, bad.field, bad.value)
+            for bad in rejected
+        ]
+        return orders
+
+    def read_problems(self) -> list[ReadProblem]:
+        """Orders the last fetch could not read (ReportsReadProblems)."""
+        return list(self._problems)
 
     async def _returns(
         self, body: dict[str, Any], returned: set[str], returned_at: dict[str, datetime]

@@ -17,6 +17,7 @@ from typing import Annotated, Any, TypeVar
 from pydantic import BeforeValidator
 
 from omnisync.payload import Id, Money, Payload
+from omnisync.payload import Quantity as Units
 
 T = TypeVar("T")
 
@@ -39,6 +40,7 @@ class Page(Payload):
     """A search answer: `next_page_token` is empty (or absent) on the last page."""
 
     next_page_token: str | None = None
+    total_count: int | None = None  # how many the search holds, when TikTok says
 
 
 # -- authorisation ---------------------------------------------------------------------------
@@ -147,7 +149,7 @@ class BundlePart(Payload):
     sku_id: Id
     product_id: Id | None = None
     seller_sku: str | None = None
-    sku_count: int = 1
+    sku_count: Units = 1
 
 
 class LineItem(Payload):
@@ -172,7 +174,8 @@ class Order(Payload):
 
 
 class Orders(Page):
-    orders: Many[Order] = []
+    # Each read as an Order on its own: one order TikTok garbled must not stop the others.
+    orders: Many[Any] = []
 
 
 class ReturnLine(Payload):

@@ -49,6 +49,7 @@ from omnisync.channels.base import (
     ChannelContext,
     ChannelSettings,
     ChannelType,
+    ReadProblem,
     SecretStr,
 )
 from omnisync.channels.woocommerce.mapping import (
@@ -76,6 +77,7 @@ from omnisync.errors import (
 from omnisync.httpclient import Budget, RetryPolicy
 from omnisync.models import ChannelProbe, Listing, Order, PushResult, QuantityChange
 from omnisync.netloc import is_secure_url
+from omnisync.payload import parse_each
 from omnisync.timeparse import as_utc, utcnow
 
 log = logging.getLogger("omnisync.channels.woocommerce")
@@ -108,6 +110,14 @@ def _item_id(change: QuantityChange) -> str:
     return change.listing_id.rpartition("/")[2]
 
 
+def _shifted(text: str, offset: int) -> str:
+    """A path read within one page (`orders[3]…`) as its place in the whole walk."""
+    if not offset or not text.startswith("orders["):
+        return text
+    index, _, rest = text[len("orders[") :].partition("]")
+    return f"orders[{int(index) + offset}]{rest}" if index.isdigit() else text
+
+
 def _gmt(moment: datetime) -> str:
     """Woo's GMT form, without an offset: it is told `dates_are_gmt=true`."""
     return as_utc(moment).replace(tzinfo=None).isoformat(timespec="seconds")
@@ -136,6 +146,7 @@ class WooCommerceChannel:
         self.rest = WooRest(name, settings, root, budget=self.budget, client=client, policy=policy)
         self.http = self.rest.http
         self.skus: SkuIndex | None = None  # filled by list_listings
+        self._problems: list[ReadProblem] = []  # orders the last fetch could not read
         self._slots = asyncio.Semaphore(CONCURRENCY)
 
     # -- listings --------------------------------------------------------------------------
@@ -221,6 +232,7 @@ class WooCommerceChannel:
             # Lines are mapped to listings by product and variation id (mapping.py).
             await self.list_listings()
         seen: set[str] = set()
+        self._problems = []
         params: dict[str, str | int] = {
             "modified_after": _gmt(updated_since - timedelta(seconds=1)),  # Woo's is exclusive
             "dates_are_gmt": "true",
@@ -230,16 +242,35 @@ class WooCommerceChannel:
         # Woo's default `status=any` leaves out trashed orders, as omnisync wants: trashing is
         # cleanup and keeps the order's last effect (mapping.py).
         async for order in self._walk_orders(params, seen):
-            # No upper bound went to Woo (see the module docstring): it is applied here.
-            if updated_since <= order.updated_at < updated_until:
-                yield order
+            # Woo's `modified_after` is the window; no upper bound, none applied here either:
+            # an order dated after `updated_until` (a clock ahead of ours) still counts, and
+            # re-reading it next run is free (applying is idempotent).
+            yield order
+
+    def read_problems(self) -> list[ReadProblem]:
+        """Orders the last fetch could not read (ReportsReadProblems)."""
+        return list(self._problems)
 
     async def _walk_orders(
         self, params: dict[str, str | int], seen: set[str]
     ) -> AsyncIterator[Order]:
-        async for orders in self.rest.pages(
-            "/orders", params, WooOrder, root="orders", context="reading orders"
+        offset = 0  # index of the page's first order in the walk, for the field paths
+        async for _, rows in self.rest.raw_pages(
+            "/orders", params, root="orders", context="reading orders"
         ):
+            # Order by order: one the shop garbled is reported and the others go on.
+            orders, rejected = parse_each(WooOrder, rows, root="orders")
+            self._problems += [
+                ReadProblem(
+                    f"order {bad.item_id}",
+                    _shifted(bad.message, offset),
+                    bad.item_id,
+                    _shifted(bad.field, offset),
+                    bad.value,
+                )
+                for bad in rejected
+            ]
+            offset += len(rows)
             for raw in orders:
                 if raw.id in seen or raw.status in SKIPPED:
                     continue

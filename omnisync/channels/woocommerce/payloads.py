@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from omnisync.payload import Id, Money, Payload, UtcTime
+from omnisync.payload import Id, Money, Payload, Quantity, UtcTime
 
 # `manage_stock` is a boolean on products; a variation may say "parent" (its parent's stock).
 ManageStock = bool | Literal["parent"]
@@ -40,7 +40,7 @@ class LineItem(Payload):
     product_id: int = 0
     variation_id: int = 0  # 0: not a variation
     sku: str | None = None  # looked up live from the product (see mapping.py)
-    quantity: int
+    quantity: Quantity
     price: Money | None = None
     meta_data: list[Meta] = []
 

@@ -192,16 +192,57 @@ class WooRest:
         self, path: str, params: dict[str, str | int], item: type[P], *, root: str, context: str
     ) -> AsyncIterator[list[P]]:
         """Every page of a collection, following Woo's Link / X-WP-TotalPages headers."""
+        async for response, rows in self.raw_pages(path, params, root=root, context=context):
+            yield self.http.validate(response, list[item], rows, root=root)  # type: ignore[valid-type]
+
+    async def raw_pages(
+        self, path: str, params: dict[str, str | int], *, root: str, context: str
+    ) -> AsyncIterator[tuple[httpx.Response, list[Any]]]:
+        """Every page of a collection as a list of unread items, checked as a whole.
+
+        A page walk that did not see every item the shop holds is an error, never a short
+        read: a proxy or plugin answering page N with page N−1 repeats ids and leaves page N's
+        items unread, and a cursor moved past them would lose their sales for good. So ids
+        seen twice, and fewer ids than the shop's `X-WP-Total`, fail the walk (the channel
+        fails this run, nothing is moved, the next run reads it again).
+        """
         page = 1
+        seen: set[Any] = set()
+        read = 0  # items, with or without a readable id
+        promised = 0  # the most X-WP-Total said: an item leaving mid-walk shifts one unread
         while True:
             response = await self.send(
                 "GET", path, params=params | {"per_page": PAGE, "page": page}, context=context
             )
-            items = self.http.parse(response, list[item], root=root)  # type: ignore[valid-type]
-            yield items
-            if not items or not self._has_next(response, page):
-                return
+            body = self.http.json(response, "a JSON list")
+            rows = self.http.validate(response, list[Any], body, root=root)
+            ids = [
+                row["id"]
+                for row in rows
+                if isinstance(row, dict) and isinstance(row.get("id"), int | str)
+            ]
+            repeated = seen.intersection(ids)
+            if repeated or len(set(ids)) < len(ids):
+                raise ChannelResponseError(
+                    self.name,
+                    f"{context}: page {page} repeats {len(repeated) or 'its own'} item(s) "
+                    f"already read (a cache or plugin answering another page?); not read "
+                    f"completely, tried again next run",
+                )
+            seen.update(ids)
+            read += len(rows)
+            total = response.headers.get("X-WP-Total", "")
+            promised = max(promised, int(total) if total.isdigit() else 0)
+            yield response, rows
+            if not rows or not self._has_next(response, page):
+                break
             page += 1
+        if read < promised:
+            raise ChannelResponseError(
+                self.name,
+                f"{context}: read {read} of the {promised} items the shop says it holds "
+                f"(X-WP-Total); not read completely, tried again next run",
+            )
 
     @staticmethod
     def _has_next(response: httpx.Response, page: int) -> bool:
