@@ -112,6 +112,22 @@ def test_a_missing_ledger_is_an_error_for_a_reader_and_is_not_created(path: Path
     assert not path.exists()
 
 
+def test_a_ledger_from_an_older_omnisync_is_upgraded_even_by_a_reader(path: Path) -> None:
+    """`omnisync stock` right after upgrading omnisync works: the reader migrates the file
+    under the writer's lock first, and nothing recorded is touched."""
+    with Ledger.open(path, write=True) as ledger, ledger.atomic():
+        ledger.add_sku("TEE-M", name="T-shirt M", now=NOW)
+    conn = raw(path)  # the file as the schema-1 omnisync left it
+    conn.execute("DROP TABLE unreadable_orders")
+    conn.execute("PRAGMA user_version = 1")
+    conn.close()
+    with Ledger.open(path, write=False) as reader:
+        assert reader.balances()["TEE-M"].name == "T-shirt M"
+    conn = raw(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    conn.close()
+
+
 def test_a_ledger_from_a_newer_omnisync_says_to_upgrade(path: Path) -> None:
     Ledger.open(path, write=True).close()
     conn = raw(path)

@@ -154,6 +154,10 @@ class _Connection(sqlite3.Connection):
         return self.cursor().executemany(sql, parameters)
 
 
+class _NeedsUpgradeError(LedgerError):
+    """A ledger opened to read was made by an older omnisync: it must be migrated first."""
+
+
 class LedgerBase:
     """An open ledger file: its connection, the writer's lock and the one transaction."""
 
@@ -187,6 +191,13 @@ class LedgerBase:
             ledger = cls(path, conn, lock)
             ledger._migrate(write=write)
             ledger._quick_check()
+        except _NeedsUpgradeError:
+            # A reader met a ledger from an older omnisync (`stock` right after an upgrade):
+            # migrate it as a writer would, under the lock, then read. Another run holding
+            # the lock is exit 75, as for any writer.
+            conn.close()
+            cls.open(path, write=True, create=False).close()
+            return cls.open(path, write=False, create=create)
         except BaseException:
             if lock is not None:
                 _release_lock(path, lock)
@@ -252,7 +263,7 @@ class LedgerBase:
         if version == SCHEMA_VERSION:
             return
         if not write:
-            raise LedgerError(
+            raise _NeedsUpgradeError(
                 f"{self.path}: the ledger needs an upgrade (schema {version} → "
                 f"{SCHEMA_VERSION}); run a command that writes, such as `omnisync sync`"
             )
