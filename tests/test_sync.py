@@ -701,6 +701,15 @@ def test_a_channel_failing_to_push_is_failed_and_pushed_on_the_next_run(
     )
     shop.write_config({"a": {}, "b": {"fail": "push"}})
 
+    code, report = sync_json(runner, shop, "--since", SINCE, "--dry-run")
+    assert report["channels"]["b"]["listings_failed"] == 0  # nothing was tried
+    result = invoke(runner, shop, "sync", "--since", SINCE, "--json")
+    assert result.exit_code == 1
+    failed = json.loads(result.stdout)["channels"]["b"]
+    # Cron alerts on these counts: a push that never happened is a failed listing, not 0.
+    assert failed["status"] == "failed" and failed["listings_failed"] == 1
+    assert [c["outcome"] for c in failed["changes"]] == ["failed"]
+    shop.write_config({"a": {}, "b": {"fail": "push"}})
     result = invoke(runner, shop, "sync", "--since", SINCE)
 
     assert result.exit_code == 1
@@ -965,6 +974,30 @@ def rig(tmp_path: Path) -> Iterator[Rig]:
     rig = open_rig(tmp_path)
     try:
         yield rig
+    finally:
+        rig.ledger.close()
+
+
+def test_an_order_stamped_in_the_same_second_as_the_first_sync_counts(tmp_path: Path) -> None:
+    """The first sync starts at hh:mm:01.268501; a sale 58 ms later is stamped hh:mm:01 by a
+    channel that keeps whole seconds. It came after the stock was counted: it must count."""
+    rig = Rig(
+        tmp_path,
+        Ledger.open(tmp_path / "inventory.db", write=True),
+        Clock(at(0) + timedelta(microseconds=268_501)),
+    )
+    try:
+        rig.stock(**{"TEE-M": 10})
+        a = rig.add(MemoryChannel.with_listings("a", ("A1", "TEE-M", 10)))
+        assert rig.run().exit_code == 0
+        same_second = at(0) + timedelta(seconds=1)
+        a.sell(make_order("1001", "paid", [("TEE-M", 2)], created=same_second))
+
+        report = rig.run()
+
+        assert report.exit_code == 0
+        assert rig.balances() == {"TEE-M": (10, 2)}
+        assert a.quantities() == {"A1": 8}
     finally:
         rig.ledger.close()
 

@@ -107,8 +107,10 @@ def window_for(
         start_time = state.start_time
     else:
         # First sync: orders from now on (or from --since) count; older ones are already
-        # inside the counted stock.
-        start_time = since or started
+        # inside the counted stock. Channels stamp orders in whole seconds: an order placed
+        # in the same second as this run began, after it, would otherwise read as earlier
+        # than a start time with microseconds and be ignored for good.
+        start_time = since or started.replace(microsecond=0)
     if state is not None and state.cursor is not None:
         opens = max(start_time, state.cursor - overlap)
     else:

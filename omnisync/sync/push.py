@@ -96,6 +96,12 @@ class Pusher:
                 pending = await self._replan(conflicts, by_listing)
                 if not pending:
                     break
+        for entry in report.changes:
+            if entry.outcome == "planned":
+                # The channel failed before saying what became of it: not known written, so
+                # failed (alerts count these); the next run reads what the channel shows.
+                entry.outcome = "failed"
+                entry.detail = "not confirmed: the channel failed during the push"
         outcomes = [entry.outcome for entry in report.changes]
         report.listings_pushed = outcomes.count("written")
         report.listings_conflict = outcomes.count("conflict")
