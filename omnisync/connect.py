@@ -19,6 +19,11 @@ def authorizer_for(
     """The OAuth flow of channel `name`, or a UsageError saying why it has none."""
     channel = _channel(config, name)
     channel_type = CHANNEL_TYPES[channel.type]
+    if channel_type.authorize is None and not channel_type.http:
+        raise UsageError(
+            f"{config.path}: [channels.{name}] is a {channel.type} channel, which reads and "
+            f"writes local files: it needs no connecting and has no credentials"
+        )
     if channel_type.authorize is None:
         raise UsageError(
             f"{config.path}: [channels.{name}] is a {channel.type} channel, which is not "
@@ -55,6 +60,15 @@ async def exchange_code(
     config: Config, name: str, answer: Mapping[str, str], *, ledger: Ledger
 ) -> AuthResult:
     """Trade the platform's code for tokens and store them in the ledger."""
+    if "code" not in answer and "error" in answer:
+        shown = "; ".join(
+            f"{key}: {answer[key][:200]}" for key in ("error", "error_description") if key in answer
+        )
+        raise UsageError(
+            f"{name}: the seller declined, or the platform refused, to connect the shop "
+            f"({shown}). Nothing was stored; run `omnisync auth {name}` again for a new address "
+            f"to approve"
+        )
     if "code" not in answer:
         raise UsageError(
             "the platform's answer has no 'code': pass the whole address the browser was "

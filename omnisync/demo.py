@@ -5,7 +5,11 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
+import os
 import random
+import shlex
+import shutil
+import sys
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -302,6 +306,17 @@ def _stock_the_shop(ledger: Ledger, *, now: datetime) -> None:
         )
 
 
+def invoked_as() -> str:
+    """How to run omnisync again, for the commands the demo suggests: `omnisync` when it is on
+    PATH, else as it was run now (`.venv/bin/omnisync demo` with the venv not activated)."""
+    if shutil.which("omnisync"):
+        return "omnisync"
+    script = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    if script is not None and script.stem == "omnisync":
+        return shlex.quote(os.path.abspath(script))
+    return f"{shlex.quote(sys.executable)} -m omnisync"
+
+
 @dataclass(frozen=True, slots=True)
 class DemoRun:
     """What the demo did, for the CLI to show: its folder, the sync's report, the stock after."""
@@ -326,8 +341,8 @@ class DemoRun:
             "Running `omnisync sync --since 3d` on it:\n"
         )
 
-    def explanation(self) -> str:
-        cfg = f"--config {self.config_path}"
+    def explanation(self, program: str | None = None) -> str:
+        cfg = f"{program or invoked_as()} --config {self.config_path}"
         return (
             "\nWhat happened: every order moved stock in one ledger. Marketplace orders are "
             "held at the warehouse (main) and the till's sales left the shop (store); a mug "
@@ -338,14 +353,14 @@ class DemoRun:
             "sale that arrived mid-run was noticed before its listing was overwritten. One "
             "Tokopedia order names a SKU the ledger does not know: it waits, unapplied, until "
             "it is mapped.\n\nTry next:\n"
-            f"  omnisync {cfg} stock\n"
-            f"  omnisync {cfg} stock move MUG-BATIK 5 --from main --to store\n"
-            f"  omnisync {cfg} orders --status paid\n"
-            f"  omnisync {cfg} log --sku BATIK-PRG-XL\n"
-            f"  omnisync {cfg} stock add SCARF-SUTRA-01 5 --new && omnisync {cfg} sync\n"
-            f"  omnisync {cfg} runs\n\n"
+            f"  {cfg} stock\n"
+            f"  {cfg} stock move MUG-BATIK 5 --from main --to store\n"
+            f"  {cfg} orders --status paid\n"
+            f"  {cfg} log --sku BATIK-PRG-XL\n"
+            f"  {cfg} stock add SCARF-SUTRA-01 5 --new && {cfg} sync\n"
+            f"  {cfg} runs\n\n"
             "And to see how each channel sells:\n"
-            f"  omnisync {cfg} report --html {self.directory / 'report.html'}\n"
+            f"  {cfg} report --html {self.directory / 'report.html'}\n"
             "prints orders, units and revenue per channel against the month before, the best "
             "sellers with their days of cover, what to reorder and the oversold XL shirt; and "
             "writes report.html, one page that opens in any browser, offline, on a phone too, "

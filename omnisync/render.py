@@ -140,9 +140,12 @@ def sync_problems(err: Console, report: RunReport) -> None:
     for item in report.oversold:
         took = f" (last units taken by {', '.join(item.orders)})" if item.orders else ""
         err.print(
-            f"oversold: {item.sku} is at {item.available} available{took}; pushed 0 everywhere",
+            f"oversold: {item.sku} is at {item.available} available{took}; pushed 0 everywhere. "
+            f"To clear it, count it and run `omnisync stock set {item.sku} N` with the count "
+            f"(or cancel an order it cannot fill)",
             markup=False,
             highlight=False,
+            soft_wrap=True,  # it names a command to copy: never broken across lines
         )
     for unmapped in report.unmapped:
         where = [f"orders {', '.join(unmapped.orders)}"] if unmapped.orders else []

@@ -129,9 +129,14 @@ def add_stock(
     create: bool = False,
     name: str = "",
     location: str = MAIN_LOCATION,
+    force: bool = False,
 ) -> int:
     """Record a receipt (positive) or an adjustment (negative) at `location`; returns the new
-    on_hand there."""
+    on_hand there.
+
+    A write-off that would take on_hand there below 0 is refused (UsageError, nothing
+    written) unless `force`: a sync would push 0 everywhere from a count nobody made.
+    """
     sku = sku_argument(sku)
     quantity_argument(delta, what="the quantity added")
     with ledger.atomic():
@@ -139,6 +144,13 @@ def add_stock(
         on_hand = ledger.balances([sku], locations=[location])[sku].on_hand + delta
         # Bounded after the sum too: many receipts must not carry a balance past 64 bits.
         quantity_argument(on_hand, what=f"{sku}: on_hand after adding {delta}")
+        if delta < 0 and on_hand < 0 and not force:
+            at = "" if location == MAIN_LOCATION else f" at {location}"
+            raise UsageError(
+                f"{sku}: on_hand{at} is {on_hand - delta}, so writing off {-delta} would take "
+                f"it to {on_hand}; nothing was recorded. To record it anyway, run again with "
+                f"--force"
+            )
         if delta:
             ledger.add_movement(
                 kind="adjust", sku=sku, on_hand=delta, reason=reason, now=now, location=location

@@ -280,6 +280,39 @@ def test_orders_rejects_an_unknown_status(synced: Shop, runner: CliRunner) -> No
     )
 
 
+@pytest.mark.parametrize("command", ["orders", "report"])
+def test_an_unknown_channel_is_refused_with_the_known_ones(
+    synced: Shop, runner: CliRunner, command: str
+) -> None:
+    result = invoke(runner, synced, command, "--channel", "nope")
+
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr == (
+        "Error: --channel nope: no such channel in the config or the ledger's orders "
+        "(known: a, b)\n"
+    )
+
+
+def test_a_channel_removed_from_the_config_still_shows_its_orders(
+    synced: Shop, runner: CliRunner
+) -> None:
+    synced.write_config({"a": {}})
+
+    rows = as_json(invoke(runner, synced, "orders", "--channel", "b", "--json"))
+
+    assert [row["id"] for row in rows] == ["2001"]
+    ok(invoke(runner, synced, "report", "--channel", "b", "--since", "2026-11-01"))
+
+
+def test_log_refuses_an_unknown_sku_with_the_known_ones(synced: Shop, runner: CliRunner) -> None:
+    result = invoke(runner, synced, "log", "--sku", "NOPE")
+
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr == "Error: --sku NOPE: no such SKU in the ledger (known: MUG, TEE-M)\n"
+
+
 def test_log_json_lists_movements_newest_first(synced: Shop, runner: CliRunner) -> None:
     rows = as_json(invoke(runner, synced, "log", "--json"))
 
@@ -467,9 +500,23 @@ def test_a_bad_argument_type_is_a_usage_error_not_a_traceback(
     assert "Traceback" not in result.output
 
 
-def test_a_file_that_is_not_a_database_exits_3(tmp_path: Path, runner: CliRunner) -> None:
+def test_a_text_file_given_as_the_ledger_is_not_an_omnisync_ledger(
+    shop: Shop, runner: CliRunner
+) -> None:
+    shop.write_config({})
+
+    result = runner.invoke(app, ["--ledger", str(shop.config), "stock"])
+
+    assert result.exit_code == 3
+    assert result.stderr == (
+        f"Error: {shop.config}: this file is not an omnisync ledger (it is text, not "
+        f"SQLite): pass --ledger or set [ledger] path to the right file\n"
+    )
+
+
+def test_a_file_of_binary_garbage_is_a_damaged_ledger(tmp_path: Path, runner: CliRunner) -> None:
     ledger = tmp_path / "inventory.db"
-    ledger.write_text("garbage, not SQLite\n")
+    ledger.write_bytes(bytes(range(256)) * 16)
 
     result = runner.invoke(app, ["--ledger", str(ledger), "stock"])
 
@@ -595,3 +642,23 @@ def test_the_installed_entry_point_syncs_fake_channels(shop: Shop, runner: CliRu
     assert shop.quantities("a") == {"A1": 7}
     assert shop.quantities("b") == {"B1": 7}
     assert "Traceback" not in done.stderr
+
+
+def test_check_prints_a_literal_secret_warning_once(shop: Shop, runner: CliRunner) -> None:
+    shop.write_config(
+        {},
+        '[channels.web]\ntype = "woocommerce"\nurl = "https://shop.example.com"\n'
+        'key = "ck_literal"\nsecret = "${WOO_SECRET}"\n',
+    )
+    shop.config.chmod(0o644)
+
+    result = runner.invoke(
+        app, ["--config", str(shop.config), "check", "--offline"], env={"WOO_SECRET": "cs_x"}
+    )
+
+    warning = (
+        f"{shop.config}: [channels.web] key 'key' holds a literal secret in a file other users "
+        f'can read; use "${{VAR}}" and the environment, or chmod 600 the file'
+    )
+    assert result.stderr.count("literal secret") == 1, result.stderr
+    assert f"warning: {warning}\n" in result.stderr

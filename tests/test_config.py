@@ -741,3 +741,13 @@ def test_any_config_is_read_or_refused_with_a_config_error(document: dict[str, A
             load_config(path, environ={})
         except ConfigError as exc:
             assert str(exc).startswith(str(path))
+
+
+def test_an_unknown_key_lists_each_expected_key_once(tmp_path: Path) -> None:
+    # A shopify channel has a `location` of its own besides every channel's `location`.
+    path = write(tmp_path, '[channels.web]\ntype = "shopify"\nbogus = 1\n')
+    message = error_of(path)
+    assert message.startswith(f"{path}:3: [channels.web] key 'bogus': unknown key (expected")
+    expected = message.split("expected one of: ")[1].rstrip(")").split(", ")
+    assert "location" in expected
+    assert len(expected) == len(set(expected)), message

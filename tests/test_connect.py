@@ -126,13 +126,14 @@ def test_a_refused_code_is_exit_1_with_the_platform_reason(
         assert ledger.load_tokens("market") == {}
 
 
-def test_auth_on_a_channel_without_oauth_says_where_credentials_go(
+def test_auth_on_a_file_channel_says_it_needs_no_connecting(
     oauth_shop: Shop, runner: CliRunner
 ) -> None:
     result = invoke(runner, oauth_shop, "auth", "till")
     assert result.exit_code == 2
-    assert "[channels.till] is a fake channel, which is not connected with `omnisync auth`" in (
-        result.stderr
+    assert result.stderr == (
+        f"Error: {oauth_shop.config}: [channels.till] is a fake channel, which reads and "
+        f"writes local files: it needs no connecting and has no credentials\n"
     )
 
 
@@ -152,9 +153,22 @@ def test_an_address_without_a_query_is_refused(oauth_shop: Shop, runner: CliRunn
 
 def test_an_answer_without_a_code_is_refused(oauth_shop: Shop, runner: CliRunner) -> None:
     Ledger.open(oauth_shop.ledger, write=True).close()
-    result = invoke(runner, oauth_shop, "auth", "market", "https://x.example/cb?error=denied")
+    result = invoke(runner, oauth_shop, "auth", "market", "https://x.example/cb?state=omnisync")
     assert result.exit_code == 2
     assert "has no 'code'" in result.stderr
+    assert OAuthFake.exchanged == []
+
+
+def test_a_declined_approval_shows_the_platforms_error(oauth_shop: Shop, runner: CliRunner) -> None:
+    Ledger.open(oauth_shop.ledger, write=True).close()
+    address = "https://x.example/cb?error=access_denied&error_description=The+user+denied"
+    result = invoke(runner, oauth_shop, "auth", "market", address)
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "Error: market: the seller declined, or the platform refused, to connect the shop "
+        "(error: access_denied; error_description: The user denied). Nothing was stored; "
+        "run `omnisync auth market` again for a new address to approve\n"
+    )
     assert OAuthFake.exchanged == []
 
 

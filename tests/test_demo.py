@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
+import sys
 from fractions import Fraction
 from math import floor
 from pathlib import Path
@@ -23,7 +25,10 @@ def run(runner: CliRunner, *args: str) -> Any:
 
 
 @pytest.fixture
-def demo(tmp_path: Path, runner: CliRunner) -> tuple[Path, Any]:
+def demo(tmp_path: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Any]:
+    # As in an activated venv: `omnisync` is on PATH, so the demo suggests it by that name.
+    bin_dir = Path(sys.executable).parent
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
     directory = tmp_path / "demo"
     result = run(runner, "demo", str(directory))
     assert result.exit_code == 0, result.output
@@ -39,7 +44,8 @@ def test_demo_prints_the_summary_and_the_problems_it_plants(demo: tuple[Path, An
     assert set(summary) == {"shopee", "tokopedia", "toko"}
     assert (
         "oversold: BATIK-PRG-XL is at -1 available (last units taken by shopee:SHP20005); "
-        "pushed 0 everywhere"
+        "pushed 0 everywhere. To clear it, count it and run `omnisync stock set BATIK-PRG-XL N` "
+        "with the count (or cancel an order it cannot fill)\n"
     ) in out
     assert "unmapped: tokopedia SKU 'SCARF-SUTRA-01' maps to no SKU (orders TKP20007)" in out
     assert "Try next:" in out
@@ -175,3 +181,29 @@ def test_the_demo_refuses_a_folder_that_is_a_file(tmp_path: Path, runner: CliRun
     assert result.exit_code == 2
     assert result.stderr == f"Error: {target}: cannot write the demo there: File exists\n"
     assert target.read_text() == "mine\n"
+
+
+@pytest.mark.parametrize(
+    ("argv0", "expected"),
+    [
+        ("/opt/shop/.venv/bin/omnisync", "/opt/shop/.venv/bin/omnisync"),
+        (".venv/bin/omnisync", "{cwd}/.venv/bin/omnisync"),
+        ("/opt/shop/.venv/lib/python3/site-packages/omnisync/__main__.py", "{python} -m omnisync"),
+    ],
+)
+def test_without_omnisync_on_path_the_demo_suggests_the_command_as_invoked(
+    tmp_path: Path,
+    runner: CliRunner,
+    monkeypatch: pytest.MonkeyPatch,
+    argv0: str,
+    expected: str,
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    monkeypatch.setattr(sys, "argv", [argv0, "demo"])
+    command = expected.format(cwd=Path.cwd(), python=sys.executable)
+
+    result = run(runner, "demo", str(tmp_path / "demo"))
+
+    assert result.exit_code == 0, result.output
+    suggested = result.stdout.split("Try next:")[1].splitlines()[1]
+    assert suggested == f"  {command} --config {tmp_path / 'demo' / 'omnisync.toml'} stock"

@@ -377,3 +377,17 @@ def test_stock_json_shows_what_each_channel_was_last_pushed(shop: Shop) -> None:
             "locations": {"main": {"on_hand": 10, "committed": 2, "available": 8}},
         },
     ]
+
+
+def test_cli_a_write_off_below_zero_is_refused_without_force(cli_shop: Shop) -> None:
+    run(cli_shop, "stock", "set", "TEE-M", "11", "--new")
+    result = invoke(CliRunner(), cli_shop, "stock", "add", "TEE-M", "-50")
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "Error: TEE-M: on_hand is 11, so writing off 50 would take it to -39; nothing was "
+        "recorded. To record it anyway, run again with --force\n"
+    )
+    assert stock_json(cli_shop)[0]["on_hand"] == 11
+    result = run(cli_shop, "stock", "add", "TEE-M", "-50", "--force")
+    assert result.stdout == "TEE-M: -50, on_hand now -39\n"
+    assert stock_json(cli_shop)[0]["on_hand"] == -39

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import difflib
 import logging
 import sqlite3
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -83,11 +85,12 @@ class AppContext:
 
         return resolve_config_path(self.config_option)
 
-    def config(self) -> Config:
+    def config(self, *, log_warnings: bool = True) -> Config:
+        """The config; its warnings are logged, unless the command reports them itself."""
         from omnisync.config import load_config
 
         config = load_config(self.config_path)
-        for warning in config.warnings:
+        for warning in config.warnings if log_warnings else ():
             log.warning(warning)
         return config
 
@@ -182,3 +185,28 @@ def parse_time(option: str, value: str | None, now: datetime) -> datetime | None
         return parse_when(value, now=now)
     except ValueError as exc:
         raise UsageError(f"{option}: {exc}") from None
+
+
+def check_channels(names: Sequence[str], config: Config | None, ledger: Ledger) -> None:
+    """`--channel` of a history command: one in the config or with orders in the ledger."""
+    known = sorted({*(config.channels if config else ()), *ledger.order_channels()})
+    for name in names:
+        if name not in known:
+            raise UsageError(
+                f"--channel {name}: no such channel in the config or the ledger's orders "
+                f"(known: {', '.join(known) or 'none'})"
+            )
+
+
+def check_skus(names: Sequence[str], ledger: Ledger) -> None:
+    """`--sku` of a history command: a SKU the ledger knows; a long list names near ones."""
+    known = sorted(ledger.known_skus())
+    for name in names:
+        if name not in known:
+            shown = known
+            if len(known) > 20:
+                close = difflib.get_close_matches(name, known, n=5, cutoff=0.6)
+                shown = [*close, f"… {len(known)} in all: see `omnisync stock`"]
+            raise UsageError(
+                f"--sku {name}: no such SKU in the ledger (known: {', '.join(shown) or 'none'})"
+            )

@@ -12,6 +12,8 @@ from omnisync import render
 from omnisync.cli.app import (
     app,
     app_context,
+    check_channels,
+    check_skus,
     parse_since,
     parse_time,
     stderr,
@@ -45,7 +47,12 @@ def orders(
     if status is not None and status not in statuses:
         raise UsageError(f"--status: expected one of {', '.join(statuses)}, got {status!r}")
     since_time = parse_since(since)  # a bad --since is exit 2 even before there is a ledger
-    with app_context(ctx).ledger_only(write=False) as ledger:
+    from omnisync.ledger import Ledger  # here, not at start-up: every command would pay for it
+
+    app_ctx = app_context(ctx)
+    config = app_ctx.optional_config()
+    with Ledger.open(app_ctx.ledger_path(config), write=False) as ledger:
+        check_channels(channel or (), config, ledger)
         rows = ledger.list_orders(channels=channel or (), status=status, since=since_time)
     if csv_file is not None:
         from omnisync.analytics.export import write_order_lines
@@ -75,6 +82,7 @@ def log_command(
     """Movements, newest first."""
     since_time = parse_since(since)
     with app_context(ctx).ledger_only(write=False) as ledger:
+        check_skus(sku or (), ledger)
         rows = ledger.movements(skus=sku or (), since=since_time, limit=limit)
     if json_output:
         render.print_json(stdout(), rows)
@@ -131,6 +139,7 @@ def report(
     app_ctx = app_context(ctx)
     config = app_ctx.optional_config()
     with Ledger.open(app_ctx.ledger_path(config), write=False) as ledger:
+        check_channels(channel or (), config, ledger)
         figures = build_report(
             ledger,
             since=since_time,

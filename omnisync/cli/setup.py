@@ -83,7 +83,7 @@ def check(
     from omnisync.ledger import Ledger
 
     app_ctx = app_context(ctx)
-    config = app_ctx.config()
+    config = app_ctx.config(log_warnings=False)  # the report lists them, once
     path = app_ctx.ledger_path(config)
     # Reaching a channel may refresh its tokens, which are saved in the ledger at once.
     ledger = Ledger.open(path, write=not offline, create=False) if path.exists() else None

@@ -133,6 +133,9 @@ def stock_add(
     new: Annotated[bool, typer.Option("--new", help="Create the SKU if it is unknown")] = False,
     name: Annotated[str, typer.Option("--name", help="The SKU's name")] = "",
     location: Annotated[str, LOCATION_OPTION] = "main",
+    force: Annotated[
+        bool, typer.Option("--force", help="Record a write-off that takes on_hand below 0")
+    ] = False,
 ) -> None:
     """Record a receipt or an adjustment as a movement."""
     with _ledger(ctx, write=True) as (ledger, known):
@@ -145,6 +148,7 @@ def stock_add(
             create=new,
             name=name,
             location=location_argument(location, known),
+            force=force,
         )
     at = "" if location == "main" else f" at {location}"
     stdout().print(f"{sku}: {delta:+d}, on_hand{at} now {on_hand}", markup=False)

@@ -109,7 +109,7 @@ class Source:
         if kind == "extra_forbidden":
             noun = "key" if where else "table"
             return self.error(
-                where, at, f"unknown {noun} (expected one of: {', '.join(sorted(allowed))})"
+                where, at, f"unknown {noun} (expected one of: {', '.join(sorted(set(allowed)))})"
             )
         if kind == SAID:
             return self.error(where, at, first["msg"])

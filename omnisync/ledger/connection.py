@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
 import sqlite3
@@ -332,6 +333,26 @@ def _is_empty(path: Path) -> bool:
     return not wal.exists() or wal.stat().st_size == 0
 
 
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def _is_text(path: Path) -> bool:
+    """Whether `path` begins as text (a config file given as `--ledger`), not SQLite: a ledger
+    with a damaged first page reads as binary and is reported as damaged instead."""
+    try:
+        with path.open("rb") as file:
+            start = file.read(4096)
+    except OSError:
+        return False  # SQLite says why it cannot open it
+    if not start or start.startswith(_SQLITE_HEADER) or b"\x00" in start:
+        return False
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(start, final=False)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _connect(path: Path, *, create: bool) -> sqlite3.Connection:
     if not create and _is_empty(path):
         # Never made silently: a new ledger forgets every channel's start time and all history,
@@ -349,6 +370,11 @@ def _connect(path: Path, *, create: bool) -> sqlite3.Connection:
             pass
         except OSError as exc:
             raise LedgerError(f"{path}: cannot create the ledger: {exc.strerror}") from None
+    if _is_text(path):
+        raise LedgerError(
+            f"{path}: this file is not an omnisync ledger (it is text, not SQLite): pass "
+            f"--ledger or set [ledger] path to the right file"
+        )
     try:
         conn = sqlite3.connect(path, isolation_level=None, timeout=30, factory=_Connection)
         conn.ledger_path = path

@@ -15,6 +15,13 @@ from omnisync.timeparse import to_iso
 class LedgerViews(LedgerBase):
     """Queries shaped for display: plain dicts of JSON-ready values, newest first."""
 
+    def order_channels(self) -> list[str]:
+        """The channels the ledger holds orders of, sorted: a channel removed from the config
+        keeps its history."""
+        return [
+            row[0] for row in self.conn.execute("SELECT DISTINCT channel FROM orders ORDER BY 1")
+        ]
+
     def list_orders(
         self,
         *,
