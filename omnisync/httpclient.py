@@ -63,7 +63,10 @@ USER_AGENT = (
 
 # Connect fast or not at all; a read may be slow (a big page), but never minutes.
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
-DEFAULT_LIMITS = httpx.Limits(max_connections=8, max_keepalive_connections=8)
+# Connections of a client built for a channel that names no limit of its own. Each adapter
+# passes its `concurrency` (the Channel protocol), so its pool matches the requests it keeps
+# in flight: a smaller pool would queue them inside httpx, a larger one is never used.
+DEFAULT_CONNECTIONS = 8
 
 # httpx logs every request URL at INFO; Woo's query-string fallback puts the consumer
 # secret there, so its records go through the same scrubber as ours.
@@ -74,11 +77,13 @@ def build_client(
     *,
     timeout: httpx.Timeout = DEFAULT_TIMEOUT,
     transport: httpx.AsyncBaseTransport | None = None,
+    connections: int = DEFAULT_CONNECTIONS,
 ) -> httpx.AsyncClient:
-    """The default client of one channel: verified TLS, sane timeouts, omnisync's User-Agent."""
+    """The default client of one channel: verified TLS, sane timeouts, omnisync's User-Agent,
+    and `connections` connections, the requests the channel keeps in flight at once."""
     return httpx.AsyncClient(
         timeout=timeout,
-        limits=DEFAULT_LIMITS,
+        limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
         transport=transport,
         headers={"User-Agent": USER_AGENT},
         follow_redirects=False,  # a redirect means a wrong URL or a login page: say so
@@ -279,12 +284,13 @@ class ChannelHttp:
         headers: Mapping[str, str] | None = None,
         auth: httpx.Auth | None = None,
         rng: random.Random | None = None,
+        connections: int = DEFAULT_CONNECTIONS,
     ) -> None:
         self.channel = channel
         self.budget = budget
         self.credential_hint = credential_hint
         self._own_client = client is None
-        self.client = client if client is not None else build_client()
+        self.client = client if client is not None else build_client(connections=connections)
         self.policy = policy or RetryPolicy()
         self.headers = dict(headers or {})
         self.headers.setdefault("User-Agent", USER_AGENT)

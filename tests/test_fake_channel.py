@@ -130,3 +130,35 @@ def test_sales_during_sync_land_between_the_read_and_the_write(tmp_path: Path) -
     assert {item.id: item.quantity for item in listings} == {"L1": 3, "L2": 2}
     assert [o.id for o in orders] == ["1002", "1003"]
     assert "sales_during_sync" not in json.loads(fake.path.read_text())
+
+
+def test_a_run_parses_the_file_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = channel(tmp_path, {"listings": [listing("L1", "TEE-M", 5)], "orders": []})
+    loads = 0
+    parse = json.loads
+
+    def counted(text: str) -> Any:
+        nonlocal loads
+        loads += 1
+        return parse(text)
+
+    monkeypatch.setattr(json, "loads", counted)
+    read_all(fake)
+    assert push(fake, QuantityChange("L1", "TEE-M", expected=5, target=3))[0].outcome == "written"
+    assert loads == 1  # listings, orders and the write's re-read share one parse
+    # The write changed the file: the next read parses it again and sees what was written.
+    assert [item.quantity for item in read_all(fake)[0]] == [3]
+    assert loads == 2
+
+
+def test_a_file_written_by_someone_else_after_the_read_is_read_again(tmp_path: Path) -> None:
+    fake = channel(tmp_path, {"listings": [listing("L1", "TEE-M", 5)], "orders": []})
+    assert [item.quantity for item in read_all(fake)[0]] == [5]
+    # Another program sells one between omnisync's read and its write, rewriting the file
+    # in place at the same size (so likely within the same file timestamp too).
+    changed = {"listings": [listing("L1", "TEE-M", 4)], "orders": []}
+    fake.path.write_text(json.dumps(changed, indent=2))
+
+    [result] = push(fake, QuantityChange("L1", "TEE-M", expected=5, target=3))
+
+    assert (result.outcome, result.current) == ("conflict", 4)

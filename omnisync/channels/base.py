@@ -109,9 +109,15 @@ class Channel(Protocol):
     None of the marketplaces but Shopify has compare-and-set: an adapter without it re-reads
     the listings just before writing and returns a `conflict` for any whose quantity moved
     since `change.expected` was read, so the engine can fold the sale in and re-plan.
+
+    `concurrency` is how many requests the adapter keeps in flight at once where their order
+    does not matter, and the size of its HTTP connection pool. Each adapter derives it from
+    its platform's documented limit and says where that limit is written; where a platform
+    publishes none it is a conservative default, and the adapter says why.
     """
 
     name: str
+    concurrency: int
 
     async def list_listings(self) -> list[Listing]:
         """Every listing with its channel SKU and current quantity (read once per run)."""

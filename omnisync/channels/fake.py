@@ -151,17 +151,31 @@ def _to_order(raw: FakeOrder) -> Order:
 class FakeChannel:
     """The JSON-file channel."""
 
+    concurrency = 1  # one local file, read and written whole: nothing runs side by side
+
     def __init__(self, name: str, path: Path, *, fail: str | None = None) -> None:
         self.name = name
         self.path = path
         self.fail = fail
         self._problems: list[ReadProblem] = []  # orders the last fetch could not read
+        # The file's bytes as last read, and their parse: a run reads the file for its
+        # listings, its orders and again before writing, and parsing is most of the channel's
+        # time. Reading the bytes is cheap, and comparing them (not a stat, whose timestamps
+        # can miss a rewrite within one clock tick) says exactly whether someone wrote it since.
+        self._cached: tuple[bytes, dict[str, Any]] | None = None
 
     # -- file I/O ------------------------------------------------------------------------
 
-    def _read_raw(self) -> dict[str, Any]:
+    def _read_raw(self, *, take: bool = False) -> dict[str, Any]:
+        """The file's top-level object, parsed once while its bytes are unchanged; `take`
+        hands the caller the object to change (push) and forgets it here."""
+        cached, self._cached = self._cached, None
         try:
-            raw = json.loads(self.path.read_text(encoding="utf-8"))
+            data = self.path.read_bytes()
+            if cached is not None and cached[0] == data:
+                raw = cached[1]
+            else:
+                raw = json.loads(data.decode("utf-8"))
         except FileNotFoundError:
             raise ChannelUnavailableError(self.name, f"{self.path}: no such file") from None
         except OSError as exc:  # a folder, or unreadable: this channel fails, not the run
@@ -174,7 +188,7 @@ class FakeChannel:
             raise ChannelResponseError(
                 self.name, f"{self.path}: expected an object with listings and orders"
             )
-        # Checked on every read, as each step validates only the part it needs.
+        # Checked on every read (cheap), as each step validates only the part it needs.
         for key in raw:
             if key not in _PARTS:
                 raise ChannelResponseError(
@@ -182,6 +196,8 @@ class FakeChannel:
                     f"{self.path}: {key}: unknown field "
                     f"(expected one of: {', '.join(sorted(_PARTS))})",
                 )
+        if not take:
+            self._cached = (data, raw)
         return raw
 
     def _parse(self, raw: dict[str, Any]) -> FakeFile:
@@ -291,7 +307,9 @@ class FakeChannel:
         self, changes: Sequence[QuantityChange], *, run_id: int
     ) -> list[PushResult]:
         self._check_fail("push")
-        raw = self._read_raw()
+        # Taken, not shared: the sales and the writes below change it, and should the write
+        # fail, the next read must parse the file again rather than see the changes.
+        raw = self._read_raw(take=True)
         self._parse_part(raw, "listings")
         self._happen_sales(raw)
         by_id = {str(item.get("id")): item for item in raw.get("listings", [])}

@@ -360,6 +360,29 @@ def test_queries_are_paced_by_cost_instead_of_bouncing_off_the_bucket() -> None:
     assert len(operations(shopify, "Listings")) == 3
 
 
+def test_the_pacing_credits_what_shopify_refunds_not_the_requested_cost() -> None:
+    # Shopify reserves a query's requested (worst-case) cost up front and refunds the unused
+    # part; the bucket must count only what was charged. Here a listings page requests 753
+    # points of a 1,000-point bucket restoring 100 a second (the Standard plan), but three
+    # listings are charged a few: had the pacing kept each 753 booked, the reads after the
+    # first would wait about 5 s each for the bucket to refill.
+    shopify = FakeShopify(bucket=Bucket(maximum=1000, rate=100, available=1000))
+    for sku in ("TEE-S", "TEE-M", "TEE-L"):
+        shopify.add_variant(sku, 1)
+
+    async def go() -> float:
+        async with shopify_channel(shopify) as channel:
+            await channel.list_listings()  # the first answer tells the bucket's figures
+            started = channel.budget.clock()
+            for _ in range(3):
+                await channel.list_listings()
+            return channel.budget.clock() - started
+
+    assert run(go()) < 1.0
+    assert shopify.throttled == 0
+    assert shopify.spent < 100  # charged by what came back, far below 4 x 753 requested
+
+
 def test_server_errors_are_retried_until_success(shopify: FakeShopify) -> None:
     shopify.add_variant("TEE-M", 10)
     shopify.fail_next(Fault(status=503), Fault(status=502, body=b"<html>Bad gateway</html>"))

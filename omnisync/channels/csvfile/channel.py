@@ -25,6 +25,8 @@ _GLOB_CHARACTERS = frozenset("*?[")
 class CsvChannel:
     """An offline shop's till: reads its sales exports, writes the stock file it imports."""
 
+    concurrency = 1  # local files, read and written in turn: nothing runs side by side
+
     def __init__(
         self,
         name: str,

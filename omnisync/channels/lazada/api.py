@@ -73,7 +73,7 @@ from omnisync.errors import (
     ChannelResponseError,
     ChannelUnavailableError,
 )
-from omnisync.httpclient import ChannelHttp, Kind, RetryPolicy, Verdict
+from omnisync.httpclient import DEFAULT_CONNECTIONS, ChannelHttp, Kind, RetryPolicy, Verdict
 
 ACCESS, REFRESH = "access_token", "refresh_token"
 THROTTLED = {"901", "ApiCallLimit"}
@@ -120,6 +120,7 @@ class LazadaApi:
         context: ChannelContext,
         base_url: str | None = None,
         policy: RetryPolicy | None = None,
+        connections: int = DEFAULT_CONNECTIONS,
     ) -> None:
         self.name = name
         self.settings = settings
@@ -134,6 +135,7 @@ class LazadaApi:
             credential_hint=(
                 f"app_key and app_secret in [channels.{name}], or run `omnisync auth {name}`"
             ),
+            connections=connections,
         )
         self.tokens = StoredTokens(
             name,

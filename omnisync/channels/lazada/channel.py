@@ -68,8 +68,13 @@ ORDERS_PAGE = 100
 ORDERS_MAX_OFFSET = 4_500
 ITEMS_BATCH = 50
 PUSH_BATCH = 50
-PARALLEL = 8  # calls in flight at once (the HTTP client keeps 8 connections); Lazada
-# publishes no per-app figure for reads, and answers 901 (waited out) when there is too much
+# Calls in flight at once, reads and writes alike, and the client's connection pool. Lazada
+# publishes 50 calls/s per seller for the inventory APIs and no figure for the product and
+# order reads (research section 4.5; a per-API QPS that "varies by API"), and may disable an
+# app that polls too hard (get-order.md). So a conservative 8, what omnisync has always sent:
+# it stays under 50 calls/s of writes whenever a call takes over 160 ms, and a 901 /
+# ApiCallLimit ("ban will last 1 seconds") is waited out.
+PARALLEL = 8
 # Answers of the stock update that concern some SKUs, or leave unknown what was applied: read
 # them, re-read, decide. 501 overview; 4170 campaign lock; 212 "Sellable inventory cannot be
 # negative"; 513 "Internal call exception"; 6 / 1000 / ServiceTimeout internal errors
@@ -80,6 +85,8 @@ PUSH_PARTIAL = {"501", "4170", "212", "513", "6", "1000", "ServiceTimeout"}
 
 class LazadaChannel:
     """One Lazada seller in one country."""
+
+    concurrency = PARALLEL
 
     def __init__(
         self,
@@ -92,9 +99,16 @@ class LazadaChannel:
     ) -> None:
         self.name = name
         self.settings = settings
-        self.api = LazadaApi(name, settings, context=context, base_url=base_url, policy=policy)
+        self.api = LazadaApi(
+            name,
+            settings,
+            context=context,
+            base_url=base_url,
+            policy=policy,
+            connections=self.concurrency,
+        )
         self.http = self.api.http
-        self._slots = asyncio.Semaphore(PARALLEL)
+        self._slots = asyncio.Semaphore(self.concurrency)
         self._sku_by_id: dict[str, str] = {}  # SkuId -> SellerSku, from this run's listings
         self._request_types: dict[str, str] = {}  # reverse order id -> request_type
         self._problems: list[ReadProblem] = []  # orders the last fetch could not read

@@ -59,8 +59,11 @@ log = logging.getLogger(__name__)
 P = TypeVar("P", bound=Payload)
 
 MODELS_PER_CALL = 50  # update_stock stock_list: "Length should be between 1 to 50"
-# Requests in flight at once: the HTTP client's connection pool (httpclient.DEFAULT_LIMITS).
-# Shopee publishes no per-second limit; error_rate_limit answers are waited out.
+# Requests in flight at once, reads and writes alike, and the client's connection pool.
+# Shopee publishes no numeric limit (research section 3.5: only the `error_rate_limit` and
+# `error_limit` codes), so this is a conservative 8, what omnisync has always sent: an
+# error_rate_limit is waited out, but `error_limit` (the daily quota) stops the channel
+# until midnight UTC+8, so guessing high costs far more than it saves.
 CONCURRENCY = 8
 ITEM_STATUSES = ["NORMAL", "UNLIST"]  # unlisted items keep stock and can be listed again
 STOCK_BATCH_FAILED = frozenset({"error_busi_update_stock_failed"})  # "check failure_list"
@@ -78,6 +81,8 @@ def seller_stock(info: StockInfo | dict[str, Any] | None, location_id: str | Non
 class ShopeeChannel:
     """One Shopee shop."""
 
+    concurrency = CONCURRENCY
+
     def __init__(
         self,
         config: ChannelConfig,
@@ -90,9 +95,14 @@ class ShopeeChannel:
         self.name = config.name
         self.settings = settings
         self.client = ShopeeClient(
-            config.name, settings, context, base_url=config.base_url, policy=policy
+            config.name,
+            settings,
+            context,
+            base_url=config.base_url,
+            policy=policy,
+            connections=self.concurrency,
         )
-        self._slots = asyncio.Semaphore(CONCURRENCY)
+        self._slots = asyncio.Semaphore(self.concurrency)
         self._skus_by_id: dict[str, str] = {}
         # Where each model's seller stock was seen (stock_info_v2.seller_stock[].location_id),
         # to name the location_id to configure when Shopee asks for one.

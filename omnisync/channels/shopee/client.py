@@ -57,7 +57,15 @@ from omnisync.errors import (
     ChannelResponseError,
     ChannelUnavailableError,
 )
-from omnisync.httpclient import ChannelHttp, Classifier, Kind, RetryPolicy, Verdict, snippet
+from omnisync.httpclient import (
+    DEFAULT_CONNECTIONS,
+    ChannelHttp,
+    Classifier,
+    Kind,
+    RetryPolicy,
+    Verdict,
+    snippet,
+)
 from omnisync.redact import REDACTOR
 from omnisync.timeparse import as_utc
 
@@ -126,6 +134,7 @@ class ShopeeClient:
         *,
         base_url: str | None = None,
         policy: RetryPolicy | None = None,
+        connections: int = DEFAULT_CONNECTIONS,
     ) -> None:
         self.name = name
         self.settings = settings
@@ -139,6 +148,7 @@ class ShopeeClient:
             credential_hint=HINT,
             client=context.http,
             policy=policy or RetryPolicy(),
+            connections=connections,
         )
         self.tokens = StoredTokens(
             name,

@@ -102,6 +102,8 @@ class TooCostlyError(ChannelResponseError):
 class ShopifyChannel(ShopifyPush):
     """A Shopify store, at one location."""
 
+    concurrency = q.PUSH_CONCURRENCY
+
     def __init__(
         self,
         name: str,
@@ -136,7 +138,12 @@ class ShopifyChannel(ShopifyPush):
             else f"the Admin API access token in [channels.{name}] token"
         )
         self.http = ChannelHttp(
-            name, budget=self.budget, client=client, policy=policy, credential_hint=hint
+            name,
+            budget=self.budget,
+            client=client,
+            policy=policy,
+            credential_hint=hint,
+            connections=self.concurrency,
         )
         self._token_lock = asyncio.Lock()
         self._token_ready = False

@@ -48,6 +48,7 @@ class ShopifyPush:
     """The write half of ShopifyChannel (which provides these attributes)."""
 
     location: str
+    concurrency: int
     cas_field: str
     idempotent: bool
     _graphql: _Query
@@ -57,7 +58,7 @@ class ShopifyPush:
     ) -> list[PushResult]:
         results: list[PushResult] = []
         stale: list[QuantityChange] = []
-        slots = asyncio.Semaphore(q.PUSH_CONCURRENCY)
+        slots = asyncio.Semaphore(self.concurrency)
 
         async def push(
             chunk: list[QuantityChange],

@@ -66,6 +66,7 @@ from omnisync.channels.tiktok.signing import sign
 from omnisync.channels.tokens import StoredTokens
 from omnisync.errors import ChannelAuthError, ChannelError, ChannelResponseError
 from omnisync.httpclient import (
+    DEFAULT_CONNECTIONS,
     Budget,
     ChannelHttp,
     Kind,
@@ -217,6 +218,7 @@ class TikTokApi:
         policy: RetryPolicy | None = None,
         tokens: StoredTokens,
         now: Callable[[], datetime],
+        connections: int = DEFAULT_CONNECTIONS,
     ) -> None:
         self.name = name
         self.settings = settings
@@ -236,6 +238,7 @@ class TikTokApi:
             headers={"Content-Type": "application/json"},
             credential_hint=f"app_key and app_secret in [channels.{name}], and the shop's "
             f"authorisation (`{auth_command(name)}`)",
+            connections=connections,
         )
         self.shop_cipher = settings.shop_cipher or tokens.get("shop_cipher")
         self.pacer = Pacer(budget)

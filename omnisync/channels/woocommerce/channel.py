@@ -83,7 +83,12 @@ from omnisync.timeparse import as_utc, utcnow
 log = logging.getLogger("omnisync.channels.woocommerce")
 
 BATCH = 100  # woocommerce_rest_batch_items_limit's default
-CONCURRENCY = 8  # requests at once where order does not matter (variations, batches)
+# Requests at once where order does not matter (variation lists, write batches). WooCommerce
+# core publishes no rate limit (research section 2.5): the ceiling is the host's, a WordPress
+# on shared hosting often runs only a handful of PHP workers, and a host that is overrun
+# answers 429/503 or, worse, slows every request. 8 is what omnisync has always sent there
+# without complaint, so it stays the default until a host's figure is known.
+CONCURRENCY = 8
 
 PRODUCT_FIELDS = "id,sku,name,type,manage_stock,stock_quantity,variations"
 VARIATION_FIELDS = "id,sku,name,manage_stock,stock_quantity"
@@ -126,6 +131,8 @@ def _gmt(moment: datetime) -> str:
 class WooCommerceChannel:
     """A WooCommerce shop."""
 
+    concurrency = CONCURRENCY
+
     def __init__(
         self,
         name: str,
@@ -143,11 +150,19 @@ class WooCommerceChannel:
         # base_url replaces scheme and host; a WordPress in a subfolder keeps its path.
         root = base_url.rstrip("/") + site.path if base_url else settings.url
         self.budget = budget or Budget(name, timeout)
-        self.rest = WooRest(name, settings, root, budget=self.budget, client=client, policy=policy)
+        self.rest = WooRest(
+            name,
+            settings,
+            root,
+            budget=self.budget,
+            client=client,
+            policy=policy,
+            connections=self.concurrency,
+        )
         self.http = self.rest.http
         self.skus: SkuIndex | None = None  # filled by list_listings
         self._problems: list[ReadProblem] = []  # orders the last fetch could not read
-        self._slots = asyncio.Semaphore(CONCURRENCY)
+        self._slots = asyncio.Semaphore(self.concurrency)
 
     # -- listings --------------------------------------------------------------------------
 

@@ -66,6 +66,7 @@ class WooRest:
         budget: Budget,
         client: httpx.AsyncClient | None,
         policy: RetryPolicy | None,
+        connections: int,
     ) -> None:
         self.name = name
         self.settings = settings
@@ -80,6 +81,7 @@ class WooRest:
             f"and secret: a key with Read/Write permissions (WooCommerce → Settings → "
             f"Advanced → REST API), sent over HTTPS that WordPress sees as HTTPS",
             auth=httpx.BasicAuth(settings.key.reveal(), settings.secret.reveal()),
+            connections=connections,
         )
         self.write_http = ChannelHttp(
             name,
