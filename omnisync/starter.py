@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from omnisync.errors import UsageError
@@ -46,13 +47,20 @@ max_change = 0.5            # refuse a push that zeroes more than half a channel
 """
 
 
-def write_starter(path: Path, *, force: bool) -> Path:
-    """Write the starter config at `path`; refuse to overwrite one unless `force`."""
+def write_starter(path: Path, *, force: bool) -> Path | None:
+    """Write the starter config at `path`; refuse to overwrite one unless `force`.
+
+    A config overwritten with `force` is first copied to `NAME.bak` (its channels, mapping
+    and secrets' variable names are a seller's work): returns that copy's path, if any.
+    """
     if path.exists() and not force:
         raise UsageError(f"{path} already exists; pass --force to overwrite it")
+    backup = path.with_name(path.name + ".bak") if path.exists() else None
     try:
+        if backup is not None:
+            shutil.copy2(path, backup)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(STARTER, encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"{path}: cannot write the config: {exc.strerror}") from None
-    return path
+    return backup

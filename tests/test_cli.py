@@ -97,8 +97,13 @@ def test_init_keeps_a_config_written_by_hand_and_refuses_to_overwrite_it_unless_
     )
     assert config.read_text() == "# mine\n"
 
-    ok(runner.invoke(app, ["--config", str(config), "init", "--force"]))
+    forced = ok(runner.invoke(app, ["--config", str(config), "init", "--force"]))
     assert load_config(config).channels == {}
+    # The seller's own config is not lost to --force: it is kept beside the new one.
+    backup = tmp_path / "omnisync.toml.bak"
+    assert backup.read_text() == "# mine\n"
+    said = " ".join(forced.stdout.split())  # long temporary paths wrap the line
+    assert f"(the one it replaced is kept as {backup}) and kept the ledger" in said
 
 
 def test_init_then_check_offline_is_clean(tmp_path: Path, runner: CliRunner) -> None:

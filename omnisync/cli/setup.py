@@ -37,7 +37,8 @@ def init(
         raise UsageError(
             f"{path} and its ledger already exist; pass --force to overwrite the config"
         )
-    written = path if kept else write_starter(path, force=force)
+    backup = None if kept else write_starter(path, force=force)
+    written = path
     config = load_config(written)
     ledger_path = app_ctx.ledger_path(config)
     try:
@@ -46,9 +47,12 @@ def init(
         raise UsageError(
             f"{ledger_path.parent}: cannot create the folder: {exc.strerror}"
         ) from None
+    existed = ledger_path.exists()
     Ledger.open(ledger_path, write=True, create=True).close()
+    saved = f" (the one it replaced is kept as {backup})" if backup is not None else ""
     stdout().print(
-        f"{'Kept' if kept else 'Wrote'} {written} and created the ledger {ledger_path}.\n"
+        f"{'Kept' if kept else 'Wrote'} {written}{saved} and "
+        f"{'kept' if existed else 'created'} the ledger {ledger_path}.\n"
         "Next: import a stock-take (`omnisync stock import counts.csv`), add your channels "
         "to the config, then `omnisync check` and `omnisync sync --dry-run`.",
         markup=False,
