@@ -27,11 +27,7 @@ Definitions of what is printed:
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 import math
-import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -42,6 +38,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks import harness  # noqa: E402
 from omnisync.channels.shopify import LISTING_PAGE, MAX_PAGE, ORDER_PAGE  # noqa: E402
 from omnisync.channels.woocommerce import BATCH, PAGE  # noqa: E402
 from tests.fakes import shopify_api, woocommerce_api  # noqa: E402
@@ -50,6 +47,11 @@ from tests.fakes.shopify_api import Bucket, FakeShopify  # noqa: E402
 from tests.fakes.woocommerce_api import FakeWoo  # noqa: E402
 
 STOCK = 100
+ENV = {
+    "SHOPIFY_TOKEN": shopify_api.TOKEN,
+    "WOO_KEY": woocommerce_api.KEY,
+    "WOO_SECRET": woocommerce_api.SECRET,
+}
 
 
 def build(args: argparse.Namespace) -> tuple[FakeShopify, FakeWoo, list[str]]:
@@ -102,21 +104,6 @@ def minimal(args: argparse.Namespace, skus: list[str], woo: FakeWoo) -> tuple[in
         hit = sum(1 for v in variations.values() if v["sku"] in sold)
         woo_min += 2 * math.ceil(hit / BATCH)
     return shopify, woo_min, changed
-
-
-def omnisync(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ) | {
-        "SHOPIFY_TOKEN": shopify_api.TOKEN,
-        "WOO_KEY": woocommerce_api.KEY,
-        "WOO_SECRET": woocommerce_api.SECRET,
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "omnisync", "--config", str(root / "omnisync.toml"), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
 
 
 def main() -> None:
@@ -212,11 +199,8 @@ def measure_shopify_woo(args: argparse.Namespace) -> dict[str, Any]:
     shopify_min, woo_min, changed = minimal(args, skus, woo)
     with tempfile.TemporaryDirectory() as tmp, serve(shopify) as s_url, serve(woo) as w_url:
         root = Path(tmp)
-        with open(root / "stock.csv", "w", newline="") as out:
-            writer = csv.writer(out)
-            writer.writerow(["sku", "on_hand"])
-            writer.writerows([sku, STOCK] for sku in skus)
-        (root / "omnisync.toml").write_text(
+        harness.import_stock(
+            root,
             f"""
 [ledger]
 path = "inventory.db"
@@ -236,27 +220,21 @@ key = "${{WOO_KEY}}"
 secret = "${{WOO_SECRET}}"
 base_url = "{w_url}"
 timeout = 600
-"""
+""",
+            skus,
+            STOCK,
+            ENV,
         )
-        imported = omnisync(root, "stock", "import", str(root / "stock.csv"))
-        if imported.returncode != 0:
-            sys.exit(f"stock import failed: {imported.stderr}")
         shopify.requests.clear()
         woo.requests.clear()
         shopify.spent = 0.0
         shopify.bucket.available, shopify.bucket.stamp = args.bucket, time.monotonic()
 
-        started = time.monotonic()
-        result = omnisync(root, "sync", "--json", "--since", "2h")
-        process = time.monotonic() - started
-    if not result.stdout.strip():
-        sys.exit(f"sync printed no report (exit {result.returncode}): {result.stderr}")
-    report = json.loads(result.stdout)
+        result, process = harness.timed_sync(root, ENV)
+    report = harness.sync_report(result)
     # The run's own clock: from the run's start to its report, without interpreter start-up.
     # What a seller or cron waits for is `process`, start-up included: the figure judged.
-    wall = (
-        datetime.fromisoformat(report["finished_at"]) - datetime.fromisoformat(report["started_at"])
-    ).total_seconds()
+    wall = harness.report_wall(report)
 
     shopify_requests, woo_requests = len(shopify.requests), len(woo.requests)
     cost_floor = max(0.0, shopify.spent - args.bucket) / args.restore_rate

@@ -25,20 +25,16 @@ Definitions of what is printed:
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 import math
-import os
-import subprocess
 import sys
 import tempfile
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks import harness  # noqa: E402
 from omnisync.channels.lazada.channel import (  # noqa: E402
     ITEMS_BATCH,
     ORDERS_PAGE,
@@ -51,6 +47,11 @@ from tests.fakes.lazada_api import INVENTORY_QPS, FakeLazada  # noqa: E402
 from tests.fakes.server import serve  # noqa: E402
 
 STOCK = 100
+ENV = {
+    "LZD_SECRET": lazada_api.APP_SECRET,
+    "LZD_ACCESS": lazada_api.ACCESS_TOKEN,
+    "LZD_REFRESH": lazada_api.REFRESH_TOKEN,
+}
 
 
 def build(listings: int, orders: int, latency: float) -> tuple[FakeLazada, list[str]]:
@@ -67,21 +68,6 @@ def build(listings: int, orders: int, latency: float) -> tuple[FakeLazada, list[
     return fake, skus
 
 
-def omnisync(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ) | {
-        "LZD_SECRET": lazada_api.APP_SECRET,
-        "LZD_ACCESS": lazada_api.ACCESS_TOKEN,
-        "LZD_REFRESH": lazada_api.REFRESH_TOKEN,
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "omnisync", "--config", str(root / "omnisync.toml"), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
-
-
 def measure(listings: int = 5000, orders: int = 2000, latency: float = 0.05) -> dict[str, float]:
     """Run one sync and return its figures (see the module docstring)."""
     fake, skus = build(listings, orders, latency)
@@ -93,11 +79,8 @@ def measure(listings: int = 5000, orders: int = 2000, latency: float = 0.05) -> 
     minimal = product_pages + order_pages + item_calls + 2 * writes
     with tempfile.TemporaryDirectory() as tmp, serve(fake) as url:
         root = Path(tmp)
-        with open(root / "stock.csv", "w", newline="") as out:
-            writer = csv.writer(out)
-            writer.writerow(["sku", "on_hand"])
-            writer.writerows([sku, STOCK] for sku in skus)
-        (root / "omnisync.toml").write_text(
+        harness.import_stock(
+            root,
             f"""
 [ledger]
 path = "inventory.db"
@@ -111,22 +94,16 @@ refresh_token = "${{LZD_REFRESH}}"
 country = "id"
 base_url = "{url}/rest"
 timeout = 600
-"""
+""",
+            skus,
+            STOCK,
+            ENV,
         )
-        imported = omnisync(root, "stock", "import", str(root / "stock.csv"))
-        if imported.returncode != 0:
-            sys.exit(f"stock import failed: {imported.stderr}")
         fake.requests.clear()
         fake.throttled = 0
-        started = time.monotonic()
-        result = omnisync(root, "sync", "--json", "--since", "2h")
-        process = time.monotonic() - started
-    if not result.stdout.strip():
-        sys.exit(f"sync printed no report (exit {result.returncode}): {result.stderr}")
-    report = json.loads(result.stdout)
-    wall = (
-        datetime.fromisoformat(report["finished_at"]) - datetime.fromisoformat(report["started_at"])
-    ).total_seconds()
+        result, process = harness.timed_sync(root, ENV)
+    report = harness.sync_report(result)
+    wall = harness.report_wall(report)
     chain = (2 + 3 + 2) * latency
     rate = writes / INVENTORY_QPS
     floor = max(chain, rate)

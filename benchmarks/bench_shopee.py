@@ -23,20 +23,16 @@ Definitions:
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 import math
-import os
-import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks import harness  # noqa: E402
 from omnisync.channels.shopee.channel import (  # noqa: E402
     CONCURRENCY,
     DETAIL_BATCH,
@@ -48,6 +44,7 @@ from tests.fakes.server import serve  # noqa: E402
 from tests.fakes.shopee_api import FakeShopee  # noqa: E402
 
 STOCK = 100
+ENV = {"SHOPEE_PARTNER_KEY": shopee_api.PARTNER_KEY}
 MODELS = 10  # a fifth of the listings are models of items with 10 variations each
 
 
@@ -82,28 +79,14 @@ def minimal(listings: int, orders: int) -> tuple[int, int]:
     return reads + fetch + push, chain
 
 
-def omnisync(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ) | {"SHOPEE_PARTNER_KEY": shopee_api.PARTNER_KEY}
-    return subprocess.run(
-        [sys.executable, "-m", "omnisync", "--config", str(root / "omnisync.toml"), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
-
-
 def measure(listings: int, orders: int, latency: float, rate: float = 0.0) -> dict[str, float]:
     """Run one sync; return requests, minimal requests, wall time and floors."""
     fake, skus = build(listings, orders, latency, rate)
     least, chain = minimal(listings, orders)
     with tempfile.TemporaryDirectory() as tmp, serve(fake) as url:
         root = Path(tmp)
-        with open(root / "stock.csv", "w", newline="") as out:
-            writer = csv.writer(out)
-            writer.writerow(["sku", "on_hand"])
-            writer.writerows([sku, STOCK] for sku in skus)
-        (root / "omnisync.toml").write_text(
+        harness.import_stock(
+            root,
             f"""
 [ledger]
 path = "inventory.db"
@@ -117,24 +100,18 @@ access_token = "{shopee_api.ACCESS_TOKEN}"
 refresh_token = "{shopee_api.REFRESH_TOKEN}"
 base_url = "{url}"
 timeout = 900
-"""
+""",
+            skus,
+            STOCK,
+            ENV,
         )
-        imported = omnisync(root, "stock", "import", str(root / "stock.csv"))
-        if imported.returncode != 0:
-            sys.exit(f"stock import failed: {imported.stderr}")
         fake.requests.clear()
-        started = time.monotonic()
-        result = omnisync(root, "sync", "--json", "--since", "2h")
-        process = time.monotonic() - started  # what cron waits for: start-up included
-    if not result.stdout.strip():
-        sys.exit(f"sync printed no report (exit {result.returncode}): {result.stderr}")
-    report = json.loads(result.stdout)
+        result, process = harness.timed_sync(root, ENV)  # process: start-up included
+    report = harness.sync_report(result)
     channel = report["channels"]["shopee"]
     if channel["status"] != "ok":
         sys.exit(f"the Shopee channel failed: {channel['errors']}")
-    wall = (
-        datetime.fromisoformat(report["finished_at"]) - datetime.fromisoformat(report["started_at"])
-    ).total_seconds()
+    wall = harness.report_wall(report)
     floor = chain * latency
     if rate:
         floor = max(floor, least / rate)

@@ -19,11 +19,7 @@ Definitions of what is printed:
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 import math
-import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,6 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks import harness  # noqa: E402
 from omnisync.channels.tiktok.channel import (  # noqa: E402
     INVENTORY_SKUS,
     ORDER_PAGE,
@@ -44,6 +41,7 @@ from tests.fakes.server import serve  # noqa: E402
 from tests.fakes.tiktok_api import FakeTikTok  # noqa: E402
 
 STOCK = 100
+ENV = {"TIKTOK_SECRET": tiktok_api.APP_SECRET}
 PER_PRODUCT = 5
 
 
@@ -76,28 +74,14 @@ def minimal(listings: int, orders: int) -> tuple[int, int]:
     return reads + touched, touched
 
 
-def omnisync(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ) | {"TIKTOK_SECRET": tiktok_api.APP_SECRET}
-    return subprocess.run(
-        [sys.executable, "-m", "omnisync", "--config", str(root / "omnisync.toml"), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
-
-
 def measure(listings: int = 5000, orders: int = 2000, latency: float = 0.05) -> dict[str, float]:
     """Run one sync; the figures bench_http.py prints for each channel."""
     fake, skus, issued = build(listings, orders, latency)
     least, writes = minimal(listings, orders)
     with tempfile.TemporaryDirectory() as tmp, serve(fake) as url:
         root = Path(tmp)
-        with open(root / "stock.csv", "w", newline="") as out:
-            writer = csv.writer(out)
-            writer.writerow(["sku", "on_hand"])
-            writer.writerows([sku, STOCK] for sku in skus)
-        (root / "omnisync.toml").write_text(
+        harness.import_stock(
+            root,
             f"""
 [ledger]
 path = "inventory.db"
@@ -111,21 +95,15 @@ refresh_token = "{issued["refresh_token"]}"
 shop_cipher = "{tiktok_api.SHOP_CIPHER}"
 base_url = "{url}"
 timeout = 600
-"""
+""",
+            skus,
+            STOCK,
+            ENV,
         )
-        imported = omnisync(root, "stock", "import", str(root / "stock.csv"))
-        if imported.returncode != 0:
-            sys.exit(f"stock import failed: {imported.stderr}")
         fake.requests.clear()
-        started = time.monotonic()
-        result = omnisync(root, "sync", "--json", "--since", "2h")
-        process = time.monotonic() - started  # what cron waits for: start-up included
-    if not result.stdout.strip():
-        sys.exit(f"sync printed no report (exit {result.returncode}): {result.stderr}")
-    report = json.loads(result.stdout)
-    wall = (
-        datetime.fromisoformat(report["finished_at"]) - datetime.fromisoformat(report["started_at"])
-    ).total_seconds()
+        result, process = harness.timed_sync(root, ENV)  # process: start-up included
+    report = harness.sync_report(result)
+    wall = harness.report_wall(report)
     chain = (least - writes) * latency
     # 50 in any one second: N writes take (⌈N/50⌉ − 1) s plus the last one's latency.
     floor = chain + max(0, math.ceil(writes / QPS) - 1) + latency

@@ -132,6 +132,19 @@ STATUS_TABLE: Mapping[int, Kind] = {
 }
 
 
+def http_date(value: str | None) -> datetime | None:
+    """An HTTP date (`Date`, `Retry-After`) as an aware UTC datetime, or None."""
+    if not value:
+        return None
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
 def retry_after(headers: httpx.Headers, *, now: datetime | None = None) -> float | None:
     """Seconds from a Retry-After header (seconds or an HTTP date), or None."""
     value = headers.get("Retry-After")
@@ -141,13 +154,22 @@ def retry_after(headers: httpx.Headers, *, now: datetime | None = None) -> float
         return max(0.0, float(value))
     except ValueError:
         pass
-    try:
-        moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    moment = http_date(value)
+    if moment is None:
         return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
     return max(0.0, (moment - (now or datetime.now(UTC))).total_seconds())
+
+
+def clock_offset(headers: httpx.Headers, *, now: datetime) -> float | None:
+    """Seconds this machine's clock (`now`) is ahead of the server's (negative: behind), from
+    the answer's `Date` header; None without a readable one. The marketplaces refuse a request
+    whose timestamp is off, and a seller must be told by how much, not "bad signature"."""
+    server = http_date(headers.get("Date"))
+    if server is None:
+        return None
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
+    return (now - server).total_seconds()
 
 
 def classify_status(response: httpx.Response) -> Verdict | None:

@@ -280,8 +280,9 @@ def skus_behind(listings: Iterable[Listing], rule: TargetRule) -> set[str]:
 def available_by_place(
     rule: TargetRule, available: Callable[[Sequence[str]], Mapping[str, int]]
 ) -> dict[str, Mapping[str, int]] | None:
-    """Each mapped ledger location's own available (`available` reads the ledger for a list
-    of locations), for a rule with `places`; None for any other."""
+    """Each mapped ledger location's own available (`available` reads the ledger for a tuple
+    of locations, so a cached reader serves every channel), for a rule with `places`; None for
+    any other."""
     if not rule.places:
         return None
-    return {place: available([place]) for place in dict.fromkeys(rule.places.values())}
+    return {place: available((place,)) for place in dict.fromkeys(rule.places.values())}

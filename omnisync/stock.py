@@ -205,9 +205,8 @@ def move_stock(
         ledger.transfer(
             sku, quantity, source=source, destination=destination, reason=reason, now=now
         )
-        after = ledger.balances([sku], locations=[source])[sku].available
         there = ledger.balances([sku], locations=[destination])[sku].available
-    return Transfer(sku, quantity, source, destination, after, there)
+    return Transfer(sku, quantity, source, destination, at_source.available - quantity, there)
 
 
 def read_stock_csv(path: Path) -> list[tuple[str, int, str]]:
@@ -279,8 +278,9 @@ def _read_rows(
                 f"{path}:{line}: column on_hand: expected a whole number ≥ 0, "
                 f"got {row.get('on_hand')!r}"
             ) from None
-        if quantity_problem(on_hand):
-            raise UsageError(f"{path}:{line}: column on_hand: {quantity_problem(on_hand)}")
+        problem = quantity_problem(on_hand)
+        if problem:
+            raise UsageError(f"{path}:{line}: column on_hand: {problem}")
         if on_hand < 0:
             raise UsageError(
                 f"{path}:{line}: column on_hand: expected a whole number ≥ 0, got {on_hand}"

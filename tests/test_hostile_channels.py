@@ -388,3 +388,30 @@ def test_the_engine_s_deadline_follows_a_budget_an_adapter_extends() -> None:
 
     assert asyncio.run(go()) is True
     assert report.status == "ok", report.errors
+
+
+def test_an_unreadable_order_is_said_once_even_when_a_sale_races_the_push(
+    shop: Shop, runner: CliRunner
+) -> None:
+    """A conflict re-fetches the channel's orders, which meets the unreadable one again: the
+    report still names it once, so cron mail does not repeat it per conflict round."""
+    broken = order("7", "paid", [("TEE-M", 2)])
+    broken["lines"][0]["quantity"] = "2.0"
+    sale = order("S1", "paid", [("TEE-M", 1)], created="2026-11-20T10:00:00Z")
+    shop.write_channel(
+        "a",
+        listings=[listing("A1", "TEE-M", 10)],
+        orders=[broken, order("10", "paid", [("TEE-M", 2)])],
+        sales_during_sync=[sale],
+    )
+    shop.write_config({"a": {}})
+    ok(invoke(runner, shop, "stock", "set", "TEE-M", "10", "--new"))
+
+    code, report = sync_json(runner, shop, "--since", "2026-11-01T00:00:00Z")
+
+    assert code == 1
+    assert report["channels"]["a"]["conflicts_seen"] == 1
+    [error] = report["channels"]["a"]["errors"]
+    assert error.startswith("order 7 cannot be read")
+    assert balances(runner, shop) == {"TEE-M": (10, 3)}
+    assert shop.quantities("a") == {"A1": 7}

@@ -119,3 +119,15 @@ def test_shop_details_stored_with_the_tokens_stay_printable(ledger: Ledger) -> N
     StoredTokens("shopee", ledger)  # a later process loading them
     assert REDACTOR.scrub("shop 14701711") == "shop 14701711"
     assert REDACTOR.scrub("token secret-access-0987654321") == "token ***"
+
+
+@pytest.mark.parametrize("absurd", [10**12, 10**30, "99999999999999999999"])
+def test_an_absurd_token_lifetime_never_loses_the_rotated_token(absurd: object) -> None:
+    """Shopee and Lazada answer a refresh with the new (single-use) refresh token and a
+    lifetime; a lifetime no datetime can hold must give "no known expiry", not an exception
+    before the token is saved."""
+    from omnisync.channels.lazada.api import _after
+    from omnisync.channels.shopee.client import expiry
+
+    assert expiry(NOW, absurd) is None
+    assert _after(NOW, absurd) is None

@@ -224,3 +224,15 @@ class ChannelType:
     open: Callable[[ChannelConfig, ChannelContext], Channel]
     http: bool = True  # False for file channels: base_url and timeout do not apply
     authorize: Callable[[ChannelConfig, ChannelContext], ShopAuthorizer] | None = None
+
+
+def moved(change: QuantityChange, platform: str, now: int | None) -> PushResult:
+    """The conflict for a listing whose quantity moved since this run read it (`now` is what
+    the platform shows, None when it did not say)."""
+    shown = now if now is not None else "another quantity"
+    return PushResult(
+        change.listing_id,
+        "conflict",
+        f"{platform} shows {shown}, this run read {change.expected}: sold or changed meanwhile",
+        current=now,
+    )

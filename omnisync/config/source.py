@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -113,9 +113,13 @@ class Source:
             )
         if kind == SAID:
             return self.error(where, at, first["msg"])
-        # A credential's value is never echoed, even a wrong one.
-        hidden = any(part in secrets for part in path)
-        got = "***" if hidden else repr(first.get("input"))
+        # A credential's value is never echoed, even a wrong one, nor a table holding one (a
+        # whole-model validator's error carries the table as its input).
+        value = first.get("input")
+        hidden = any(part in secrets for part in path) or (
+            isinstance(value, Mapping) and any(name in secrets for name in value)
+        )
+        got = "***" if hidden else repr(value)
         if kind == EXPECTED:
             return self.error(where, at, f"{first['msg']}, got {got}")
         # A channel type's settings speak pydantic ("Input should be ..."), or say it in
@@ -123,7 +127,6 @@ class Source:
         message = first["msg"][0].lower() + first["msg"][1:]
         if kind == "value_error":
             message = str(first.get("ctx", {}).get("error", message))
-            value = first.get("input")
             if hidden and isinstance(value, str) and value:
                 message = message.replace(value, "***")  # a validator that quotes its input
         return self.error(where, at, f"{message}, got {got}")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from omnisync.ledger.connection import LedgerBase
 from omnisync.timeparse import from_iso, to_iso
@@ -23,31 +25,33 @@ class ChannelState:
     last_error: str | None
 
 
+_STATE_QUERY = (
+    "SELECT channel, type, start_time, cursor, last_run, last_status, last_error FROM channel_state"
+)
+
+
+def _state(row: Sequence[Any]) -> ChannelState:
+    return ChannelState(
+        channel=row[0],
+        type=row[1],
+        start_time=from_iso(row[2]) if row[2] else None,
+        cursor=from_iso(row[3]) if row[3] else None,
+        last_run=row[4],
+        last_status=row[5],
+        last_error=row[6],
+    )
+
+
 class ChannelStore(LedgerBase):
     """One `channel_state` row per channel, written with the data of the run it describes."""
 
     def channel_state(self, channel: str) -> ChannelState | None:
         """The channel's state, or None before its first sync."""
-        row = self.conn.execute(
-            "SELECT channel, type, start_time, cursor, last_run, last_status, last_error "
-            "FROM channel_state WHERE channel = ?",
-            (channel,),
-        ).fetchone()
-        if row is None:
-            return None
-        return ChannelState(
-            channel=row[0],
-            type=row[1],
-            start_time=from_iso(row[2]) if row[2] else None,
-            cursor=from_iso(row[3]) if row[3] else None,
-            last_run=row[4],
-            last_status=row[5],
-            last_error=row[6],
-        )
+        row = self.conn.execute(_STATE_QUERY + " WHERE channel = ?", (channel,)).fetchone()
+        return None if row is None else _state(row)
 
     def channel_states(self) -> list[ChannelState]:
-        names = [r[0] for r in self.conn.execute("SELECT channel FROM channel_state ORDER BY 1")]
-        return [state for name in names if (state := self.channel_state(name))]
+        return [_state(row) for row in self.conn.execute(_STATE_QUERY + " ORDER BY channel")]
 
     def ensure_channel(self, channel: str, type_: str, *, start_time: datetime) -> None:
         """Record a channel the first time it syncs; its start time is set then, once."""

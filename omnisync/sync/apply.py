@@ -92,15 +92,19 @@ def keep_unreadable(
         [(p.order_id, p.field, p.value, p.message) for p in unreadable if p.order_id],
         run_id=run_id,
     )
-    for problem in unreadable:
-        if not problem.order_id:
-            # Without an id it cannot be matched to a later version: said for this run.
-            report.errors.append(f"an order without a readable id was skipped ({problem.message})")
-    for stored in ledger.unreadable_orders(channel):
-        report.errors.append(
-            f"order {stored.order_id} cannot be read ({stored.message}); it is held back "
-            f"until {channel} sends a readable version"
-        )
+    said = [
+        f"an order without a readable id was skipped ({problem.message})"
+        for problem in unreadable
+        # Without an id it cannot be matched to a later version: said for this run.
+        if not problem.order_id
+    ]
+    said += [
+        f"order {stored.order_id} cannot be read ({stored.message}); it is held back "
+        f"until {channel} sends a readable version"
+        for stored in ledger.unreadable_orders(channel)
+    ]
+    # A conflict re-fetches and comes through here again: say each problem once per run.
+    report.errors.extend(text for text in said if text not in report.errors)
 
 
 def apply_orders(
@@ -194,14 +198,17 @@ def plan_channel(
     force: bool,
     report: ChannelReport,
     moved_since: Callable[[int], set[str]] | None = None,
+    available_of: Callable[[Sequence[str]], Mapping[str, int]] | None = None,
 ) -> PushPlan:
     """Plan one channel's push, computing targets only where something could have changed.
 
     `planned` is the target each listing was planned last time, valid while the rule's `key`
     is the one stored with it; listings settled by it (see `split_settled`) cost nothing. The
     targets planned now, and the key, are stored for the next run. `moved_since`, when given,
-    answers "which SKUs moved after movement N" for every channel of a run at once.
+    answers "which SKUs moved after movement N" for every channel of a run at once, and
+    `available_of` "what is available over these locations" (default: `ledger.available`).
     """
+    read_available = available_of or ledger.available
     channel = rule.channel
     old_key, planned_through = ledger.plan_marks(channel)
     through = ledger.last_movement_id()
@@ -214,10 +221,12 @@ def plan_channel(
             planned=planned,
             moved=(moved_since or ledger.skus_moved_since)(planned_through),
         )
-        available = ledger.available_for(skus_behind(candidates, rule), rule.sell_from)
+        available: Mapping[str, int] = ledger.available_for(
+            skus_behind(candidates, rule), rule.sell_from
+        )
     else:
         candidates, settled, planned = list(listings), 0, {}
-        available = ledger.available(rule.sell_from)
+        available = read_available(rule.sell_from)
     plan = plan_pushes(
         candidates,
         rule=rule,
@@ -226,7 +235,7 @@ def plan_channel(
         force=force,
         settled=settled,
         sold=ledger.skus_sold_down,
-        available_at=available_by_place(rule, ledger.available),
+        available_at=available_by_place(rule, read_available),
     )
     ledger.save_targets(
         channel,
@@ -239,7 +248,6 @@ def plan_channel(
     ledger.set_plan_marks(channel, key, through)
 
     report.listings_unchanged = plan.unchanged
-    report.listings_unmapped = len(plan.unmapped)
     outcome = "refused" if plan.refused else "planned"
     report.changes = [
         ListingChange(c.listing_id, c.channel_sku, c.expected, c.target, outcome)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -226,10 +226,15 @@ class Pusher:
         return plan.changes
 
     def settle(
-        self, *, catalog: Catalog, available: dict[str, int], force: bool
+        self,
+        *,
+        catalog: Catalog,
+        available: Callable[[Sequence[str]], Mapping[str, int]],
+        force: bool,
     ) -> list[QuantityChange]:
         """The changes that bring every listing to the final stock, once sales that raced
-        another channel's writes moved it after this one was planned (none if refused)."""
+        another channel's writes moved it after this one was planned (none if refused).
+        `available` reads the stock over a tuple of locations (the channel's `sell_from`)."""
         listings = [
             Listing(
                 item.id,
@@ -244,9 +249,9 @@ class Pusher:
         plan = plan_pushes(
             listings,
             rule=rule,
-            available=available,
+            available=available(self.run.config.sell_from),
             max_change=self.config.max_change,
             force=force,
-            available_at=available_by_place(rule, self.ledger.available),
+            available_at=available_by_place(rule, available),
         )
         return [] if plan.refused else plan.changes

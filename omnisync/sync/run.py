@@ -206,6 +206,8 @@ def _reconcile_and_plan(
         # Every channel's orders are in before any is planned: a sale on one moves the others.
         # Channels planned by the same earlier run ask the same question: read it once.
         moved_since = cache(ledger.skus_moved_since)
+        # Planning writes no movement: the stock over the same locations is read once too.
+        available = cache(ledger.available)
         rules = [TargetRule.for_channel(run.config, config, catalog) for run in runs if run.ok]
         for rule, key in zip(rules, plan_keys(rules), strict=True):
             plans[rule.channel] = plan = plan_channel(
@@ -218,6 +220,7 @@ def _reconcile_and_plan(
                 force=options.force,
                 report=report.channels[rule.channel],
                 moved_since=moved_since,
+                available_of=available,
             )
             _unmapped_listings(report, rule.channel, plan)
         _collect_problems(report, ledger, config)
@@ -254,15 +257,13 @@ async def _push(
         # one more pass brings every listing to the final numbers in this same run.
         say("pushing the quantities that changed during the run")
         catalog = catalog_of(ledger, config)
+        # Every channel is settled before any writes: channels offering the same locations
+        # read their stock once.
+        available = cache(ledger.available)
         await asyncio.gather(
             *(
                 pusher.push(
-                    pusher.settle(
-                        catalog=catalog,
-                        # Each channel offers the stock of its own `sell_from` locations.
-                        available=ledger.available(pusher.run.config.sell_from),
-                        force=session.options.force,
-                    )
+                    pusher.settle(catalog=catalog, available=available, force=session.options.force)
                 )
                 for pusher in pushers
                 if pusher.run.ok

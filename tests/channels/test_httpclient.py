@@ -25,6 +25,7 @@ from omnisync.httpclient import (
     build_client,
     classify_exception,
     classify_status,
+    clock_offset,
     retry_after,
 )
 from omnisync.payload import Id, Payload
@@ -332,3 +333,19 @@ def test_several_misfits_are_counted_after_the_first() -> None:
     with pytest.raises(ChannelResponseError) as caught:
         http.validate(response, list[Item], [{"id": 1}, {"quantity": True}])
     assert caught.value.message == "/p: [0].quantity: missing (and 2 more)"
+
+
+@pytest.mark.parametrize(
+    ("date", "expected"),
+    [
+        ("Fri, 20 Nov 2026 09:00:00 GMT", 0.0),
+        ("Fri, 20 Nov 2026 08:50:00 GMT", 600.0),  # the server is 10 min behind us
+        ("Fri, 20 Nov 2026 12:00:00 GMT", -10800.0),
+        ("not a date", None),
+        (None, None),
+    ],
+)
+def test_clock_offset_reads_the_servers_date(date: str | None, expected: float | None) -> None:
+    headers = httpx.Headers({"Date": date} if date else {})
+    now = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+    assert clock_offset(headers, now=now) == expected

@@ -56,10 +56,9 @@ is used. `expires_in` / `refresh_expires_in` are seconds, numbers or digit strin
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import re
 from collections.abc import Collection, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -73,7 +72,14 @@ from omnisync.errors import (
     ChannelResponseError,
     ChannelUnavailableError,
 )
-from omnisync.httpclient import DEFAULT_CONNECTIONS, ChannelHttp, Kind, RetryPolicy, Verdict
+from omnisync.httpclient import (
+    DEFAULT_CONNECTIONS,
+    ChannelHttp,
+    Kind,
+    RetryPolicy,
+    Verdict,
+    clock_offset,
+)
 
 ACCESS, REFRESH = "access_token", "refresh_token"
 THROTTLED = {"901", "ApiCallLimit"}
@@ -258,22 +264,13 @@ class LazadaApi:
 
     def clock_message(self, response: httpx.Response) -> str:
         """What a refused timestamp means: this machine's clock, by how much if we can tell."""
-        ours = self.now()
-        theirs: datetime | None = None
-        date = response.headers.get("Date")
-        if date:
-            try:
-                theirs = email.utils.parsedate_to_datetime(date)
-            except (TypeError, ValueError):
-                theirs = None
-        if theirs is None:
+        offset = clock_offset(response.headers, now=self.now())
+        if offset is None:
             return (
                 f"Lazada refused the request's time: this machine's clock is off by more "
                 f"than {ALLOWED_SKEW} s; set it right (NTP) and run again"
             )
-        if theirs.tzinfo is None:
-            theirs = theirs.replace(tzinfo=UTC)
-        off = round((ours - theirs).total_seconds())
+        off = round(offset)
         way = "ahead" if off > 0 else "behind"
         return (
             f"this machine's clock is {abs(off)} s off ({way} of Lazada's; it allows "
@@ -373,8 +370,9 @@ class LazadaApi:
 
 def _after(now: datetime, seconds: Any) -> datetime | None:
     # `expires_in` / `refresh_expires_in` are seconds, sent as numbers or digit strings.
+    # Never raises: the new refresh token saved with this expiry must not be lost to it.
     try:
         value = int(str(seconds))
-    except ValueError:
+        return now + timedelta(seconds=value) if value > 0 else None
+    except (OverflowError, ValueError):
         return None
-    return now + timedelta(seconds=value) if value > 0 else None

@@ -50,7 +50,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from xml.sax.saxutils import escape
 
-from omnisync.channels.base import ChannelContext, ReadProblem
+from omnisync.channels.base import ChannelContext, ReadProblem, moved
 from omnisync.channels.lazada import mapping
 from omnisync.channels.lazada.api import ACCESS, REFRESH, LazadaApi
 from omnisync.channels.lazada.settings import LazadaSettings
@@ -435,15 +435,7 @@ class LazadaChannel:
             if now is None:
                 results.append(PushResult(change.listing_id, "failed", "no longer on Lazada"))
             elif now != change.expected:
-                results.append(
-                    PushResult(
-                        change.listing_id,
-                        "conflict",
-                        f"Lazada shows {now}, this run read {change.expected}: sold or "
-                        f"changed meanwhile",
-                        current=now,
-                    )
-                )
+                results.append(moved(change, "Lazada", now))
             else:
                 writes.append(change)
         if not writes:

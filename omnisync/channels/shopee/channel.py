@@ -35,7 +35,7 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from omnisync.channels.base import ChannelConfig, ChannelContext, ChannelType, ReadProblem
+from omnisync.channels.base import ChannelConfig, ChannelContext, ChannelType, ReadProblem, moved
 from omnisync.channels.shopee.auth import ShopeeAuthorizer
 from omnisync.channels.shopee.client import ShopeeClient
 from omnisync.channels.shopee.mapping import (
@@ -290,15 +290,7 @@ class ShopeeChannel:
             if now is None:
                 results.append(PushResult(change.listing_id, "failed", "no longer on the shop"))
             elif now != change.expected:
-                results.append(
-                    PushResult(
-                        change.listing_id,
-                        "conflict",
-                        f"Shopee shows {now}, this run read {change.expected}: sold or changed "
-                        f"meanwhile",
-                        current=now,
-                    )
-                )
+                results.append(moved(change, "Shopee", now))
             else:
                 writes.append((key, change))
         return results, writes

@@ -38,7 +38,6 @@ one, saved in the ledger (`StoredTokens.save`) before the new access token is us
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import logging
 from collections.abc import Mapping
 from datetime import datetime, timedelta
@@ -64,6 +63,7 @@ from omnisync.httpclient import (
     Kind,
     RetryPolicy,
     Verdict,
+    clock_offset,
     snippet,
 )
 from omnisync.redact import REDACTOR
@@ -118,9 +118,14 @@ def expiry(now: datetime, expire_in: Any) -> datetime | None:
         return None
     if value <= 0:
         return None
-    if value > 1_000_000_000:
-        return datetime.fromtimestamp(value, now.tzinfo)
-    return now + timedelta(seconds=value)
+    # An absurd value must not raise here: the answer holds a rotated refresh token that is
+    # saved with this expiry, and a token lost to an exception locks the shop out.
+    try:
+        if value > 1_000_000_000:
+            return datetime.fromtimestamp(value, now.tzinfo)
+        return now + timedelta(seconds=value)
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 class ShopeeClient:
@@ -417,11 +422,8 @@ class ShopeeClient:
         offset: float | None = None
         try:
             response = await self.http.client.get(f"{self.host}{path}", timeout=10.0)
-            stamp = response.headers.get("Date")
-            if stamp:
-                server = email.utils.parsedate_to_datetime(stamp)
-                offset = (as_utc(local) - as_utc(server)).total_seconds()
-        except (httpx.HTTPError, TypeError, ValueError):
+            offset = clock_offset(response.headers, now=as_utc(local))
+        except httpx.HTTPError:
             offset = None
         if offset is None:
             return (

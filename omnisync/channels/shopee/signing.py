@@ -32,9 +32,6 @@ AUTH_PARTNER_PATH = "/api/v2/shop/auth_partner"
 TOKEN_GET_PATH = "/api/v2/auth/token/get"
 TOKEN_REFRESH_PATH = "/api/v2/auth/access_token/get"
 
-# "The timestamp ... is only valid for 5 minutes" (the guide above).
-TIMESTAMP_VALIDITY = 300
-
 
 def base_string(
     partner_id: int,

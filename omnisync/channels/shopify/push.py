@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any, Protocol, TypeVar
 
+from omnisync.channels.base import moved
 from omnisync.channels.shopify import queries as q
 from omnisync.channels.shopify.payloads import LevelsData, SetData, available
 from omnisync.models import PushResult, QuantityChange
@@ -75,16 +76,7 @@ class ShopifyPush:
         if stale:
             current = await self._current(stale)
             for change in stale:
-                now = current.get(change.listing_id)
-                results.append(
-                    PushResult(
-                        change.listing_id,
-                        "conflict",
-                        f"Shopify shows {now if now is not None else 'another quantity'}, "
-                        f"this run read {change.expected}: sold or changed meanwhile",
-                        current=now,
-                    )
-                )
+                results.append(moved(change, "Shopify", current.get(change.listing_id)))
         return results
 
     def _set_variables(self, pending: list[QuantityChange], run_id: int) -> dict[str, Any]:

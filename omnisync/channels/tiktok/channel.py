@@ -49,7 +49,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from omnisync.channels.base import ChannelConfig, ChannelContext, ReadProblem, TokenStore
+from omnisync.channels.base import ChannelConfig, ChannelContext, ReadProblem, TokenStore, moved
 from omnisync.channels.tiktok import payloads
 from omnisync.channels.tiktok.auth import stored_tokens
 from omnisync.channels.tiktok.client import QPS, TikTokApi
@@ -336,15 +336,7 @@ class TikTokChannel:
                 continue
             now = listing_quantity(stock, self.warehouse)
             if now != change.expected:
-                results.append(
-                    PushResult(
-                        change.listing_id,
-                        "conflict",
-                        f"TikTok Shop shows {now}, this run read {change.expected}: "
-                        f"sold or changed meanwhile",
-                        current=now,
-                    )
-                )
+                results.append(moved(change, "TikTok Shop", now))
                 continue
             groups[product].append((change, stock))
         calls = [

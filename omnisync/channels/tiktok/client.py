@@ -50,7 +50,6 @@ integration notes), 36004001 "rt has expired"; any code but throttling is the gr
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import json
 import logging
 from collections import deque
@@ -73,6 +72,7 @@ from omnisync.httpclient import (
     RetryPolicy,
     Verdict,
     classify_status,
+    clock_offset,
     snippet,
 )
 from omnisync.payload import Payload
@@ -322,21 +322,19 @@ class TikTokApi:
     async def _clock_error(self) -> tuple[ChannelError, int | None]:
         """TikTok refused the request time: measure the skew against the server's Date."""
         local = self.now()
-        server: datetime | None = None
+        offset: float | None = None
         try:
             answer = await self.http.client.get(f"{self.api_root}{SHOPS_PATH}", timeout=10.0)
-            stamp = answer.headers.get("Date")
-            if stamp:
-                server = email.utils.parsedate_to_datetime(stamp)
-        except (httpx.HTTPError, TypeError, ValueError):
-            server = None
+            offset = clock_offset(answer.headers, now=local)
+        except httpx.HTTPError:
+            offset = None
         window = "TikTok Shop accepts request times from 5 min behind to 30 s ahead of its own"
-        if server is None:
+        if offset is None:
             error = ChannelResponseError(
                 self.name, f"this machine's clock is off ({window}): set it right (NTP)"
             )
             return error, None
-        skew = round((local - server.astimezone(UTC)).total_seconds())
+        skew = round(offset)
         ahead = "ahead" if skew > 0 else "behind"
         error = ChannelResponseError(
             self.name,

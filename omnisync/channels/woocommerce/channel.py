@@ -51,6 +51,7 @@ from omnisync.channels.base import (
     ChannelType,
     ReadProblem,
     SecretStr,
+    moved,
 )
 from omnisync.channels.woocommerce.mapping import (
     SKIPPED,
@@ -405,15 +406,7 @@ class WooCommerceChannel:
                 # The write whose answer was lost went through.
                 results.append(PushResult(change.listing_id, "written"))
             elif now != change.expected:
-                results.append(
-                    PushResult(
-                        change.listing_id,
-                        "conflict",
-                        f"WooCommerce shows {now}, this run read {change.expected}: "
-                        f"sold or changed meanwhile",
-                        current=now,
-                    )
-                )
+                results.append(moved(change, "WooCommerce", now))
             else:
                 writes.append(change)
         return writes

@@ -1,0 +1,65 @@
+"""What the HTTP benchmarks share: seed a stock file and config, run one timed `omnisync sync`."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+
+def run_omnisync(
+    root: Path, env: Mapping[str, str], *args: str
+) -> subprocess.CompletedProcess[str]:
+    """Run the CLI on `root`'s omnisync.toml in its own process, with `env` over os.environ."""
+    return subprocess.run(
+        [sys.executable, "-m", "omnisync", "--config", str(root / "omnisync.toml"), *args],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ) | dict(env),
+        check=False,
+    )
+
+
+def import_stock(
+    root: Path, config: str, skus: Iterable[str], on_hand: int, env: Mapping[str, str]
+) -> None:
+    """Write omnisync.toml and stock.csv (`on_hand` of each SKU) and import it; exit if it fails."""
+    with open(root / "stock.csv", "w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["sku", "on_hand"])
+        writer.writerows([sku, on_hand] for sku in skus)
+    (root / "omnisync.toml").write_text(config)
+    imported = run_omnisync(root, env, "stock", "import", str(root / "stock.csv"))
+    if imported.returncode != 0:
+        sys.exit(f"stock import failed: {imported.stderr}")
+
+
+def timed_sync(
+    root: Path, env: Mapping[str, str]
+) -> tuple[subprocess.CompletedProcess[str], float]:
+    """Run `sync --json --since 2h`; return it and its process time (start-up included)."""
+    started = time.monotonic()
+    result = run_omnisync(root, env, "sync", "--json", "--since", "2h")
+    return result, time.monotonic() - started
+
+
+def sync_report(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    """The sync's JSON report; exit if it printed none."""
+    if not result.stdout.strip():
+        sys.exit(f"sync printed no report (exit {result.returncode}): {result.stderr}")
+    report: dict[str, Any] = json.loads(result.stdout)
+    return report
+
+
+def report_wall(report: Mapping[str, Any]) -> float:
+    """The run's own clock, from its report: start to finish, without interpreter start-up."""
+    return (
+        datetime.fromisoformat(report["finished_at"]) - datetime.fromisoformat(report["started_at"])
+    ).total_seconds()
