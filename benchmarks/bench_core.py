@@ -149,7 +149,18 @@ def build(root: Path, *, skus: int, lines: int, changed: int) -> None:
                     "status": "returned",
                     "created_at": to_iso(start + timedelta(seconds=historical * 20)),
                     "updated_at": updated,
-                    "lines": [{"id": r[2], "sku": r[3], "quantity": r[4]} for r in row],
+                    # Sent again as the channel sent them (price and currency too): a status
+                    # change, not an edit of the lines.
+                    "lines": [
+                        {
+                            "id": r[2],
+                            "sku": r[3],
+                            "quantity": r[4],
+                            "unit_price": r[5],
+                            "currency": r[6],
+                        }
+                        for r in row
+                    ],
                 }
             )
     # The ledger has run before: it holds every listing as last read, as a live shop's does.

@@ -15,13 +15,23 @@ them and prints their figures beside Shopify's and WooCommerce's.
 
 Definitions of what is printed:
 - minimal requests: the fewest requests the same work takes under each channel's documented
-  limits and omnisync's query shapes: pages of at most the documented size (Shopify's sized
-  under the 1,000-point cap), writes of at most 250 (Shopify) / 100 (Woo) items, and on Woo
-  one re-read per write batch (Woo has no compare-and-set; the spec requires the re-read).
+  limits and omnisync's query shapes: pages of at most the documented size (Shopify's as many
+  orders as fit the 1,000-point cap by Shopify's cost rules, FULL_ORDER_PAGE), writes of at
+  most 250 (Shopify) / 100 (Woo) items, and on Woo one re-read per write batch (Woo has no
+  compare-and-set; the spec requires the re-read).
 - rate-limit floor: the least time the work can take. Shopify: points actually spent minus
-  the bucket's starting content, over the restore rate; and never less than its chain of
-  dependent requests (cursor pages) times the latency. WooCommerce: no documented limit, so
-  only its chain of dependent requests times the latency. The run's floor is the larger.
+  the bucket's starting content, over the restore rate. Never less than the run's chain of
+  dependent requests times the latency: the longest channel's fetch chain, then the longest
+  push chain, since every channel's targets wait for every channel's orders (a sale on
+  Shopify lowers the Woo listing). Shopify's fetch chain is its order cursor pages, which
+  may run beside its listing pages but must end after them (the last order page must hold
+  every sale a listing read can reflect), so max(order pages, listing pages + 1); its push
+  one round of mutations (only the bucket limits them). Woo's fetch chain, as the adapter
+  walks it (shorter than Shopify's at every size here): products page 1, the rest (asked
+  together once X-WP-TotalPages is known), variations, orders page 1, the rest; its push one
+  re-read then one write (omnisync's own 8 requests in flight are no documented limit).
+  Not modelled (so the floor is lower than it could be): Shopify charges a query's requested
+  cost up front, so a read must also find its whole requested cost in the bucket.
 """
 
 from __future__ import annotations
@@ -39,7 +49,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks import harness  # noqa: E402
-from omnisync.channels.shopify import LISTING_PAGE, MAX_PAGE, ORDER_PAGE  # noqa: E402
+from omnisync.channels.shopify import LISTING_PAGE, MAX_PAGE  # noqa: E402
+from omnisync.channels.shopify import queries as shopify_queries  # noqa: E402
 from omnisync.channels.woocommerce import BATCH, PAGE  # noqa: E402
 from tests.fakes import shopify_api, woocommerce_api  # noqa: E402
 from tests.fakes.server import serve  # noqa: E402
@@ -47,6 +58,17 @@ from tests.fakes.shopify_api import Bucket, FakeShopify  # noqa: E402
 from tests.fakes.woocommerce_api import FakeWoo  # noqa: E402
 
 STOCK = 100
+# Orders a page can hold at Shopify's 1,000-point cap: a connection costs 2 plus `first` times
+# its node (https://shopify.dev/docs/api/usage/limits, "Cost calculation"), as omnisync asks.
+FULL_ORDER_PAGE = min(
+    MAX_PAGE,
+    (shopify_queries.MAX_QUERY_COST - 2)
+    // shopify_queries.order_node_cost(
+        shopify_queries.ORDER_LINES,
+        shopify_queries.ORDER_REFUNDS,
+        shopify_queries.ORDER_REFUND_LINES,
+    ),
+)
 ENV = {
     "SHOPIFY_TOKEN": shopify_api.TOKEN,
     "WOO_KEY": woocommerce_api.KEY,
@@ -90,7 +112,7 @@ def minimal(args: argparse.Namespace, skus: list[str], woo: FakeWoo) -> tuple[in
     changed = len(sold)
     shopify = (
         math.ceil(args.listings / LISTING_PAGE)
-        + max(1, math.ceil(args.orders / ORDER_PAGE))
+        + max(1, math.ceil(args.orders / FULL_ORDER_PAGE))
         + math.ceil(changed / MAX_PAGE)
     )
     simple_changed = sum(
@@ -238,11 +260,14 @@ timeout = 600
 
     shopify_requests, woo_requests = len(shopify.requests), len(woo.requests)
     cost_floor = max(0.0, shopify.spent - args.bucket) / args.restore_rate
-    shopify_chain = (
-        math.ceil(args.listings / LISTING_PAGE) + math.ceil(args.orders / ORDER_PAGE) + 1
-    ) * args.latency
-    woo_chain = 7 * args.latency  # products p1, rest; variations; orders p1, rest; read; write
-    floor = max(cost_floor, shopify_chain, woo_chain)
+    listing_pages = math.ceil(args.listings / LISTING_PAGE)
+    order_pages = max(1, math.ceil(args.orders / FULL_ORDER_PAGE))
+    shopify_fetch, shopify_push = max(order_pages, listing_pages + 1), 1
+    woo_fetch, woo_push = 5, 2  # products p1, rest; variations; orders p1, rest | read; write
+    shopify_chain = (shopify_fetch + shopify_push) * args.latency
+    woo_chain = (woo_fetch + woo_push) * args.latency
+    chain = (max(shopify_fetch, woo_fetch) + max(shopify_push, woo_push)) * args.latency
+    floor = max(cost_floor, chain)
 
     total = shopify_requests + woo_requests
     return {

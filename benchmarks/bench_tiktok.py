@@ -12,8 +12,10 @@ Definitions of what is printed:
   active products (5 SKUs each), every page of orders in the window, one page of returns for
   the window, one Inventory Search per 600 SKUs to push (the re-read that stands in for
   compare-and-set), and one update per product with a SKU to push.
-- rate-limit floor: the dependent chain of reads (product pages, returns, order pages, the
-  re-read) times the latency, plus the writes at no more than 50 in any one second.
+- rate-limit floor: the least time any client could take under TikTok's documented rate, 50
+  requests a second per API, app and shop (rate-limits.json; `benchmarks.paced`): the chain
+  of product pages, the chain of order pages and the return page side by side, then the push
+  (the re-reads, then the writes at no more than 50 in any one second).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks import harness  # noqa: E402
+from benchmarks.paced import Calls, floor  # noqa: E402
 from omnisync.channels.tiktok.channel import (  # noqa: E402
     INVENTORY_SKUS,
     ORDER_PAGE,
@@ -60,24 +63,40 @@ def build(
     return fake, skus, issued
 
 
-def minimal(listings: int, orders: int) -> tuple[int, int]:
-    """Minimal requests, and how many of them are writes."""
-    products = math.ceil(listings / PER_PRODUCT)
-    changed = min(orders, listings)
-    touched = math.ceil(changed / PER_PRODUCT)
-    reads = (
-        math.ceil(products / PRODUCT_PAGE)
-        + 1  # returns in the window
-        + max(1, math.ceil(orders / ORDER_PAGE))
-        + math.ceil(changed / INVENTORY_SKUS)
+def minimal(listings: int, orders: int) -> int:
+    """Minimal requests for `build`'s shop."""
+    return sum(sum(calls.count for calls in stage) for stage in _stages(listings, orders))
+
+
+def _stages(listings: int, orders: int) -> list[list[Calls]]:
+    return [stage for chain in _chains(listings, orders) for stage in chain] + _push(
+        listings, orders
     )
-    return reads + touched, touched
+
+
+def _chains(listings: int, orders: int) -> list[list[list[Calls]]]:
+    """The reads, as chains of dependent pages (see the module docstring)."""
+    product_pages = math.ceil(math.ceil(listings / PER_PRODUCT) / PRODUCT_PAGE)
+    order_pages = max(1, math.ceil(orders / ORDER_PAGE))
+    return [
+        [[Calls("products", 1)]] * product_pages,
+        [[Calls("orders", 1)]] * order_pages,
+        [[Calls("returns", 1)]],
+    ]
+
+
+def _push(listings: int, orders: int) -> list[list[Calls]]:
+    changed = min(orders, listings)
+    return [
+        [Calls("inventory", math.ceil(changed / INVENTORY_SKUS))],
+        [Calls("update", math.ceil(changed / PER_PRODUCT))],
+    ]
 
 
 def measure(listings: int = 5000, orders: int = 2000, latency: float = 0.05) -> dict[str, float]:
     """Run one sync; the figures bench_http.py prints for each channel."""
     fake, skus, issued = build(listings, orders, latency)
-    least, writes = minimal(listings, orders)
+    least = minimal(listings, orders)
     with tempfile.TemporaryDirectory() as tmp, serve(fake) as url:
         root = Path(tmp)
         harness.import_stock(
@@ -104,9 +123,9 @@ timeout = 600
         result, process = harness.timed_sync(root, ENV)  # process: start-up included
     report = harness.sync_report(result)
     wall = harness.report_wall(report)
-    chain = (least - writes) * latency
-    # 50 in any one second: N writes take (⌈N/50⌉ − 1) s plus the last one's latency.
-    floor = chain + max(0, math.ceil(writes / QPS) - 1) + latency
+    least_seconds = floor(
+        _chains(listings, orders), then=_push(listings, orders), latency=latency, qps=QPS
+    )
     requests = len(fake.requests)
     return {
         "requests": float(requests),
@@ -114,8 +133,9 @@ timeout = 600
         "requests_ratio": requests / least,
         "wall": wall,
         "process": process,
-        "floor": floor,
-        "wall_ratio": wall / floor,
+        "floor": least_seconds,
+        "wall_ratio": wall / least_seconds,
+        "process_ratio": process / least_seconds,
         "exit_code": float(result.returncode),
         "pushed": float(report["channels"]["tiktok"]["listings_pushed"]),
         "orders": float(report["channels"]["tiktok"]["orders_fetched"]),
@@ -143,7 +163,9 @@ def main() -> None:
     print(f"requests / minimal  {figures['requests_ratio']:8.3f}    (target ≤ 1.05)")
     print(f"wall time           {figures['wall']:8.2f} s   (the run, by its report)")
     print(f"rate-limit floor    {figures['floor']:8.2f} s")
-    print(f"wall / floor        {figures['wall_ratio']:8.3f}    (target ≤ 1.25)")
+    print(f"wall / floor        {figures['wall_ratio']:8.3f}")
+    print(f"process time        {figures['process']:8.2f} s   (start-up included)")
+    print(f"process / floor     {figures['process_ratio']:8.3f}    (target ≤ 1.25)")
     print(f"benchmark total     {time.monotonic() - started:8.2f} s")
 
 

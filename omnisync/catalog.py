@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from omnisync.skus import normal_sku
@@ -21,9 +21,16 @@ class Catalog:
     # Not part of a plan key (see `omnisync.planning.plan_keys`): a listing is settled only if
     # it resolves now and did when planned, and then resolves to the same SKUs whatever SKUs
     # were added since. Leaving 100,000 SKUs out keeps the key cheap.
-    skus: frozenset[str] = field(metadata={"plan_key": False})
+    # Only asked `sku in skus`: a frozenset, or the ledger's lazy `KnownSkus`, which spares a
+    # run that touches a few SKUs reading all 100,000 of them.
+    skus: Container[str] = field(metadata={"plan_key": False})
     mapping: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     bundles: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    # What `resolve` answered, per (channel, channel SKU): a run asks the same listing's SKU
+    # for its order lines, the SKUs its plan reads and the plan itself. Not part of a key.
+    _resolved: dict[tuple[str, str], dict[str, int] | None] = field(
+        default_factory=dict, init=False, repr=False, compare=False, metadata={"plan_key": False}
+    )
 
     def sku_of(self, channel: str, channel_sku: str) -> str | None:
         """The SKU (or bundle) a channel SKU names: its `[mapping.CHANNEL]` entry, else itself.
@@ -40,7 +47,16 @@ class Catalog:
         """The SKUs and unit counts one unit of `channel_sku` stands for; None if unmapped.
 
         A bundle maps only once every component is a known SKU: half a bundle is never sold.
+        The answer is shared between calls: read it, never change it.
         """
+        key = (channel, channel_sku)
+        try:
+            return self._resolved[key]
+        except KeyError:
+            resolved = self._resolved[key] = self._resolve(channel, channel_sku)
+            return resolved
+
+    def _resolve(self, channel: str, channel_sku: str) -> dict[str, int] | None:
         sku = self.sku_of(channel, channel_sku)
         if sku is None:
             return None
@@ -50,3 +66,23 @@ class Catalog:
                 return dict(components)
             return None
         return {sku: 1} if sku in self.skus else None
+
+    def channel_skus_behind(self, channel: str, skus: Iterable[str]) -> set[str]:
+        """Every channel SKU of `channel` (in its one spelling) whose listing stands for one of
+        `skus`: the reverse of `resolve`, which spares resolving 100,000 listings to learn
+        which of them the SKUs a run moved are behind. Whether those SKUs exist is not asked:
+        a listing that maps nowhere has no plan to keep.
+        """
+        moved = set(skus)
+        # resolve() reads the name a channel SKU maps to as a bundle first, else as a SKU.
+        names = {sku for sku in moved if sku not in self.bundles}
+        names.update(
+            bundle
+            for bundle, components in self.bundles.items()
+            if not moved.isdisjoint(components)
+        )
+        mapping = self.mapping.get(channel, _NO_MAPPING)
+        # A mapped channel SKU stands for its entry's value, any other for itself.
+        behind = {name for name in names if name not in mapping}
+        behind.update(channel_sku for channel_sku, sku in mapping.items() if sku in names)
+        return behind

@@ -98,8 +98,9 @@ async def run_check(
     Online, channels use the ledger's tokens and may refresh them (saved in the ledger, so
     the caller holds the ledger open for writing).
     """
+    known: frozenset[str] = ledger.known_skus() if ledger else frozenset()
     catalog = Catalog(
-        skus=ledger.known_skus() if ledger else frozenset(),
+        skus=known,
         mapping=config.mapping,
         bundles=config.bundles,
     )
@@ -158,5 +159,5 @@ async def run_check(
     )
     listed = set().union(*listed_sets) if listed_sets else set()
     looked = any(check.listings for check in checks)
-    unlisted = sorted(catalog.skus - listed) if looked else []
+    unlisted = sorted(known - listed) if looked else []
     return CheckReport(warnings=warnings, channels=checks, unlisted_skus=unlisted)

@@ -27,6 +27,7 @@ class ExitCode(IntEnum):
     USAGE = 2
     LEDGER = 3
     LOCKED = 75
+    INTERRUPTED = 130  # Ctrl-C, as shells report it (128 + SIGINT); not in SPEC.md
 
 
 class OmnisyncError(Exception):

@@ -27,10 +27,13 @@ scrubbed too.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
+import functools
 import json
 import logging
 import random
+import ssl
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -73,6 +76,13 @@ DEFAULT_CONNECTIONS = 8
 logging.getLogger("httpx").addFilter(RedactingFilter())
 
 
+@functools.cache
+def _verified_tls() -> ssl.SSLContext:
+    """One verified TLS context for every channel's client (CA bundle, or SSL_CERT_FILE /
+    SSL_CERT_DIR as httpx reads them): loading the bundle costs 15-25 ms a client."""
+    return httpx.create_ssl_context(verify=True, trust_env=True)
+
+
 def build_client(
     *,
     timeout: httpx.Timeout = DEFAULT_TIMEOUT,
@@ -82,6 +92,7 @@ def build_client(
     """The default client of one channel: verified TLS, sane timeouts, omnisync's User-Agent,
     and `connections` connections, the requests the channel keeps in flight at once."""
     return httpx.AsyncClient(
+        verify=_verified_tls(),
         timeout=timeout,
         limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
         transport=transport,
@@ -240,6 +251,11 @@ class CostBucket:
     it restores `rate` points a second up to `maximum`. We keep the last `available` it
     reported and when, and before each query wait until the bucket has refilled enough, so
     requests are never bounced with THROTTLED while a run stays as fast as the bucket allows.
+
+    Queries side by side: an answer's figure counts the queries that reached the channel
+    before it ended, which (arriving in the order sent) are those sent before it; the ones
+    booked after it and still out are taken off again (`answered`), or a read beside another
+    would spend points the figure shows but a query in flight already took.
     """
 
     def __init__(self, budget: Budget) -> None:
@@ -249,6 +265,10 @@ class CostBucket:
         self.available: float | None = None
         self.stamp = 0.0
         self._lock = asyncio.Lock()
+        self._changed = asyncio.Event()  # new figures, or a query's headroom let go (nudge)
+        self.reported: float | None = None  # `available` as the channel last said it
+        self._out: dict[int, float] = {}  # bookings not answered yet: number -> points
+        self._booked = 0  # bookings so far, in the order they were made
 
     def estimate(self) -> float | None:
         if self.available is None or self.rate is None or self.maximum is None:
@@ -256,15 +276,20 @@ class CostBucket:
         refilled = self.available + (self.budget.clock() - self.stamp) * self.rate
         return min(self.maximum, refilled)
 
-    async def reserve(self, cost: float) -> None:
-        """Wait until `cost` points are (by our estimate) in the bucket, and book them."""
+    async def reserve(self, cost: float, *, leave: Callable[[], float] | None = None) -> int:
+        """Wait until `cost` points are (by our estimate) in the bucket, and book them; return
+        the booking's number (for `update(answered=)` and `release`).
+
+        `leave`: points a query off the critical path leaves in the bucket for the queries on
+        it (asked again as it changes); it waits for them without holding up the others.
+        """
+        if leave is not None:
+            await self._room(cost, leave)
         # One query at a time through here, so queries sent side by side queue for points
         # instead of all counting the same ones.
         async with self._lock:
             estimate = self.estimate()
-            if estimate is None or self.rate is None:
-                return
-            if estimate < cost:
+            if estimate is not None and self.rate is not None and estimate < cost:
                 needed = min(cost, self.maximum or cost) - estimate
                 await self.budget.sleep(needed / self.rate, "throttled by the channel's cost limit")
             # Booked in our estimate now; the response's own figures replace it.
@@ -272,10 +297,61 @@ class CostBucket:
             if refilled is not None:
                 self.available = refilled - cost
                 self.stamp = self.budget.clock()
+            self._booked += 1
+            self._out[self._booked] = cost
+            return self._booked
 
-    def update(self, *, maximum: float, available: float, rate: float) -> None:
-        self.maximum, self.available, self.rate = maximum, available, rate
+    def release(self, booking: int) -> None:
+        """The query of `booking` is over without figures (it failed, or is sent again)."""
+        self._out.pop(booking, None)
+
+    async def _room(self, cost: float, leave: Callable[[], float]) -> None:
+        """Wait until the bucket holds `cost` and what `leave()` keeps for other queries."""
+        while True:
+            estimate = self.estimate()
+            if estimate is None or not self.rate or self.maximum is None:
+                if leave() <= 0:
+                    return
+                # No figures yet: the first answer (or the headroom let go) says more.
+                self._changed.clear()
+                await self._changed.wait()
+                continue
+            # A full bucket serves anyone: what it cannot hold besides `cost` is not waited for.
+            short = min(cost + max(0.0, leave()), self.maximum) - estimate
+            if short <= 0:
+                return
+            # Only the query's own points count against the budget: the headroom is let go
+            # as soon as the queries it is kept for are done.
+            own = (cost - estimate) / self.rate
+            if own >= self.budget.remaining():
+                raise self.budget.exhausted(
+                    f"throttled by the channel's cost limit (the next wait, {own:.1f} s, "
+                    f"would not fit)"
+                )
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), timeout=short / self.rate)
+
+    def nudge(self) -> None:
+        """Wake the queries waiting for headroom: what they leave for others changed."""
+        self._changed.set()
+
+    def update(
+        self, *, maximum: float, available: float, rate: float, answered: int | None = None
+    ) -> None:
+        """The figures of an answer to booking `answered` (None: to a query not booked here,
+        so every booking still out is taken off: a wait too long rather than THROTTLED)."""
+        if answered is not None:
+            self._out.pop(answered, None)
+        later = sum(
+            points
+            for booking, points in self._out.items()
+            if answered is None or booking > answered
+        )
+        self.maximum, self.rate, self.reported = maximum, rate, available
+        self.available = available - later
         self.stamp = self.budget.clock()
+        self._changed.set()
 
     def wait_for(self, cost: float) -> float | None:
         """Seconds until `cost` points will be there, from the last figures; None if unknown."""

@@ -34,6 +34,7 @@ from omnisync.catalog import Catalog
 from omnisync.channels.base import ChannelConfig
 from omnisync.config import Config, SkuOverride
 from omnisync.models import Listing, QuantityChange
+from omnisync.skus import normal_sku
 
 
 def sellable(resolved: Mapping[str, int], available: Mapping[str, int]) -> int:
@@ -253,17 +254,24 @@ def split_settled(
     A listing is settled when it shows the target planned for it last time (`planned`, read
     under the same plan key) and none of the SKUs behind it has moved since (`moved`): its
     target is then the same. On a shop of 100,000 listings a run costs what its orders touched.
+
+    A planned target (not None) means the listing resolved when planned, under the same
+    mapping and bundles (the plan key) and channel SKU (`save_listings_read` drops the target
+    of a listing whose channel SKU changed); SKUs are never removed, so it resolves to the same
+    SKUs now. Which listings the moved SKUs are behind is then asked the other way round, from
+    the few SKUs moved to their channel SKUs, instead of resolving every listing.
     """
     candidates: list[Listing] = []
     settled = 0
-    resolve, channel = rule.catalog.resolve, rule.channel
+    touched = rule.catalog.channel_skus_behind(rule.channel, moved)
     for listing in listings:
-        if planned.get(listing.id) == listing.quantity:
-            resolved = resolve(channel, listing.channel_sku)
-            if resolved is not None and moved.isdisjoint(resolved):
-                settled += 1
-                continue
-        candidates.append(listing)
+        if (
+            planned.get(listing.id) == listing.quantity
+            and normal_sku(listing.channel_sku) not in touched
+        ):
+            settled += 1
+        else:
+            candidates.append(listing)
     return candidates, settled
 
 

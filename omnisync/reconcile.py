@@ -23,6 +23,7 @@ from omnisync.models import Order, Status
 from omnisync.models import Recorded as Recorded
 
 ZERO = Effect()
+_NOTHING: Mapping[str, Effect] = {}
 
 
 def desired_effect(status: Status, quantity: int, *, restock_returns: bool) -> Effect:
@@ -130,11 +131,23 @@ def reconcile_orders(
                                 LineMovement(order.id, line.id, sku, ZERO - effect)
                             )
                 continue
+            already = recorded.get((order.id, line.id), _NOTHING)
+            if len(resolved) == 1 and len(already) <= 1:
+                # The common line, one SKU recorded under the same SKU or nothing yet: the
+                # general rule below without building its sets (a tenth of a big run).
+                ((sku, count),) = resolved.items()
+                if not already or sku in already:
+                    desired_one = desired_effect(
+                        status, line.quantity * count, restock_returns=restock_returns
+                    )
+                    correction = desired_one - already.get(sku, ZERO)
+                    if correction:
+                        outcome.movements.append(LineMovement(order.id, line.id, sku, correction))
+                    continue
             desired = {
                 sku: desired_effect(status, line.quantity * count, restock_returns=restock_returns)
                 for sku, count in resolved.items()
             }
-            already = recorded.get((order.id, line.id), {})
             # SKUs recorded but no longer desired (the mapping changed) go back to zero.
             for sku in sorted(desired.keys() | already.keys()):
                 correction = desired.get(sku, ZERO) - already.get(sku, ZERO)

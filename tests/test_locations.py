@@ -12,6 +12,8 @@ from typer.testing import CliRunner
 
 from omnisync.config import load_config
 from omnisync.errors import ConfigError
+from omnisync.ledger import Ledger
+from omnisync.models import Effect
 from tests.helpers import Shop, invoke, listing, order
 
 SINCE = "2026-11-01"
@@ -395,6 +397,10 @@ def test_adding_locations_to_a_running_shop_loses_and_rewrites_nothing(
     assert at(runner, shop, "TEE-M") == {"main": (9, 0), "store": (-2, 0)}
     row = stock_json(runner, shop)["TEE-M"]
     assert (row["on_hand"], row["committed"], row["available"]) == (7, 0, 7)
+    # What each line holds where, kept on its order's row, is still its movements' sum.
+    with Ledger.open(shop.ledger, write=False) as ledger:
+        assert ledger.stored_effects() == ledger.effects_from_movements()
+        assert ledger.recorded_effects("web", ["1"]) == {("1", "1"): {"TEE-M": Effect(-2, 0)}}
 
 
 def test_check_warns_of_stock_at_a_location_the_config_no_longer_names(

@@ -133,6 +133,8 @@ def test_each_shopify_location_takes_and_is_pushed_its_own_ledger_locations_stoc
     third = json.loads(cli(runner, config, "sync", "--json").stdout)
     assert third["channels"]["shop"]["movements"] == 0
     assert third["channels"]["shop"]["listings_pushed"] == 0
+    with Ledger.open(config.parent / "inventory.db", write=False) as ledger:
+        assert ledger.stored_effects() == ledger.effects_from_movements()
 
 
 def test_check_names_each_location_and_the_ledger_location_it_maps_to(

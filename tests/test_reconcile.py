@@ -532,6 +532,8 @@ def test_the_real_ledger_balances_equal_its_movements_and_the_spec(
                 if b.on_hand or b.committed
             }
             sums = {sku: sums for sku, sums in ledger.movement_sums().items() if any(sums)}
+            # What each order line recorded, kept on its order's row, is its movements' sum.
+            assert ledger.stored_effects() == ledger.effects_from_movements()
     assert balances == sums
     expected = expected_stock(versions, restock=restock)
     assert balances == {sku: (e.on_hand, e.committed) for sku, e in expected.items()}

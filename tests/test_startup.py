@@ -8,8 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
+import typer
+from typer.main import get_command_name
+from typer.testing import CliRunner
 
 from omnisync.channels import CHANNEL_TYPES
+from omnisync.cli import ROOT_VALUE_OPTIONS, app, only_the_command
 from tests.helpers import Shop, listing
 
 ADAPTERS = ("csvfile", "lazada", "shopee", "shopify", "tiktok", "woocommerce")
@@ -70,3 +74,121 @@ def test_channel_types_are_known_before_their_modules_load() -> None:
         CHANNEL_TYPES["nosuch"]
     assert CHANNEL_TYPES["csv"].http is False
     assert CHANNEL_TYPES["shopify"].settings.__name__ == "ShopifySettings"
+
+
+@pytest.mark.parametrize("args", [("--version",), ("--help",)])
+def test_version_and_help_load_no_pydantic_and_no_renderer(args: tuple[str, ...]) -> None:
+    modules = imported_by(*args)
+    # pydantic is typer's to load when it converts an option's value (`sync --help` converts
+    # the global ones, all unset); these two stop before any.
+    for heavy in ("pydantic", "omnisync.render"):
+        assert heavy not in modules, heavy
+
+
+def test_version_loads_no_rich() -> None:
+    # typer prints --version with click's echo: rich is for tables, help pages and errors.
+    assert not {name for name in imported_by("--version") if name.split(".")[0] == "rich"}
+
+
+def test_a_sync_loads_nothing_only_other_commands_use(tmp_path: Path) -> None:
+    shop = Shop(tmp_path)
+    shop.write_channel("web", listings=[listing("L1", "MUG", 5)])
+    shop.write_config({"web": {}})
+    modules = imported_by("--config", str(shop.config), "sync", cwd=tmp_path)
+    assert "omnisync.sync.run" in modules  # the run happened
+    for unused in (
+        "omnisync.ledger.analytics",  # `report`'s queries
+        "omnisync.analytics",  # `report`'s figures
+        "omnisync.stock",  # `stock set|add|move|import|export`
+        "omnisync.checks",  # `check`
+        "omnisync.demo",  # `demo`
+        "rich._emoji_codes",  # text is printed as it is
+    ):
+        assert unused not in modules, unused
+
+
+def commands_of(typer_app: typer.Typer) -> list[str]:
+    """The names of the commands and command groups a typer app would build."""
+    commands = [
+        info.name or get_command_name(getattr(info.callback, "__name__", ""))
+        for info in typer_app.registered_commands
+    ]
+    return sorted([*commands, *(str(info.name) for info in typer_app.registered_groups)])
+
+
+@pytest.mark.parametrize(
+    ("args", "kept"),
+    [
+        (["sync"], ["sync"]),
+        (["--config", "stock", "-v", "sync", "--json"], ["sync"]),  # `stock` is the value
+        (["--ledger=x.db", "-q", "stock", "set", "MUG", "3"], ["stock"]),
+        (["channels", "reset", "web", "--since", "2d"], ["channels"]),
+        (["sync", "--help"], ["sync"]),
+    ],
+)
+def test_a_command_line_naming_a_command_builds_only_that_command(
+    args: list[str], kept: list[str]
+) -> None:
+    assert commands_of(only_the_command(app, args)) == kept
+    assert len(commands_of(app)) > 10  # the app itself keeps every command
+
+
+@pytest.mark.parametrize(
+    "args",
+    [[], ["--help"], ["--help", "sync"], ["-v"], ["synk"], ["--config", "a.toml"], ["--", "x"]],
+)
+def test_a_command_line_naming_no_known_command_builds_them_all(args: list[str]) -> None:
+    # --help lists every command, and an unknown name is told the near ones.
+    assert only_the_command(app, args) is app
+
+
+def test_the_root_options_that_take_a_value_are_known_to_the_command_finder() -> None:
+    root = typer.main.get_command(app)
+    takes_value = {
+        name
+        for param in root.params
+        if param.param_type_name == "option" and not getattr(param, "is_flag", False)
+        for name in param.opts
+    }
+    assert takes_value == ROOT_VALUE_OPTIONS
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["sync", "--help"],
+        ["sync", "--since", "yesterday-ish"],
+        ["sync", "--bogus"],
+        ["channels"],
+        ["runs", "--json"],
+        ["stock", "--json"],
+        ["stock", "set", "MUG"],
+        ["--ledger", "elsewhere.db", "log"],
+    ],
+)
+def test_building_only_the_named_command_changes_no_output(
+    shop: Shop, runner: CliRunner, args: list[str]
+) -> None:
+    shop.write_channel("web", listings=[listing("L1", "MUG", 5)])
+    shop.write_config({"web": {}})
+    full = ["--config", str(shop.config), *args]
+    whole = runner.invoke(app, full)
+    only = runner.invoke(only_the_command(app, full), full)
+    assert only_the_command(app, full) is not app
+    assert (only.exit_code, only.stdout, only.stderr) == (
+        whole.exit_code,
+        whole.stdout,
+        whole.stderr,
+    )
+
+
+def test_text_that_looks_like_an_emoji_code_is_printed_as_it_is(
+    shop: Shop, runner: CliRunner
+) -> None:
+    shop.write_channel("web")
+    shop.write_config({"web": {}})
+    config = ["--config", str(shop.config)]
+    added = runner.invoke(app, [*config, "stock", "add", "MUG:tea:", "3", "--new"])
+    assert added.exit_code == 0, added.output
+    listed = runner.invoke(app, [*config, "stock"])
+    assert "MUG:tea:" in listed.stdout  # not "MUG🍵"

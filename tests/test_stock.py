@@ -391,3 +391,26 @@ def test_cli_a_write_off_below_zero_is_refused_without_force(cli_shop: Shop) -> 
     result = run(cli_shop, "stock", "add", "TEE-M", "-50", "--force")
     assert result.stdout == "TEE-M: -50, on_hand now -39\n"
     assert stock_json(cli_shop)[0]["on_hand"] == -39
+
+
+def test_a_warehouse_sized_stock_take_shows_what_changed_and_counts_the_rest(
+    cli_shop: Shop, tmp_path: Path
+) -> None:
+    """Hundreds of rows are not printed one by one: the ones that changed are, and the rest
+    are counted (every row stays in --json)."""
+    skus = [f"SKU-{n:04d}" for n in range(250)]
+    first = write_csv(tmp_path, "sku,on_hand\n" + "".join(f"{sku},5\n" for sku in skus))
+    result = run(cli_shop, "stock", "import", str(first))
+    assert result.stdout.splitlines()[-1] == "250 SKUs counted, 250 new"
+    assert "50 more rows not shown, 0 of all counts as the ledger expected" in result.stdout
+
+    recount = "sku,on_hand\n" + "".join(
+        f"{sku},{4 if sku in ('SKU-0007', 'SKU-0199') else 5}\n" for sku in skus
+    )
+    result = run(cli_shop, "stock", "import", str(write_csv(tmp_path, recount, "again.csv")))
+    shown = [
+        line.split() for line in result.stdout.splitlines() if line.lstrip().startswith("SKU-")
+    ]
+    assert [row[0] for row in shown] == ["SKU-0007", "SKU-0199"]
+    assert "248 more rows not shown, 248 of all counts as the ledger expected" in result.stdout
+    assert len(stock_json(cli_shop)) == 250

@@ -7,7 +7,9 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from omnisync.analytics.figures import Report, compute
+from omnisync.gcpause import cyclic_gc_paused
 from omnisync.ledger import Ledger
+from omnisync.ledger.analytics import report_rows
 
 __all__ = ["Report", "build_report"]
 
@@ -24,22 +26,24 @@ def build_report(
 ) -> Report:
     """Read the window [since, until) and the one of equal length before it; compute."""
     previous = since - (until - since)
-    rows = ledger.report_rows(
-        previous=previous,
-        since=since,
-        until=until,
-        channels=channels,
-        minutes=not _whole_hours(timezone, (previous, since, until)),
-    )
-    return compute(
-        rows,
-        since=since,
-        until=until,
-        now=now,
-        timezone=timezone,
-        reorder_days=reorder_days,
-        channels=channels,
-    )
+    with cyclic_gc_paused():  # a window of a million order lines is as many objects
+        rows = report_rows(
+            ledger,
+            previous=previous,
+            since=since,
+            until=until,
+            channels=channels,
+            minutes=not _whole_hours(timezone, (previous, since, until)),
+        )
+        return compute(
+            rows,
+            since=since,
+            until=until,
+            now=now,
+            timezone=timezone,
+            reorder_days=reorder_days,
+            channels=channels,
+        )
 
 
 def _whole_hours(timezone: ZoneInfo, moments: Sequence[datetime]) -> bool:

@@ -235,7 +235,7 @@ def compute(
     reorder_days: int,
     channels: Sequence[str] = (),
 ) -> Report:
-    """Every figure of the report from the rows `Ledger.report_rows` read for this window."""
+    """Every figure of the report from the rows `report_rows` read for this window."""
     periods = _periods(rows)
     names = sorted(set(channels) | {channel for channel, _ in periods})
     figures = [

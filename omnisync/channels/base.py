@@ -18,6 +18,8 @@ from omnisync.timeparse import utcnow
 
 if TYPE_CHECKING:
     # Only a type here: importing httpx costs a file-only run ~40 ms of start-up.
+    import asyncio
+
     import httpx
 
 
@@ -181,6 +183,21 @@ class ReportsReadProblems(Protocol):
     """
 
     def read_problems(self) -> Sequence[ReadProblem]: ...
+
+
+@runtime_checkable
+class ReadsOrdersWhileListing(Protocol):
+    """A channel whose order read may run while its listings are read (Shopify).
+
+    Its search is walked by a keyset cursor on update time, so it can be left open at the
+    top: `fetch_orders_until_listed` yields every order updated since `updated_since`, and
+    asks for its last page only after `listed` is set, so it holds every sale a listing's
+    quantity can reflect. An order updated during the walk may come twice, the newer last.
+    """
+
+    def fetch_orders_until_listed(
+        self, *, updated_since: datetime, listed: asyncio.Event
+    ) -> AsyncIterator[Order]: ...
 
 
 @dataclass(frozen=True, slots=True)

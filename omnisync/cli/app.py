@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import logging
 import sqlite3
 import sys
@@ -13,17 +12,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from typer.core import TyperGroup
 
 from omnisync import __version__
-from omnisync.errors import OmnisyncError, UsageError
+from omnisync.errors import ExitCode, OmnisyncError, UsageError
 from omnisync.redact import REDACTOR, RedactingFilter
 from omnisync.timeparse import parse_when, utcnow
 
-# The config (pydantic) and the ledger are imported by the commands that use them, never at
-# start-up: `--version`, `--help` and cron's every call would pay for them otherwise.
+# The config (pydantic), the ledger and rich are imported by the commands that use them, never
+# at start-up: `--version`, `--help` and cron's every call would pay for them otherwise.
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from omnisync.config import Config
     from omnisync.ledger import Ledger
 
@@ -49,6 +49,16 @@ class _Group(TyperGroup):
         except OmnisyncError as exc:
             stderr().print(f"Error: {REDACTOR.scrub(str(exc))}", markup=False, highlight=False)
             raise typer.Exit(int(exc.exit_code)) from None
+        except KeyboardInterrupt:
+            # Ctrl-C: every write is a transaction, so the ledger holds what was committed and
+            # nothing half-done; a sync stopped here shows as interrupted in `omnisync runs`.
+            stderr().print(
+                "Interrupted: the ledger keeps what was committed before, nothing half-done. "
+                "Run the command again to finish.",
+                markup=False,
+                highlight=False,
+            )
+            raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
 
 
 class _StockGroup(TyperGroup):
@@ -114,13 +124,19 @@ class AppContext:
         return Ledger.open(path, write=write, create=create)
 
 
+# Text is printed as it is: a SKU or order id like "A:tea:B" is not turned into an emoji (and
+# rich's emoji table, 2 ms to load, is not read on every run).
 def stdout() -> Console:
+    from rich.console import Console
+
     # Piped or redirected output is read by scripts and grep: never cut a cell there.
-    return Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+    return Console(highlight=False, emoji=False, width=None if sys.stdout.isatty() else 200)
 
 
 def stderr() -> Console:
-    return Console(stderr=True, soft_wrap=True, highlight=False)
+    from rich.console import Console
+
+    return Console(stderr=True, soft_wrap=True, highlight=False, emoji=False)
 
 
 def app_context(ctx: typer.Context) -> AppContext:
@@ -205,6 +221,8 @@ def check_skus(names: Sequence[str], ledger: Ledger) -> None:
         if name not in known:
             shown = known
             if len(known) > 20:
+                import difflib  # only for this message
+
                 close = difflib.get_close_matches(name, known, n=5, cutoff=0.6)
                 shown = [*close, f"… {len(known)} in all: see `omnisync stock`"]
             raise UsageError(

@@ -8,7 +8,6 @@ from typing import Annotated
 
 import typer
 
-from omnisync import render
 from omnisync.cli.app import (
     app,
     app_context,
@@ -21,6 +20,8 @@ from omnisync.cli.app import (
 )
 from omnisync.errors import UsageError
 from omnisync.timeparse import utcnow
+
+# What a command needs beyond typer is imported inside it: start-up is paid by every call.
 
 
 @app.command()
@@ -43,6 +44,8 @@ def orders(
     ] = None,
 ) -> None:
     """Every channel's orders in one list, newest update first."""
+    from omnisync import render
+
     statuses = ("pending", "paid", "shipped", "completed", "cancelled", "returned")
     if status is not None and status not in statuses:
         raise UsageError(f"--status: expected one of {', '.join(statuses)}, got {status!r}")
@@ -80,6 +83,8 @@ def log_command(
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """Movements, newest first."""
+    from omnisync import render
+
     since_time = parse_since(since)
     with app_context(ctx).ledger_only(write=False) as ledger:
         check_skus(sku or (), ledger)
@@ -97,6 +102,8 @@ def runs(
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """Past runs: when, how long, per-channel counts, errors."""
+    from omnisync import render
+
     with app_context(ctx).ledger_only(write=False) as ledger:
         rows = ledger.runs(limit=limit)
     if json_output:
@@ -126,6 +133,7 @@ def report(
     """Per channel and per SKU performance, days of cover, reorder list, oversells."""
     from zoneinfo import ZoneInfo
 
+    from omnisync import render
     from omnisync.analytics import build_report
     from omnisync.analytics.html import render_html
     from omnisync.analytics.terminal import print_report

@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from omnisync import render
 from omnisync.cli.app import (
     app,
     app_context,
@@ -66,6 +65,7 @@ def demo(
     ),
 ) -> None:
     """Make a self-contained demo (fake channels, sample orders) and run a sync on it."""
+    from omnisync import render
     from omnisync.demo import run_demo
 
     render.demo(stdout(), run_demo(directory))
@@ -83,6 +83,7 @@ def check(
     """Validate the config, reach each channel, and report listings that do not map."""
     import asyncio
 
+    from omnisync import render
     from omnisync.checks import run_check
     from omnisync.ledger import Ledger
 

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from omnisync import render
 from omnisync.cli.app import (
     app_context,
     stderr,
@@ -18,23 +17,14 @@ from omnisync.cli.app import (
     stock_app,
 )
 from omnisync.errors import UsageError
-from omnisync.queries import shown_by_sku
-from omnisync.stock import (
-    add_stock,
-    export_stock,
-    import_stock,
-    known_locations,
-    location_argument,
-    move_stock,
-    set_stock,
-    sku_argument,
-)
 from omnisync.timeparse import utcnow
 
+# The stock operations, the ledger and rendering are imported by the commands that use them:
+# every other command (cron's `sync`, `--version`) would pay for them at start-up.
 if TYPE_CHECKING:
     from omnisync.ledger import Ledger
 
-LOCATION_OPTION = typer.Option("--location", help="The location (a name under [locations])")
+LOCATION_OPTION = typer.Option("--location", help="The location (a name under \\[locations])")
 
 
 @stock_app.command("list")
@@ -47,7 +37,10 @@ def stock_list(
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """on_hand, committed and available per SKU, and what each channel was last pushed."""
-    from omnisync.ledger import Ledger  # here, not at start-up: every command would pay for it
+    from omnisync import render
+    from omnisync.ledger import Ledger
+    from omnisync.queries import shown_by_sku
+    from omnisync.stock import sku_argument
 
     app_ctx = app_context(ctx)
     config = app_ctx.optional_config()
@@ -105,6 +98,8 @@ def stock_set(
     location: Annotated[str, LOCATION_OPTION] = "main",
 ) -> None:
     """Record a counted quantity: the difference becomes a movement."""
+    from omnisync.stock import location_argument, set_stock
+
     with _ledger(ctx, write=True) as (ledger, known):
         row = set_stock(
             ledger,
@@ -138,6 +133,8 @@ def stock_add(
     ] = False,
 ) -> None:
     """Record a receipt or an adjustment as a movement."""
+    from omnisync.stock import add_stock, location_argument
+
     with _ledger(ctx, write=True) as (ledger, known):
         on_hand = add_stock(
             ledger,
@@ -167,6 +164,8 @@ def stock_move(
     ] = False,
 ) -> None:
     """A transfer between locations: two movements, written together or not at all."""
+    from omnisync.stock import location_argument, move_stock
+
     with _ledger(ctx, write=True) as (ledger, known):
         moved = move_stock(
             ledger,
@@ -194,6 +193,9 @@ def stock_import(
     location: Annotated[str, LOCATION_OPTION] = "main",
 ) -> None:
     """A stock-take: set each SKU's on_hand from a CSV; unknown SKUs are created."""
+    from omnisync import render
+    from omnisync.stock import import_stock, location_argument
+
     # A stock-take is how a shop starts: it may make the ledger, as `init` does.
     with _ledger(ctx, write=True, create=True) as (ledger, known):
         counted = import_stock(
@@ -217,7 +219,7 @@ def stock_import(
         return
     render.counted_table(stdout(), counted)
     new = sum(1 for c in counted if c.new)
-    stdout().print(f"{len(counted)} SKUs counted, {new} new", markup=False)
+    stdout().print(f"{len(counted):,} SKUs counted, {new:,} new", markup=False)
 
 
 @stock_app.command("export")
@@ -234,6 +236,8 @@ def stock_export(
     ] = None,
 ) -> None:
     """Write every SKU's on_hand as CSV (sku,on_hand,name; sku,location,on_hand,name)."""
+    from omnisync.stock import export_stock, location_argument
+
     with _ledger(ctx, write=False) as (ledger, known):
         if location is not None:
             location_argument(location, known)
@@ -254,7 +258,8 @@ def _ledger(
     ctx: typer.Context, *, write: bool, create: bool = False
 ) -> Iterator[tuple[Ledger, list[str]]]:
     """The ledger, and the locations a command may name (the config's, else the ledger's)."""
-    from omnisync.ledger import Ledger  # here, not at start-up: every command would pay for it
+    from omnisync.ledger import Ledger
+    from omnisync.stock import known_locations
 
     app_ctx = app_context(ctx)
     config = app_ctx.optional_config()  # read once: it names the ledger and the locations

@@ -6,7 +6,6 @@ from typing import Annotated
 
 import typer
 
-from omnisync import render
 from omnisync.cli.app import (
     app,
     app_context,
@@ -49,6 +48,7 @@ def sync(
     """Fetch orders from every channel, reconcile the ledger, push corrected quantities."""
     import asyncio
 
+    from omnisync import render
     from omnisync.ledger import Ledger
     from omnisync.sync import SyncOptions, run_sync
 
@@ -85,6 +85,7 @@ def channels(
     """Each channel: type, start time, cursor, last run's outcome."""
     if ctx.invoked_subcommand is not None:
         return
+    from omnisync import render
     from omnisync.ledger import Ledger
 
     app_ctx = app_context(ctx)

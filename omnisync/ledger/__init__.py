@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from omnisync.ledger.analytics import AnalyticsViews
 from omnisync.ledger.channel_state import ChannelState, ChannelStore
 from omnisync.ledger.listings import ListingStore
 from omnisync.ledger.orders import OrderStore
@@ -22,10 +21,11 @@ class Ledger(
     RunStore,
     ProblemStore,
     LedgerViews,
-    AnalyticsViews,
 ):
     """An open ledger file. Write through `atomic()`; a writer holds the lock beside the file.
 
     Each base class holds the queries of one part of the schema; all share the connection,
     the lock and the one transaction of `connection.LedgerBase`. Open with `Ledger.open`.
+    The report's reads are functions over it in `ledger.analytics`, imported by `report`
+    alone: every sync would load them otherwise.
     """

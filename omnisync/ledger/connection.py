@@ -167,6 +167,9 @@ class LedgerBase:
         self.conn = conn
         self._lock = lock
         self._depth = 0
+        # Every location stock was ever recorded at, read once when first needed and kept up
+        # by `StockStore._insert_movements` (a superset after a rollback, which is safe).
+        self._places: set[str] | None = None
 
     @classmethod
     def open(cls, path: Path, *, write: bool, create: bool | None = None) -> Self:

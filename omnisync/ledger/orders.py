@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from omnisync.ledger import effects as line_effects
 from omnisync.ledger.connection import LedgerBase, execute_in
+from omnisync.ledger.effects import LineEffects
 from omnisync.models import Effect, Order, OrderLine, Recorded, Status
 from omnisync.timeparse import from_iso, to_iso
 
@@ -17,17 +19,47 @@ class OrderStore(LedgerBase):
     """Orders, order lines and the movements recorded against them."""
 
     def recorded_effects(self, channel: str, order_ids: Sequence[str]) -> Recorded:
-        """Sum of movements per (order, line) and SKU, for these orders of one channel."""
-        recorded: dict[tuple[str, str], dict[str, Effect]] = defaultdict(dict)
-        for order_id, line_id, sku, on_hand, committed in execute_in(
+        """What the movements of these orders' lines add up to, per (order, line) and SKU."""
+        return recorded_of(line_effects.read(self.conn, channel, list(order_ids)))
+
+    def order_state(
+        self, channel: str, order_ids: Sequence[str]
+    ) -> tuple[dict[str, datetime], dict[str, LineEffects]]:
+        """For these orders of one channel, in one read: when each was last updated as the
+        ledger stored it, and its line effects (`omnisync.ledger.effects`)."""
+        updated: dict[str, datetime] = {}
+        effects: dict[str, LineEffects] = {}
+        for order_id, updated_at, text in execute_in(
             self.conn,
-            "SELECT order_id, line_id, sku, sum(on_hand), sum(committed) FROM movements "
-            "WHERE channel = ? AND order_id IN ({marks}) GROUP BY order_id, line_id, sku",
+            "SELECT order_id, updated_at, effects FROM orders WHERE channel = ? "
+            "AND order_id IN ({marks})",
             list(order_ids),
             leading=[channel],
         ):
-            recorded[(order_id, line_id)][sku] = Effect(on_hand, committed)
-        return recorded
+            updated[order_id] = from_iso(updated_at)
+            if text:
+                effects[order_id] = line_effects.decode(text)
+        return updated, effects
+
+    def effects_from_movements(self) -> dict[tuple[str, str], LineEffects]:
+        """Every order's line effects summed from the movements themselves (for checks)."""
+        sums: dict[tuple[str, str], LineEffects] = defaultdict(dict)
+        for channel, order_id, line_id, sku, location, on_hand, committed in self.conn.execute(
+            "SELECT channel, order_id, line_id, sku, location, sum(on_hand), sum(committed) "
+            "FROM movements WHERE kind = 'order' GROUP BY channel, order_id, line_id, sku, "
+            "location HAVING sum(on_hand) != 0 OR sum(committed) != 0"
+        ):
+            sums[(channel, order_id)][(line_id, sku, location)] = Effect(on_hand, committed)
+        return dict(sums)
+
+    def stored_effects(self) -> dict[tuple[str, str], LineEffects]:
+        """Every order's line effects as stored on its row (for checks)."""
+        return {
+            (channel, order_id): line_effects.decode(text)
+            for channel, order_id, text in self.conn.execute(
+                "SELECT channel, order_id, effects FROM orders WHERE effects IS NOT NULL"
+            )
+        }
 
     def known_updated_at(self, channel: str, order_ids: Sequence[str]) -> dict[str, datetime]:
         """When each of these orders was last updated, as the ledger stored it."""
@@ -50,30 +82,49 @@ class OrderStore(LedgerBase):
         unmapped: set[tuple[str, str]],
         run_id: int | None,
         known: Collection[str] | None = None,
+        effects: Mapping[str, LineEffects] | None = None,
     ) -> None:
         """Store each order and its lines as last seen; drop lines the channel no longer has.
 
         `known`, when given, names the orders the ledger already holds: only their lines are
         read back (the others are new). A line stored as it is now is not written again: a
         status change, the usual update, then touches only its order's row.
+
+        `effects`, when given, holds the line effects `write_line_movements` changed (with
+        `save_effects=False`), order id → line effects: stored on those orders' rows, in the
+        same write. Every other row keeps its own.
         """
+        values = [
+            (
+                channel,
+                o.id,
+                o.status.value,
+                to_iso(o.created_at),
+                to_iso(o.updated_at),
+                run_id,
+                run_id,
+            )
+            for o in orders
+        ]
+        # Set on the conflict path only: a row `write_line_movements` made before the order
+        # was saved takes what the channel sent, and keeps the run that first moved it.
+        upsert = (
+            "ON CONFLICT (channel, order_id) DO UPDATE SET status = excluded.status, "
+            "created_at = excluded.created_at, updated_at = excluded.updated_at, "
+            "last_run = excluded.last_run, first_run = coalesce(orders.first_run, "
+            "excluded.first_run)"
+        )
+        effects = effects or {}
         self.conn.executemany(
-            "INSERT INTO orders (channel, order_id, status, created_at, updated_at, first_run, "
-            "last_run) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (channel, order_id) DO UPDATE "
-            "SET status = excluded.status, updated_at = excluded.updated_at, "
-            "last_run = excluded.last_run",
-            [
-                (
-                    channel,
-                    o.id,
-                    o.status.value,
-                    to_iso(o.created_at),
-                    to_iso(o.updated_at),
-                    run_id,
-                    run_id,
-                )
-                for o in orders
-            ],
+            "INSERT INTO orders (channel, order_id, status, created_at, updated_at, "
+            f"first_run, last_run) VALUES (?, ?, ?, ?, ?, ?, ?) {upsert}",
+            [row for row in values if row[1] not in effects],
+        )
+        self.conn.executemany(
+            "INSERT INTO orders (channel, order_id, status, created_at, updated_at, "
+            f"first_run, last_run, effects) VALUES (?, ?, ?, ?, ?, ?, ?, ?) {upsert}, "
+            "effects = excluded.effects",
+            [(*row, line_effects.encode(effects[row[1]])) for row in values if row[1] in effects],
         )
         stored: dict[tuple[str, str], tuple[Any, ...]] = {
             (row[0], row[1]): tuple(row[2:])
@@ -192,3 +243,13 @@ def _line_from_row(row: Sequence[Any]) -> OrderLine:
         unit_price=Decimal(price) if price is not None else None,
         currency=currency,
     )
+
+
+def recorded_of(effects: Mapping[str, LineEffects]) -> Recorded:
+    """Line effects summed over locations: (order, line) → SKU → Effect, as reconcile reads."""
+    recorded: dict[tuple[str, str], dict[str, Effect]] = defaultdict(dict)
+    for order_id, lines in effects.items():
+        for (line_id, sku, _), effect in lines.items():
+            here = recorded[(order_id, line_id)]
+            here[sku] = here[sku] + effect if sku in here else effect
+    return recorded

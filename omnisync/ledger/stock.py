@@ -5,12 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
+from omnisync.ledger import effects as line_effects
 from omnisync.ledger.connection import LedgerBase, execute_in
+from omnisync.ledger.effects import LineEffects
 from omnisync.locations import MAIN_LOCATION as MAIN_LOCATION  # re-exported
-from omnisync.models import Effect, LineMovement
+from omnisync.models import LineMovement
 from omnisync.timeparse import to_iso
+
+_SKU = itemgetter(2)  # a movement row's SKU
 
 # The `kind` of the two movements `stock move` writes.
 TRANSFER = "transfer"
@@ -37,11 +42,49 @@ class Balance:
         return self.on_hand - self.committed
 
 
+def _all_skus(conn: Any) -> frozenset[str]:
+    return frozenset(row[0] for row in conn.execute("SELECT sku FROM skus"))
+
+
+class KnownSkus:
+    """`sku in known` for the ledger's SKUs, read as asked: a run that touches a thousand SKUs
+    of 100,000 looks up those, and one that asks about many reads the whole table once.
+
+    Valid while no SKU is added (a sync adds none); SKUs are never removed.
+    """
+
+    # Past this many lookups one read of every SKU (about 25 ms per 100,000) is cheaper.
+    _SINGLE_LOOKUPS = 4_000
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+        self._seen: dict[str, bool] = {}
+        self._all: frozenset[str] | None = None
+
+    def __contains__(self, sku: object) -> bool:
+        if self._all is not None:
+            return sku in self._all
+        if not isinstance(sku, str):
+            return False
+        found = self._seen.get(sku)
+        if found is None:
+            if len(self._seen) >= self._SINGLE_LOOKUPS:
+                self._all = _all_skus(self._conn)
+                return sku in self._all
+            row = self._conn.execute("SELECT 1 FROM skus WHERE sku = ?", (sku,)).fetchone()
+            found = self._seen[sku] = row is not None
+        return found
+
+
 class StockStore(LedgerBase):
     """SKUs, movements and balances: every movement is written through `_insert_movements`."""
 
     def known_skus(self) -> frozenset[str]:
-        return frozenset(row[0] for row in self.conn.execute("SELECT sku FROM skus"))
+        return _all_skus(self.conn)
+
+    def sku_lookup(self) -> KnownSkus:
+        """The ledger's SKUs as a lazy `in` test (see `KnownSkus`), for a catalog."""
+        return KnownSkus(self.conn)
 
     def add_sku(self, sku: str, *, name: str = "", now: datetime) -> None:
         self.conn.execute(
@@ -100,6 +143,12 @@ class StockStore(LedgerBase):
     def stock_locations(self) -> list[str]:
         """Every location any movement was ever recorded at."""
         return [row[0] for row in self.conn.execute("SELECT DISTINCT location FROM balances")]
+
+    def _stock_places(self) -> set[str]:
+        """`stock_locations()`, read once per open ledger (a scan of every balance)."""
+        if self._places is None:
+            self._places = set(self.stock_locations())
+        return self._places
 
     def last_order_location(self, channel: str) -> str | None:
         """Where the channel's newest order movement took stock from; None before any."""
@@ -183,6 +232,29 @@ class StockStore(LedgerBase):
             )
         }
 
+    def add_skus(self, skus: Iterable[tuple[str, str]], *, now: datetime) -> None:
+        """`add_sku` for many (SKU, name) pairs in one statement (a stock-take of 100,000)."""
+        stamp = to_iso(now)
+        self.conn.executemany(
+            "INSERT INTO skus (sku, name, created_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (sku) DO UPDATE SET name = CASE WHEN excluded.name != '' "
+            "THEN excluded.name ELSE skus.name END",
+            [(sku, name, stamp) for sku, name in skus],
+        )
+
+    def add_counts(
+        self, counts: Iterable[tuple[str, str, int]], *, reason: str, now: datetime
+    ) -> None:
+        """Count movements for many (SKU, location, on_hand change) at once, as `add_movement`
+        writes one."""
+        stamp = to_iso(now)
+        self._insert_movements(
+            [
+                (stamp, "count", sku, location, change, 0, None, None, None, None, reason)
+                for sku, location, change in counts
+            ]
+        )
+
     def add_movement(
         self,
         *,
@@ -220,9 +292,18 @@ class StockStore(LedgerBase):
         now: datetime,
         location: str = MAIN_LOCATION,
         line_locations: Mapping[tuple[str, str], str] | None = None,
-    ) -> None:
+        effects: dict[str, LineEffects] | None = None,
+        save_effects: bool = True,
+    ) -> set[str]:
         """Append the movements reconciling a channel's order lines called for, at `location`
-        (a line in `line_locations`, (order id, line id) → location, at its own).
+        (a line in `line_locations`, (order id, line id) → location, at its own), and keep
+        each order's line effects (`omnisync.ledger.effects`) equal to them; return the ids
+        of the orders whose effects changed.
+
+        `effects`, when the caller read them already (order id → line effects, as
+        `effects.read` returns them for at least these orders), is brought up to date in place.
+        With `save_effects` False the caller stores them itself, in the same transaction, with
+        `save_orders(effects=...)` for every order returned: one write of each order's row.
 
         A line being corrected that still holds units committed at another location (the
         channel's location changed since it was placed, or the order is now fulfilled from
@@ -230,69 +311,59 @@ class StockStore(LedgerBase):
         order is now fulfilled from there. Units that already left (on_hand) stay where they
         left from; nothing recorded is rewritten.
         """
+        if not movements:
+            return set()
         stamp = to_iso(now)
         placed = line_locations or {}
-        moves = [
-            (m.order_id, m.line_id, m.sku, placed.get((m.order_id, m.line_id), location), m.effect)
+        if effects is None:
+            effects = line_effects.read(self.conn, channel, sorted({m.order_id for m in movements}))
+        rows = [
+            (
+                stamp,
+                "order",
+                m.sku,
+                placed.get((m.order_id, m.line_id), location) if placed else location,
+                m.effect.on_hand,
+                m.effect.committed,
+                channel,
+                m.order_id,
+                m.line_id,
+                run_id,
+                "",
+            )
             for m in movements
         ]
-        for (order_id, line_id, sku, target), elsewhere in self._committed_elsewhere(
-            channel, moves
-        ).items():
-            for place, committed in elsewhere.items():
-                moves.append((order_id, line_id, sku, place, Effect(0, -committed)))
-                moves.append((order_id, line_id, sku, target, Effect(0, committed)))
-        self._insert_movements(
-            [
-                (
-                    stamp,
-                    "order",
-                    sku,
-                    place,
-                    effect.on_hand,
-                    effect.committed,
-                    channel,
-                    order_id,
-                    line_id,
-                    run_id,
-                    "",
-                )
-                # In SKU order: the by-SKU index is then written page by page.
-                for order_id, line_id, sku, place, effect in sorted(moves, key=lambda m: m[2])
-            ]
-        )
+        if not self._stock_places() <= {row[3] for row in rows}:
+            # Stock was recorded somewhere else than where these lines go: a line may still
+            # hold units committed there.
+            rows += self._relocations(rows, effects)
+        # In SKU order: the by-SKU index is then written page by page.
+        rows.sort(key=_SKU)
+        self._insert_movements(rows)
+        changed = line_effects.add(effects, rows)
+        if save_effects:
+            line_effects.write(self.conn, channel, effects, changed, stamp=stamp, run_id=run_id)
+        return changed
 
-    def _committed_elsewhere(
-        self, channel: str, moves: Sequence[tuple[str, str, str, str, Effect]]
-    ) -> dict[tuple[str, str, str, str], dict[str, int]]:
-        """(order, line, SKU, its location) → other location → units still committed there,
-        for the lines about to move."""
-        if not moves:
-            return {}
-        target = {(o, line, sku): place for o, line, sku, place, _ in moves}
-        places = set(target.values())
-        if len(places) == 1:
-            # A shop whose stock has only ever been at that one place (every shop before it
-            # names a second): nothing can be committed elsewhere, and the read is skipped.
-            (only,) = places
-            other = self.conn.execute(
-                "SELECT 1 FROM balances WHERE location != ? LIMIT 1", (only,)
-            ).fetchone()
-            if other is None:
-                return {}
-        found: dict[tuple[str, str, str, str], dict[str, int]] = {}
-        for order_id, line_id, sku, place, committed in execute_in(
-            self.conn,
-            "SELECT order_id, line_id, sku, location, sum(committed) FROM movements "
-            "WHERE channel = ? AND order_id IN ({marks}) "
-            "GROUP BY order_id, line_id, sku, location HAVING sum(committed) != 0",
-            sorted({m[0] for m in moves}),
-            leading=[channel],
-        ):
-            here = target.get((order_id, line_id, sku))
-            if here is not None and place != here:
-                found.setdefault((order_id, line_id, sku, here), {})[place] = committed
-        return found
+    @staticmethod
+    def _relocations(
+        rows: Sequence[tuple[Any, ...]], effects: Mapping[str, LineEffects]
+    ) -> list[tuple[Any, ...]]:
+        """Movement rows moving what the lines in `rows` still hold committed at another
+        location to the location they move at now: released there, committed here."""
+        stamp, _, _, _, _, _, channel, _, _, run_id, reason = rows[0]  # the same on every row
+        target = {(row[7], row[8], row[2]): row[3] for row in rows}
+        moved = []
+        for (order_id, line_id, sku), here in sorted(target.items()):
+            for (line, line_sku, place), effect in sorted(effects.get(order_id, {}).items()):
+                if line != line_id or line_sku != sku or place == here or not effect.committed:
+                    continue
+                for where, committed in ((place, -effect.committed), (here, effect.committed)):
+                    moved.append(
+                        (stamp, "order", sku, where, 0, committed, channel, order_id, line_id)
+                        + (run_id, reason)
+                    )
+        return moved
 
     def _insert_movements(self, rows: Sequence[tuple[Any, ...]]) -> None:
         """Append movements and add them to the balances, both or neither.
@@ -306,6 +377,8 @@ class StockStore(LedgerBase):
             total = totals.setdefault((row[2], row[3]), [0, 0])
             total[0] += row[4]
             total[1] += row[5]
+        if self._places is not None:
+            self._places.update(location for _, location in totals)
         with self.atomic():
             self.conn.executemany(
                 "INSERT INTO movements (time, kind, sku, location, on_hand, committed, channel, "

@@ -10,6 +10,7 @@ from omnisync.catalog import Catalog
 from omnisync.channels.base import ReadProblem
 from omnisync.config import Config
 from omnisync.ledger import Ledger
+from omnisync.ledger.orders import recorded_of
 from omnisync.models import Listing, Order
 from omnisync.payload import MAX_CHANNEL_QUANTITY
 from omnisync.planning import (
@@ -26,7 +27,7 @@ from omnisync.report import ChannelReport, ListingChange
 
 def catalog_of(ledger: Ledger, config: Config) -> Catalog:
     """The catalog as it stands now: the ledger's SKUs, the config's mapping and bundles."""
-    return Catalog(skus=ledger.known_skus(), mapping=config.mapping, bundles=config.bundles)
+    return Catalog(skus=ledger.sku_lookup(), mapping=config.mapping, bundles=config.bundles)
 
 
 def readable_orders(orders: Sequence[Order]) -> tuple[list[Order], list[ReadProblem]]:
@@ -142,11 +143,11 @@ def apply_orders(
     candidates = ledger.orders_with_unmapped_lines(channel) + list(orders)
     # Sorted: lookups and writes then walk the ledger's B-trees in key order, page by page.
     ids = sorted({order.id for order in candidates})
-    known_updated_at = ledger.known_updated_at(channel, ids)
+    known_updated_at, effects = ledger.order_state(channel, ids)
     outcome = reconcile_orders(
         channel,
         candidates,
-        recorded=ledger.recorded_effects(channel, ids),
+        recorded=recorded_of(effects),
         known_updated_at=known_updated_at,
         catalog=catalog,
         start_time=start_time,
@@ -155,7 +156,7 @@ def apply_orders(
     # Orders take stock from the channel's location (config `location`); a line the channel
     # places at one of its own locations (`places`, Shopify `locations`) from the ledger
     # location that one maps to.
-    ledger.write_line_movements(
+    moved = ledger.write_line_movements(
         channel,
         outcome.movements,
         run_id=run_id,
@@ -167,13 +168,19 @@ def apply_orders(
             for line in order.lines
             if line.location is not None
         },
+        effects=effects,
+        save_effects=False,
     )
+    applied = sorted(outcome.applied, key=lambda order: order.id)
+    # Reconciling moves only orders it applies: every line effect changed is saved here.
+    assert moved <= {order.id for order in applied}, "movements for an order not applied"
     ledger.save_orders(
         channel,
-        sorted(outcome.applied, key=lambda order: order.id),
+        applied,
         unmapped={(line.order_id, line.line_id) for line in outcome.unmapped},
         run_id=run_id,
         known=known_updated_at.keys(),
+        effects={order_id: effects[order_id] for order_id in moved},
     )
     report.movements += len(outcome.movements)
     report.orders_applied.extend(dict.fromkeys(movement.order_id for movement in outcome.movements))

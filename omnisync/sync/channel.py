@@ -13,7 +13,12 @@ from datetime import datetime, timedelta
 
 from omnisync.budget import Budget
 from omnisync.channels import Channel
-from omnisync.channels.base import ChannelConfig, ReadProblem, ReportsReadProblems
+from omnisync.channels.base import (
+    ChannelConfig,
+    ReadProblem,
+    ReadsOrdersWhileListing,
+    ReportsReadProblems,
+)
 from omnisync.errors import ChannelError, LedgerError, UsageError
 from omnisync.ledger import Ledger
 from omnisync.models import Listing, Order
@@ -176,21 +181,25 @@ class Fetched:
 
 
 async def fetch(run: ChannelRun, window: Window, now: Callable[[], datetime]) -> Fetched | None:
-    """Read a channel's listings, then its orders updated in `[since, now)`; None if it failed.
+    """Read a channel's listings and its orders updated in `[since, now)`; None if it failed.
 
     Listings are read before the window closes, so any sale a listing's quantity already
-    reflects is inside the window too.
+    reflects is inside the window too: one after the other, or side by side where the channel
+    can keep its order search open until the listings are read (ReadsOrdersWhileListing).
     """
     fetched = None
     async with run.guarded():
-        listings = await run.channel.list_listings()
-        until = now()
-        orders = [
-            order
-            async for order in run.channel.fetch_orders(
-                updated_since=window.since, updated_until=until
-            )
-        ]
+        if isinstance(run.channel, ReadsOrdersWhileListing):
+            listings, until, orders = await _read_alongside(run.channel, window, now)
+        else:
+            listings = await run.channel.list_listings()
+            until = now()
+            orders = [
+                order
+                async for order in run.channel.fetch_orders(
+                    updated_since=window.since, updated_until=until
+                )
+            ]
         unreadable: list[ReadProblem] = []
         if isinstance(run.channel, ReportsReadProblems):
             # What it could not read: the rest applies, and the run ends with exit 1. Orders
@@ -212,6 +221,51 @@ async def fetch(run: ChannelRun, window: Window, now: Callable[[], datetime]) ->
             until,
         )
     return fetched
+
+
+async def _read_alongside(
+    channel: Channel, window: Window, now: Callable[[], datetime]
+) -> tuple[list[Listing], datetime, list[Order]]:
+    """Listings and orders read at once: the two are independent chains of pages, and the
+    order search ends after the listings were read (the protocol's promise), so `until`,
+    taken when they were, still closes a window holding every sale they reflect."""
+    assert isinstance(channel, ReadsOrdersWhileListing)
+    listed = asyncio.Event()
+    closed: list[datetime] = []
+
+    async def read_listings() -> list[Listing]:
+        listings = await channel.list_listings()
+        closed.append(now())
+        listed.set()
+        return listings
+
+    async def read_orders() -> list[Order]:
+        search = channel.fetch_orders_until_listed(updated_since=window.since, listed=listed)
+        return [order async for order in search]
+
+    # The order search starts first: it is the longer chain, and says so before the listings'
+    # first request (a channel may give it the rate limit's first turn).
+    order_task = asyncio.create_task(read_orders())
+    listing_task = asyncio.create_task(read_listings())
+    try:
+        # The first failure fails the channel at once; the other read is not waited for.
+        done, _ = await asyncio.wait(
+            (listing_task, order_task), return_when=asyncio.FIRST_EXCEPTION
+        )
+        for task in done:
+            if (error := task.exception()) is not None:
+                raise error
+        listings, orders = listing_task.result(), order_task.result()
+    finally:
+        for task in (listing_task, order_task):
+            task.cancel()
+        await asyncio.gather(listing_task, order_task, return_exceptions=True)
+    # An order updated during the walk comes again, later: its newest version is the one.
+    newest: dict[str, Order] = {}
+    for order in orders:
+        if order.id not in newest or order.updated_at >= newest[order.id].updated_at:
+            newest[order.id] = order
+    return listings, closed[0], list(newest.values())
 
 
 def _report_skew(run: ChannelRun, orders: list[Order], until: datetime) -> None:

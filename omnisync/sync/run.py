@@ -16,6 +16,7 @@ from omnisync.channels import Channel, ChannelContext, open_channel
 from omnisync.channels.base import ChannelConfig
 from omnisync.config import Config
 from omnisync.errors import UsageError
+from omnisync.gcpause import cyclic_gc_paused
 from omnisync.ledger import Ledger
 from omnisync.models import Status
 from omnisync.planning import PushPlan, TargetRule, plan_keys
@@ -78,6 +79,19 @@ async def run_sync(
     progress: ProgressCallback | None = None,
 ) -> RunReport:
     """One whole sync run; returns its report (the caller turns it into an exit code)."""
+    with cyclic_gc_paused():
+        return await _run(config, ledger, options, now=now, opener=opener, progress=progress)
+
+
+async def _run(
+    config: Config,
+    ledger: Ledger,
+    options: SyncOptions,
+    *,
+    now: Callable[[], datetime],
+    opener: ChannelOpener,
+    progress: ProgressCallback | None,
+) -> RunReport:
     say = progress or (lambda message: None)
     report = RunReport(started_at=now(), dry_run=options.dry_run)
     refuse_future(options.since, report.started_at)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import re
 import time
-from collections import deque
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -346,7 +345,7 @@ def test_the_fake_throttles_beyond_50_requests_a_second() -> None:
     fake = FakeTikTok()
     fake.add_product([("TEE-M", 10)])
     # 50 calls to this API in the last second already (rate-limits.json: 50 QPS per API).
-    fake.calls["/product/202502/products/search"] = deque([time.monotonic()] * 50)
+    fake.quota.accepted["/product/202502/products/search"] = [time.monotonic()] * 50
 
     async def go() -> list[Any]:
         async with channel(fake) as shop:

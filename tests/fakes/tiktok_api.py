@@ -22,11 +22,11 @@ from __future__ import annotations
 import email.utils
 import hmac
 import time
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from tests.fakes.server import FakeApp, Request, Response
+from tests.fakes.quota import Quota, arrive
+from tests.fakes.server import FakeApp, Receive, Request, Response, Scope, Send
 from tests.fakes.tiktok_protocol import envelope, error, expected_sign, page_offset, page_token
 from tests.fakes.tiktok_write import InventoryWrites
 
@@ -58,7 +58,7 @@ class FakeTikTok(InventoryWrites, FakeApp):
         self._last_orders: Response | None = None
         self.clock = clock  # the platform's clock (tests move it to fake a skewed machine)
         self.qps = qps
-        self.calls: dict[str, deque[float]] = {}
+        self.quota = Quota()  # counted by arrival, as a gateway counts
         self.throttled = 0  # requests answered 429
         self.shops = [
             {
@@ -236,17 +236,15 @@ class FakeTikTok(InventoryWrites, FakeApp):
         # rate-limits.json: 50 QPS per API for each app + shop; beyond it HTTP 429.
         if self.qps is None:
             return False
-        now = time.monotonic()
-        window = self.calls.setdefault(
-            path if "/inventory/update" not in path else "update", deque()
-        )
-        while window and now - window[0] >= 1.0:
-            window.popleft()
-        if len(window) >= self.qps:
-            self.throttled += 1
-            return True
-        window.append(now)
-        return False
+        api = path if "/inventory/update" not in path else "update"
+        if self.quota.admit(api, self.qps):
+            return False
+        self.throttled += 1
+        return True
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        parent = super().__call__
+        await arrive(lambda: parent(scope, receive, send))
 
     def _gate(self, request: Request) -> Response | None:
         q = request.query

@@ -66,6 +66,7 @@ import httpx
 from omnisync.channels.base import ChannelContext
 from omnisync.channels.lazada.settings import LazadaSettings, api_root, auth_root
 from omnisync.channels.lazada.signing import SIGN_METHOD, sign, timestamp
+from omnisync.channels.pacing import Pacer
 from omnisync.channels.tokens import StoredTokens
 from omnisync.errors import (
     ChannelAuthError,
@@ -105,6 +106,17 @@ ALLOWED_SKEW = 7200  # seconds (calling-parameters.md)
 # (seller-authorization-introduction.md, Usage notes 3).
 REFRESH_MARGIN = timedelta(minutes=30)
 _BAN = re.compile(r"ban will last (\d+) seconds?", re.IGNORECASE)
+# Calls a second per API and seller. Documented for the inventory APIs only: "Each seller can
+# only call the inventory API 50 times per second, more than 50 may cause the request to fail
+# due to traffic limitation" (lazykern/ecommerce-api-docs@eba059e3:data/processed/lazada/
+# guides/api-best-practice/product-operation/product-inventory-management/
+# inventory-management-api.md). For the reads Lazada says only that the limit is per API and
+# differs between APIs ("API level traffic limit, each API will have a different traffic
+# limit", create-update-product-q-a.md Q10; 901 "API level QPS limiting flow" in
+# getproducts.json and getorders.json) and publishes no figure: we assume the same 50 for
+# GetProducts, GetOrders and GetMultipleOrderItems, an assumption, not Lazada's word. A 901
+# or ApiCallLimit above it is waited out and retried.
+QPS = 50
 
 
 def body_of(response: httpx.Response) -> dict[str, Any] | None:
@@ -150,6 +162,7 @@ class LazadaApi:
         )
         self.refreshed = False  # a refresh was tried in this run: never a second one
         self._lock = asyncio.Lock()
+        self.pacer = Pacer(context.budget, QPS, limit="pacing under Lazada's 50 calls a second")
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -218,6 +231,11 @@ class LazadaApi:
             system[ACCESS] = token
         system["sign"] = sign(self.settings.app_secret.reveal(), path, system | dict(params))
         post = method.upper() == "POST"
+
+        async def pace() -> None:
+            # The quota is per API and seller; every attempt, retries included, counts.
+            await self.pacer.wait(path)
+
         try:
             response = await self.http.send(
                 method,
@@ -225,6 +243,7 @@ class LazadaApi:
                 params=system if post else system | dict(params),
                 form=dict(params) if post else None,
                 classify=lambda answer: self._classify(answer, accept),
+                before=pace,
                 context=context,
             )
         except ChannelResponseError as exc:

@@ -75,14 +75,31 @@ class OrderReader:
     ) -> AsyncIterator[Order]:
         self.problems = []
         spans = windows(since, until)
-        listed, returned = await asyncio.gather(
-            asyncio.gather(*(self._order_sns(span) for span in spans)),
-            asyncio.gather(*(self._returns(span, "update_time") for span in spans)),
-        )
+        # Each page's details are asked for as soon as the page comes in, while the cursor
+        # chain goes on: the pages depend on each other, their details do not.
+        asked: set[str] = set()
+        tasks: list[asyncio.Task[list[dict[str, Any]]]] = []
+
+        def detail(order_sns: Iterable[str]) -> None:
+            new = [sn for sn in dict.fromkeys(order_sns) if sn not in asked]
+            asked.update(new)
+            tasks.extend(
+                asyncio.create_task(self._details(new[start : start + DETAIL_BATCH]))
+                for start in range(0, len(new), DETAIL_BATCH)
+            )
+
         by_order: Returns = defaultdict(dict)
-        _index(by_order, (record for group in returned for record in group))
-        wanted = sorted({sn for group in listed for sn in group} | set(by_order))
-        details = await self._all_details(wanted)
+        try:
+            _, returned = await asyncio.gather(
+                asyncio.gather(*(self._order_sns(span, detail) for span in spans)),
+                asyncio.gather(*(self._returns(span, "update_time") for span in spans)),
+            )
+            _index(by_order, (record for group in returned for record in group))
+            detail(sorted(by_order))  # orders with a return in the window but no other change
+            details = [order for group in await asyncio.gather(*tasks) for order in group]
+        finally:
+            for task in tasks:
+                task.cancel()
         low, high = since.timestamp(), until.timestamp()
         await self._older_returns(details, by_order, until)
         for raw in details:
@@ -101,14 +118,6 @@ class OrderReader:
                 r.status in RETURN_DONE and low <= r.update_time < high for r in returns
             ):
                 yield order
-
-    async def _all_details(self, order_sns: Sequence[str]) -> list[dict[str, Any]]:
-        batches = [
-            order_sns[start : start + DETAIL_BATCH]
-            for start in range(0, len(order_sns), DETAIL_BATCH)
-        ]
-        details = await asyncio.gather(*(self._details(batch) for batch in batches))
-        return [order for group in details for order in group]
 
     async def _older_returns(
         self, details: Iterable[dict[str, Any]], by_order: Returns, until: datetime
@@ -137,7 +146,10 @@ class OrderReader:
             (record for group in found for record in group if record.order_sn in missing),
         )
 
-    async def _order_sns(self, span: tuple[int, int]) -> list[str]:
+    async def _order_sns(
+        self, span: tuple[int, int], detail: Callable[[list[str]], None]
+    ) -> list[str]:
+        """The order numbers changed in the span; `detail` is handed each page's as it comes."""
         found: list[str] = []
         cursor = ""
         while True:
@@ -165,6 +177,7 @@ class OrderReader:
                     "next_cursor; not read completely, tried again next run",
                 )
             found += sns
+            detail(sns)
             if not page.get("more"):
                 return found
 

@@ -1,4 +1,4 @@
-"""Shopify (Admin GraphQL API): `channel` the adapter, `mapping` orders, `queries` the GraphQL."""
+"""Shopify (Admin GraphQL API): `channel` the adapter, `orders` the search, `queries` GraphQL."""
 
 from __future__ import annotations
 

@@ -5,8 +5,9 @@ the InventoryItem GID), read as that location's inventory levels. Untracked item
 (logged); an item without a SKU is returned with `channel_sku=""`, so it is reported and never
 written. Orders are mapped by `mapping.py` (its docstring holds the status table).
 
-API quirks handled here (credentials and scopes: `auth.py`; writes: `push.py`; `check`:
-`probe.py`; the GraphQL and its page sizes: `queries.py`):
+API quirks handled here (credentials and scopes: `auth.py`; the order search, read beside
+the listings: `orders.py`; writes: `push.py`; `check`: `probe.py`; the GraphQL and its page
+sizes: `queries.py`):
 - Throttling is HTTP 200 with `errors[].extensions.code == "THROTTLED"`; every response
   carries `extensions.cost.throttleStatus`, which paces the next query (CostBucket).
 - A query may request at most 1,000 points, charged by worst case: `first` multiplies through
@@ -31,7 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -52,20 +53,13 @@ from omnisync.channels.shopify.auth import (
     scope_in,
     scopes_message,
 )
-from omnisync.channels.shopify.mapping import map_order, order_search
+from omnisync.channels.shopify.orders import ShopifyOrders, TooCostlyError
 from omnisync.channels.shopify.payloads import (
+    Cost,
     Extensions,
     GraphQLError,
-    LineItem,
-    LineItems,
     ListingsData,
-    OrderLinesData,
-    OrderNode,
-    OrderRefundsData,
-    Orders,
-    OrdersData,
     PageInfo,
-    Refund,
     available,
 )
 from omnisync.channels.shopify.probe import probe
@@ -73,8 +67,8 @@ from omnisync.channels.shopify.push import ShopifyPush, listing_id
 from omnisync.channels.tokens import StoredTokens
 from omnisync.errors import ChannelAuthError, ChannelResponseError
 from omnisync.httpclient import Budget, ChannelHttp, CostBucket, Kind, RetryPolicy, Verdict, snippet
-from omnisync.models import ChannelProbe, Listing, Order
-from omnisync.payload import Payload, parse, parse_each
+from omnisync.models import ChannelProbe, Listing
+from omnisync.payload import Payload, parse
 from omnisync.timeparse import utcnow
 
 log = logging.getLogger("omnisync.channels.shopify")
@@ -91,15 +85,7 @@ _ERROR_KINDS = {
 }
 
 
-class TooCostlyError(ChannelResponseError):
-    """Shopify refused a query as over its single-query cost limit (MAX_COST_EXCEEDED)."""
-
-    def __init__(self, channel: str, message: str, requested: float | None) -> None:
-        super().__init__(channel, message, code="MAX_COST_EXCEEDED")
-        self.requested = requested
-
-
-class ShopifyChannel(ShopifyPush):
+class ShopifyChannel(ShopifyOrders, ShopifyPush):
     """A Shopify store, at one location."""
 
     concurrency = q.PUSH_CONCURRENCY
@@ -155,6 +141,9 @@ class ShopifyChannel(ShopifyPush):
         self.served_version: str | None = None  # X-Shopify-API-Version of the answers
         self.order_page = q.ORDER_PAGE  # resized from Shopify's own cost of the first page
         self._last_updated = datetime.min.replace(tzinfo=UTC)
+        # Points a listings page leaves in the cost bucket for the order search running beside
+        # it (orders.py, `_need`).
+        self._orders_need = 0.0
 
     # -- GraphQL plumbing ---------------------------------------------------------------
 
@@ -194,8 +183,9 @@ class ShopifyChannel(ShopifyPush):
             f"[channels.{self.name}] api_version to a supported one"
         )
 
-    def _classify(self, response: httpx.Response) -> Verdict | None:
-        """Shopify's own failure signals inside an HTTP 200."""
+    def _classify(self, response: httpx.Response, booking: int | None = None) -> Verdict | None:
+        """Shopify's own failure signals inside an HTTP 200 (`booking`: the answered query's
+        points booked in the cost bucket)."""
         self._check_version(response)
         try:
             payload = response.json()
@@ -211,6 +201,7 @@ class ShopifyChannel(ShopifyPush):
                 maximum=status.maximumAvailable,
                 available=status.currentlyAvailable,
                 rate=status.restoreRate,
+                answered=booking,
             )
         if not payload.get("errors"):
             return None
@@ -238,21 +229,34 @@ class ShopifyChannel(ShopifyPush):
         return Verdict(Kind.BAD_REQUEST, f"Shopify refused the query: {snippet(messages)}")
 
     async def _query(
-        self, query: str, variables: dict[str, Any], model: type[P], *, cost: int, context: str
-    ) -> tuple[P, float | None]:
-        """Send one operation (paced by its cost): its `data` as `model`, and the cost
-        Shopify itself requested for it (`extensions.cost.requestedQueryCost`)."""
+        self,
+        query: str,
+        variables: dict[str, Any],
+        model: type[P],
+        *,
+        cost: int,
+        context: str,
+        leave: Callable[[], float] | None = None,
+    ) -> tuple[P, Cost | None]:
+        """Send one operation (paced by its cost, leaving `leave()` points for others): its
+        `data` as `model`, and what Shopify itself counted for it (`extensions.cost`)."""
         await self._ensure_token()
+        booked: list[int] = []  # this query's booking in the cost bucket, while it is out
 
         async def pace() -> None:
-            await self.bucket.reserve(cost)
+            if booked:  # sent again: the last try is over
+                self.bucket.release(booked.pop())
+            booked.append(await self.bucket.reserve(cost, leave=leave))
+
+        def classify(response: httpx.Response) -> Verdict | None:
+            return self._classify(response, booked[-1] if booked else None)
 
         async def send() -> httpx.Response:
             return await self.http.send(
                 "POST",
                 self.url,
                 json_body={"query": query, "variables": variables},
-                classify=self._classify,
+                classify=classify,
                 before=pace,
                 context=context,
             )
@@ -267,6 +271,9 @@ class ShopifyChannel(ShopifyPush):
                 raise
             await self._ensure_token(refused=used)
             response = await send()
+        finally:
+            for booking in booked:
+                self.bucket.release(booking)
         # _classify has seen a JSON object; `data` is what must fit.
         payload = self.http.json(response, "a GraphQL JSON response")
         extensions = self._extensions(payload)
@@ -281,13 +288,22 @@ class ShopifyChannel(ShopifyPush):
                 extra.cost if extra and extra.cost is not None else requested,
             )
         data = self.http.validate(response, model, payload.get("data"), root="data")
-        return data, requested
+        return data, extensions.cost if extensions else None
 
     async def _graphql(
-        self, query: str, variables: dict[str, Any], model: type[P], *, cost: int, context: str
+        self,
+        query: str,
+        variables: dict[str, Any],
+        model: type[P],
+        *,
+        cost: int,
+        context: str,
+        leave: Callable[[], float] | None = None,
     ) -> P:
         """Send one operation (paced by its cost) and read its `data` as `model`."""
-        data, _ = await self._query(query, variables, model, cost=cost, context=context)
+        data, _ = await self._query(
+            query, variables, model, cost=cost, context=context, leave=leave
+        )
         return data
 
     def _cursor(self, info: PageInfo, where: str) -> str:
@@ -318,6 +334,8 @@ class ShopifyChannel(ShopifyPush):
                 ListingsData,
                 cost=q.LISTINGS_COST,
                 context="reading inventory levels",
+                # Off the critical path while an order search runs beside: see _search.
+                leave=lambda: self._orders_need,
             )
             if data.location is None:
                 key = "locations" if self.several else "location"
@@ -353,165 +371,6 @@ class ShopifyChannel(ShopifyPush):
             log.info("%s: skipped %d untracked inventory items", self.name, untracked)
         return listings
 
-    # -- orders ----------------------------------------------------------------------------
-
-    async def fetch_orders(
-        self, *, updated_since: datetime, updated_until: datetime
-    ) -> AsyncIterator[Order]:
-        # Both bounds in the search, sorted by UPDATED_AT with keyset cursors: an order updated
-        # while we page leaves this window (the next run's window holds it) and shifts nothing.
-        start = updated_since
-        after: str | None = None
-        in_search: set[str] = set()  # order ids this search (not a restarted one) has shown
-        self._problems = []
-        served = 0  # objects paged through in this search (Shopify stops at 25,000)
-        seen: set[str] = set()
-        while True:
-            first = self.order_page
-            if after is not None and served + first > q.MAX_PAGINATION:
-                # Past the limit Shopify refuses to page: go on with a new search from the
-                # last update time reached. Orders of that same second come again; `seen`
-                # drops them.
-                after, served = None, 0
-                start = max(start, self._last_updated)
-            try:
-                data, requested = await self._query(
-                    q.ORDERS_QUERY,
-                    {
-                        "first": first,
-                        "after": after,
-                        "query": order_search(start, updated_until),
-                        "lines": q.ORDER_LINES,
-                        "refunds": q.ORDER_REFUNDS,
-                        "refundLines": q.ORDER_REFUND_LINES,
-                        "fulfillments": q.ORDER_FULFILLMENTS,
-                    },
-                    OrdersData,
-                    cost=q.ORDERS_COST * first // q.ORDER_PAGE,
-                    context="reading orders",
-                )
-            except TooCostlyError as exc:
-                # Shopify counts this query dearer than our estimate: size by its count.
-                if first == 1:
-                    raise
-                self.order_page = self._resized(first, exc.requested, fallback=first // 2)
-                continue
-            if requested:
-                self.order_page = self._resized(first, requested, fallback=first)
-            page = data.orders
-            self._check_page(page, after, in_search if after is not None else set())
-            if after is None:
-                in_search = set()
-            served += len(page.nodes)
-            nodes, rejected = parse_each(OrderNode, page.nodes, root="data.orders.nodes")
-            self._problems += [
-                ReadProblem(f"order {bad.item_id}", bad.message, bad.item_id, bad.field, bad.value)
-                for bad in rejected
-            ]
-            in_search.update(_node_ids(page.nodes))
-            for node in nodes:
-                self._last_updated = max(self._last_updated, node.updatedAt)
-                if node.id in seen:
-                    continue
-                seen.add(node.id)
-                order = await self._order(node)
-                # The search's lower bound is in whole seconds; the window's start is ours to
-                # keep. Its end is not applied: an order dated after it still counts.
-                if updated_since <= order.updated_at:
-                    yield order
-            if not page.pageInfo.hasNextPage:
-                return
-            after = self._cursor(page.pageInfo, "data.orders")
-
-    def _check_page(self, page: Orders, after: str | None, in_search: set[str]) -> None:
-        """A page that cannot be the next one of this search fails the read: the cursor must
-        not move past orders never seen (a proxy answering an earlier page again)."""
-        problem = ""
-        if after is not None and page.pageInfo.endCursor == after:
-            problem = "ends at the cursor it was asked to start after"
-        elif page.pageInfo.hasNextPage and not page.nodes:
-            problem = "is empty but says more pages follow"
-        elif in_search.intersection(_node_ids(page.nodes)):
-            problem = "repeats orders of an earlier page"
-        if problem:
-            raise ChannelResponseError(
-                self.name,
-                f"reading orders: a page {problem} (a cache answering an earlier page?); "
-                f"not read completely, tried again next run",
-            )
-
-    def read_problems(self) -> list[ReadProblem]:
-        """Orders the last fetch could not read (ReportsReadProblems)."""
-        return list(self._problems)
-
-    @staticmethod
-    def _resized(first: int, requested: float | None, *, fallback: int) -> int:
-        """The page size that Shopify's own cost for `first` orders says fits the margin."""
-        if not requested:
-            return max(1, min(fallback, q.MAX_PAGE))
-        return min(q.MAX_PAGE, q.order_page((requested - 2) / first))
-
-    async def _order(self, node: OrderNode) -> Order:
-        lines = list(node.lineItems.nodes)
-        if node.lineItems.pageInfo.hasNextPage:
-            lines += await self._more_lines(node.id, node.lineItems)
-        refunds = node.refunds
-        # A full first page may hide more: read them all in one bigger query.
-        if len(refunds) >= q.ORDER_REFUNDS or any(
-            refund.refundLineItems.pageInfo.hasNextPage for refund in refunds
-        ):
-            refunds = await self._all_refunds(node.id)
-        if self.several:
-            return map_order(node, lines, refunds, locations=self.locations)
-        return map_order(node, lines, refunds, location=self.location)
-
-    async def _more_lines(self, order_id: str, first: LineItems) -> list[LineItem]:
-        lines: list[LineItem] = []
-        after = self._cursor(first.pageInfo, f"order {order_id} lineItems")
-        while True:
-            if len(lines) >= q.MAX_ORDER_LINES:
-                raise ChannelResponseError(
-                    self.name, f"order {order_id} has more than {q.MAX_ORDER_LINES:,} lines"
-                )
-            # Each page of one order's own lines gets its own time, what the cost bucket needs
-            # to pay for it: on the Standard plan a 10,000-line order alone takes longer than
-            # a run's budget, and would fail the channel on every run while in the window.
-            if self.bucket.rate:
-                self.budget.extend(q.FOLLOW_LINES_COST / self.bucket.rate)
-            data = await self._graphql(
-                q.ORDER_LINES_QUERY,
-                {"id": order_id, "after": after, "lines": q.FOLLOW_LINES},
-                OrderLinesData,
-                cost=q.FOLLOW_LINES_COST,
-                context=f"reading the lines of {order_id}",
-            )
-            if data.order is None:
-                raise ChannelResponseError(self.name, f"order {order_id} vanished while read")
-            lines += data.order.lineItems.nodes
-            if not data.order.lineItems.pageInfo.hasNextPage:
-                return lines
-            after = self._cursor(data.order.lineItems.pageInfo, "data.order.lineItems")
-
-    async def _all_refunds(self, order_id: str) -> list[Refund]:
-        data = await self._graphql(
-            q.ORDER_REFUNDS_QUERY,
-            {"id": order_id, "refunds": q.FOLLOW_REFUNDS, "refundLines": q.FOLLOW_REFUND_LINES},
-            OrderRefundsData,
-            cost=q.FOLLOW_REFUNDS_COST,
-            context=f"reading the refunds of {order_id}",
-        )
-        if data.order is None:
-            raise ChannelResponseError(self.name, f"order {order_id} vanished while read")
-        refunds = data.order.refunds
-        if len(refunds) >= q.FOLLOW_REFUNDS or any(
-            refund.refundLineItems.pageInfo.hasNextPage for refund in refunds
-        ):
-            # Shopify does not page an order's refunds; this many is beyond any real order.
-            log.warning(
-                "%s: order %s has more refund lines than omnisync reads", self.name, order_id
-            )
-        return refunds
-
     # -- probe -----------------------------------------------------------------------------
 
     async def probe(self) -> ChannelProbe:
@@ -519,11 +378,6 @@ class ShopifyChannel(ShopifyPush):
 
     async def aclose(self) -> None:
         await self.http.aclose()
-
-
-def _node_ids(nodes: list[Any]) -> list[str]:
-    """The ids of a page's raw order nodes, those that have one."""
-    return [n["id"] for n in nodes if isinstance(n, dict) and isinstance(n.get("id"), str)]
 
 
 def _open(config: ChannelConfig, context: ChannelContext) -> ShopifyChannel:

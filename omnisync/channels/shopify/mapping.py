@@ -59,12 +59,15 @@ class _LineParts:
     kept: int = 0
 
 
-def order_search(updated_since: datetime, updated_until: datetime) -> str:
+def order_search(updated_since: datetime, updated_until: datetime | None) -> str:
     """Shopify's search filter for a window, in whole seconds that cover all of it.
 
     The start is floored and the end ceiled; the exact window is applied to what comes back.
+    No end (None): the search is open at the top.
     """
     start = _second(updated_since)
+    if updated_until is None:
+        return f"updated_at:>='{start}'"
     end = _second(updated_until + timedelta(seconds=1) - timedelta(microseconds=1))
     return f"updated_at:>='{start}' AND updated_at:<'{end}'"
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
 from omnisync.channels.base import moved
@@ -41,7 +41,14 @@ def item_at(listing: str, default: str) -> tuple[str, str]:
 
 class _Query(Protocol):
     async def __call__(
-        self, query: str, variables: dict[str, Any], model: type[P], *, cost: int, context: str
+        self,
+        query: str,
+        variables: dict[str, Any],
+        model: type[P],
+        *,
+        cost: int,
+        context: str,
+        leave: Callable[[], float] | None = None,
     ) -> P: ...
 
 

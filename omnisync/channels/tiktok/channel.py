@@ -228,14 +228,33 @@ class TikTokChannel:
         }
         returned: set[str] = set()
         returned_at: dict[str, datetime] = {}
-        await self._returns(
-            {**window, "return_types": ["RETURN_AND_REFUND"]}, returned, returned_at
+        # The window's returns are read while the first order page comes in: only mapping
+        # that page's orders needs them.
+        window_returns = asyncio.create_task(
+            self._returns({**window, "return_types": ["RETURN_AND_REFUND"]}, returned, returned_at)
         )
+        try:
+            async for order in self._orders(
+                window, updated_since, returned, returned_at, window_returns
+            ):
+                yield order
+        finally:
+            window_returns.cancel()
+
+    async def _orders(
+        self,
+        window: dict[str, Any],
+        updated_since: datetime,
+        returned: set[str],
+        returned_at: dict[str, datetime],
+        window_returns: asyncio.Task[None],
+    ) -> AsyncIterator[Order]:
         seen: set[str] = set()
         self._problems = []
         async for data in self._pages(
             ORDERS_PATH, window, ORDER_PAGE, payloads.Orders, context="reading orders", sort=True
         ):
+            await window_returns
             orders = self._readable(data.orders)
             shipped = [raw.id for raw in orders if raw.status in SHIPPED_STATUSES]
             for start in range(0, len(shipped), RETURN_PAGE):
@@ -256,6 +275,7 @@ class TikTokChannel:
                 # No upper bound: an order dated after the window (a clock ahead) still counts.
                 if updated_since <= order.updated_at:
                     yield order
+        await window_returns  # a window with no order page still has its returns
         # Orders whose return changed in the window while the order itself did not.
         missing = [order_id for order_id in returned_at if order_id not in seen]
         for start in range(0, len(missing), DETAIL_IDS):
@@ -358,14 +378,20 @@ class TikTokChannel:
     async def _stock(self, sku_ids: Sequence[str]) -> dict[str, SkuStock]:
         """Inventory Search by SKU ids: each SKU's quantity per warehouse, now."""
         found: dict[str, SkuStock] = {}
-        for start in range(0, len(sku_ids), INVENTORY_SKUS):
-            data = await self.api.call(
-                "POST",
-                INVENTORY_PATH,
-                payloads.Inventory,
-                body={"sku_ids": list(sku_ids[start : start + INVENTORY_SKUS])},
-                context="re-reading stock before writing",
+        # The batches are independent: side by side, so the re-read costs one round trip.
+        answers = await asyncio.gather(
+            *(
+                self.api.call(
+                    "POST",
+                    INVENTORY_PATH,
+                    payloads.Inventory,
+                    body={"sku_ids": list(sku_ids[start : start + INVENTORY_SKUS])},
+                    context="re-reading stock before writing",
+                )
+                for start in range(0, len(sku_ids), INVENTORY_SKUS)
             )
+        )
+        for data in answers:
             for product in data.inventory:
                 for raw in product.skus:
                     stock = sku_stock(product.product_id, raw)

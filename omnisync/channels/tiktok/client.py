@@ -52,13 +52,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections import deque
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import httpx
 
+from omnisync.channels.pacing import Pacer
 from omnisync.channels.tiktok.payloads import Shop, Shops, TokenAnswer
 from omnisync.channels.tiktok.settings import API_HOST, AUTH_HOST, TikTokSettings
 from omnisync.channels.tiktok.signing import sign
@@ -177,33 +177,6 @@ def token_refused(exc: ChannelError) -> bool:
     return exc.code == BAD_TIMESTAMP and ("access-token" in text or "access_token" in text)
 
 
-class Pacer:
-    """Keeps each API under TikTok's per-second quota, so a burst of writes is spaced out
-    instead of bounced with 429 and retried (each retry is another request)."""
-
-    def __init__(self, budget: Budget, qps: int = QPS, *, period: float = 1.0) -> None:
-        self.budget = budget
-        self.qps = qps
-        # A little over a second: the platform counts arrivals, which jitter with latency.
-        self.period = period * 1.05
-        self.sent: dict[str, deque[float]] = {}
-        self._lock = asyncio.Lock()
-
-    async def wait(self, api: str) -> None:
-        async with self._lock:
-            window = self.sent.setdefault(api, deque())
-            while True:
-                now = self.budget.clock()
-                while window and now - window[0] >= self.period:
-                    window.popleft()
-                if len(window) < self.qps:
-                    window.append(now)
-                    return
-                await self.budget.sleep(
-                    self.period - (now - window[0]), "pacing under TikTok's 50 requests a second"
-                )
-
-
 class TikTokApi:
     """One channel's session with TikTok Shop: signing, tokens, the shop cipher."""
 
@@ -241,7 +214,7 @@ class TikTokApi:
             connections=connections,
         )
         self.shop_cipher = settings.shop_cipher or tokens.get("shop_cipher")
-        self.pacer = Pacer(budget)
+        self.pacer = Pacer(budget, QPS, limit="pacing under TikTok's 50 requests a second")
         self._refreshed = False
         self._token_lock = asyncio.Lock()
         self._cipher_lock = asyncio.Lock()

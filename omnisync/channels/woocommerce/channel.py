@@ -22,9 +22,9 @@ API quirks handled here (auth, plain permalinks and write retries: `transport.py
   next run's order fetch corrects the quantity. A batch write that fails with a 5xx or a
   timeout is re-read and written again, within the run, only where the listing still shows
   what this run read (or is marked written where the lost write went through).
-- Woo documents no rate limit: collections are paged in order, while variation lists and
-  write batches (independent of each other) go up to 8 at once; a host's own 429 / 503 with
-  Retry-After is waited out.
+- Woo documents no rate limit: a collection's pages after the first (their number is in its
+  X-WP-TotalPages), variation lists and write batches (independent of each other) go up to
+  8 at once; a host's own 429 / 503 with Retry-After is waited out.
 - Batch writes take at most 100 objects and answer HTTP 200 with a per-item `error` object
   for the items that failed. An item answered with another quantity than the one sent (a
   plugin that rounds or caps stock, or a product that stopped managing stock, which Woo
