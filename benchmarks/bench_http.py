@@ -27,9 +27,11 @@ Definitions of what is printed:
   may run beside its listing pages but must end after them (the last order page must hold
   every sale a listing read can reflect), so max(order pages, listing pages + 1); its push
   one round of mutations (only the bucket limits them). Woo's fetch chain, as the adapter
-  walks it (shorter than Shopify's at every size here): products page 1, the rest (asked
-  together once X-WP-TotalPages is known), variations, orders page 1, the rest; its push one
-  re-read then one write (omnisync's own 8 requests in flight are no documented limit).
+  walks it (shorter than Shopify's at every size here): the listings (products page 1, the
+  rest, asked together once X-WP-TotalPages is known, then variations) beside the orders
+  (page 1, the rest), then the order window's tail (one page: what changed while the
+  listings were read); its push one re-read then one write (omnisync's own 8 requests in
+  flight are no documented limit). Woo's tail request is not in its minimal count.
   Not modelled (so the floor is lower than it could be): Shopify charges a query's requested
   cost up front, so a read must also find its whole requested cost in the bucket.
 """
@@ -263,7 +265,8 @@ timeout = 600
     listing_pages = math.ceil(args.listings / LISTING_PAGE)
     order_pages = max(1, math.ceil(args.orders / FULL_ORDER_PAGE))
     shopify_fetch, shopify_push = max(order_pages, listing_pages + 1), 1
-    woo_fetch, woo_push = 5, 2  # products p1, rest; variations; orders p1, rest | read; write
+    # max(products p1, rest, variations; orders p1, rest) + the orders' tail | read; write
+    woo_fetch, woo_push = max(3, 2) + 1, 2
     shopify_chain = (shopify_fetch + shopify_push) * args.latency
     woo_chain = (woo_fetch + woo_push) * args.latency
     chain = (max(shopify_fetch, woo_fetch) + max(shopify_push, woo_push)) * args.latency

@@ -33,6 +33,7 @@ import pytest
 from typer.testing import CliRunner
 
 from omnisync.cli import app
+from omnisync.ledger import Ledger
 
 OMNISYNC = Path(sys.executable).with_name("omnisync")
 CHANNELS = ("a", "b", "c")
@@ -126,6 +127,10 @@ def _outcome(shop: Path) -> dict[str, Any]:
         )
     finally:
         conn.close()
+    with Ledger.open(shop / "inventory.db", write=False) as ledger:
+        # What reconcile reads as each line's recorded effect (kept on the order's row) must
+        # be what its movements add up to, killed or not.
+        effects_agree = ledger.stored_effects() == ledger.effects_from_movements()
     quantities = {
         name: {
             item["id"]: item["quantity"]
@@ -133,7 +138,13 @@ def _outcome(shop: Path) -> dict[str, Any]:
         }
         for name in CHANNELS
     }
-    return {"balances": balances, "movement_sums": summed, "lines": lines, "quantities": quantities}
+    return {
+        "balances": balances,
+        "movement_sums": summed,
+        "lines": lines,
+        "effects_agree": effects_agree,
+        "quantities": quantities,
+    }
 
 
 def _runs(shop: Path) -> list[tuple[int, str | None]]:
@@ -229,6 +240,7 @@ def test_a_sync_killed_at_any_point_then_rerun_equals_an_uninterrupted_run(
     duration = time.monotonic() - locked
     expected = _outcome(reference)
     assert expected["balances"] == expected["movement_sums"]
+    assert expected["effects_agree"]
     assert ("a", "SALE-1", "1", "SKU-00", 0, 2) in expected["lines"]
 
     rng = random.Random(SEED)

@@ -200,6 +200,22 @@ class ReadsOrdersWhileListing(Protocol):
     ) -> AsyncIterator[Order]: ...
 
 
+@runtime_checkable
+class ReadsOrdersBesideListings(Protocol):
+    """A channel whose order read of a closed window may run while its listings are read.
+
+    `fetch_orders_beside` is `fetch_orders` made safe to start before `list_listings` has
+    returned: it fetches its pages meanwhile, and maps what needs the listings (a SKU by id
+    for a line without a seller SKU) only once `listed` is set. The engine reads
+    `[since, fetch start)` this way, then the tail up to when the listings were read with
+    `fetch_orders`; `read_problems()` (if any) is read after each of the two.
+    """
+
+    def fetch_orders_beside(
+        self, *, updated_since: datetime, updated_until: datetime, listed: asyncio.Event
+    ) -> AsyncIterator[Order]: ...
+
+
 @dataclass(frozen=True, slots=True)
 class AuthResult:
     """What `omnisync auth` tells the seller once a shop is connected (never a token)."""

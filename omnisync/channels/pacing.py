@@ -26,12 +26,13 @@ class Pacer:
         self.period = SLACK
         self.limit = limit  # what the wait is for, in the words of the budget's messages
         self.sent: dict[str, deque[float]] = {}
-        self._lock = asyncio.Lock()
+        self._locks: dict[str, asyncio.Lock] = {}
 
     async def wait(self, key: str) -> None:
         """Return when one more call under `key` stays within the quota; count it as sent."""
-        # One lock for all keys: waits are short and rare, and the order of sends is kept.
-        async with self._lock:
+        # One lock per key: the order of its sends is kept, and a wait for one API's quota
+        # never holds up another's calls (listings and orders are read side by side).
+        async with self._locks.setdefault(key, asyncio.Lock()):
             window = self.sent.setdefault(key, deque())
             while True:
                 now = self.budget.clock()

@@ -178,11 +178,15 @@ def _v3(conn: sqlite3.Connection) -> None:
         # twice the time.
         conn.execute("DROP TABLE IF EXISTS temp.line_sums")
         _v3_effects_in_python(conn)
+    # Updated at the earliest time there is: schema 2 applied any version of such an order
+    # the channel sent, and so must the next run (a version older than the movements, such as
+    # a late cancellation, is not stale to a row that never held one).
     conn.execute(
         "INSERT INTO orders (channel, order_id, status, created_at, updated_at, first_run, "
-        "last_run, effects) SELECT channel, order_id, 'pending', first_time, first_time, "
-        "first_run, first_run, effects FROM temp.line_sums s WHERE NOT EXISTS (SELECT 1 "
-        "FROM orders o WHERE o.channel = s.channel AND o.order_id = s.order_id)"
+        "last_run, effects) SELECT channel, order_id, 'pending', first_time, "
+        "'0001-01-01T00:00:00.000000Z', first_run, first_run, effects FROM temp.line_sums s "
+        "WHERE NOT EXISTS (SELECT 1 FROM orders o WHERE o.channel = s.channel AND "
+        "o.order_id = s.order_id)"
     )
     conn.execute("DROP TABLE temp.line_sums")
     conn.execute("DROP INDEX movements_by_line")

@@ -152,6 +152,15 @@ class StockStore(LedgerBase):
 
     def last_order_location(self, channel: str) -> str | None:
         """Where the channel's newest order movement took stock from; None before any."""
+        # Walked back from the newest movement (no index by channel: a run writes none), which
+        # ends at once for a channel that sells; one that never stored an order is not walked.
+        if (
+            self.conn.execute(
+                "SELECT 1 FROM orders WHERE channel = ? LIMIT 1", (channel,)
+            ).fetchone()
+            is None
+        ):
+            return None
         row = self.conn.execute(
             "SELECT location FROM movements WHERE channel = ? ORDER BY id DESC LIMIT 1",
             (channel,),
@@ -333,9 +342,11 @@ class StockStore(LedgerBase):
             )
             for m in movements
         ]
-        if not self._stock_places() <= {row[3] for row in rows}:
-            # Stock was recorded somewhere else than where these lines go: a line may still
-            # hold units committed there.
+        here = {row[3] for row in rows}
+        if len(here) > 1 or not self._stock_places() <= here:
+            # Stock was recorded somewhere else than where a line goes (with lines going to
+            # two places, each is elsewhere for the other's lines): a line may still hold
+            # units committed there.
             rows += self._relocations(rows, effects)
         # In SKU order: the by-SKU index is then written page by page.
         rows.sort(key=_SKU)

@@ -6,16 +6,18 @@ import asyncio
 import logging
 import sqlite3
 import traceback
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from omnisync.budget import Budget
 from omnisync.channels import Channel
 from omnisync.channels.base import (
     ChannelConfig,
     ReadProblem,
+    ReadsOrdersBesideListings,
     ReadsOrdersWhileListing,
     ReportsReadProblems,
 )
@@ -26,6 +28,8 @@ from omnisync.redact import REDACTOR
 from omnisync.report import ChannelReport
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -179,36 +183,48 @@ class Fetched:
     # Orders the channel sent that could not be read: kept as unreadable by the apply step.
     unreadable: list[ReadProblem] = field(default_factory=list)
 
+    def let_go_of_orders(self) -> set[str]:
+        """The ids of the orders read, the orders themselves let go: once applied and planned,
+        a run needs only which ones it saw (50,000 orders held through the push: 40 MB)."""
+        ids = {order.id for order in self.orders}
+        self.orders.clear()
+        return ids
+
 
 async def fetch(run: ChannelRun, window: Window, now: Callable[[], datetime]) -> Fetched | None:
     """Read a channel's listings and its orders updated in `[since, now)`; None if it failed.
 
     Listings are read before the window closes, so any sale a listing's quantity already
     reflects is inside the window too: one after the other, or side by side where the channel
-    can keep its order search open until the listings are read (ReadsOrdersWhileListing).
+    can keep its order search open until the listings are read (ReadsOrdersWhileListing), or
+    read its window in two parts around them (ReadsOrdersBesideListings).
     """
     fetched = None
     async with run.guarded():
-        if isinstance(run.channel, ReadsOrdersWhileListing):
-            listings, until, orders = await _read_alongside(run.channel, window, now)
+        channel = run.channel
+        if isinstance(channel, ReadsOrdersWhileListing):
+            listings, until, orders = await _read_alongside(channel, window, now)
+            problems = _problems(channel)
+        elif isinstance(channel, ReadsOrdersBesideListings):
+            listings, until, orders, problems = await _read_beside(channel, window, now)
         else:
-            listings = await run.channel.list_listings()
+            listings = await channel.list_listings()
             until = now()
             orders = [
                 order
-                async for order in run.channel.fetch_orders(
+                async for order in channel.fetch_orders(
                     updated_since=window.since, updated_until=until
                 )
             ]
+            problems = _problems(channel)
         unreadable: list[ReadProblem] = []
-        if isinstance(run.channel, ReportsReadProblems):
-            # What it could not read: the rest applies, and the run ends with exit 1. Orders
-            # are kept in the ledger (and reported from there on every run until readable).
-            for problem in run.channel.read_problems():
-                if problem.order_id is not None:
-                    unreadable.append(problem)
-                else:
-                    run.report.errors.append(REDACTOR.scrub(str(problem)))
+        # What it could not read: the rest applies, and the run ends with exit 1. Orders
+        # are kept in the ledger (and reported from there on every run until readable).
+        for problem in problems:
+            if problem.order_id is not None:
+                unreadable.append(problem)
+            else:
+                run.report.errors.append(REDACTOR.scrub(str(problem)))
         fetched = Fetched(listings, orders, until, unreadable)
         _report_skew(run, orders, until)
         run.report.orders_fetched = len({order.id for order in orders})
@@ -221,6 +237,43 @@ async def fetch(run: ChannelRun, window: Window, now: Callable[[], datetime]) ->
             until,
         )
     return fetched
+
+
+def _problems(channel: Channel) -> list[ReadProblem]:
+    """What the channel's last order read skipped (ReportsReadProblems), else nothing."""
+    return list(channel.read_problems()) if isinstance(channel, ReportsReadProblems) else []
+
+
+async def _both(
+    listings: Awaitable[list[Listing]], orders: Awaitable[T]
+) -> tuple[list[Listing], T]:
+    """The two reads at once; the first failure fails the fetch, the other is not waited for."""
+    # The order read starts first: it is usually the longer chain, and says so before the
+    # listings' first request (a channel may give it the rate limit's first turn).
+    order_task = asyncio.ensure_future(orders)
+    listing_task = asyncio.ensure_future(listings)
+    try:
+        done, _ = await asyncio.wait(
+            (listing_task, order_task), return_when=asyncio.FIRST_EXCEPTION
+        )
+        for task in done:
+            if (error := task.exception()) is not None:
+                raise error
+        return listing_task.result(), order_task.result()
+    finally:
+        for task in (listing_task, order_task):
+            task.cancel()
+        await asyncio.gather(listing_task, order_task, return_exceptions=True)
+
+
+def _newest(orders: list[Order]) -> list[Order]:
+    """One version of each order: an order updated during the read comes again, later, and
+    its newest version is the one (the later read of two with the same time)."""
+    newest: dict[str, Order] = {}
+    for order in orders:
+        if order.id not in newest or order.updated_at >= newest[order.id].updated_at:
+            newest[order.id] = order
+    return list(newest.values())
 
 
 async def _read_alongside(
@@ -243,29 +296,45 @@ async def _read_alongside(
         search = channel.fetch_orders_until_listed(updated_since=window.since, listed=listed)
         return [order async for order in search]
 
-    # The order search starts first: it is the longer chain, and says so before the listings'
-    # first request (a channel may give it the rate limit's first turn).
-    order_task = asyncio.create_task(read_orders())
-    listing_task = asyncio.create_task(read_listings())
-    try:
-        # The first failure fails the channel at once; the other read is not waited for.
-        done, _ = await asyncio.wait(
-            (listing_task, order_task), return_when=asyncio.FIRST_EXCEPTION
+    listings, orders = await _both(read_listings(), read_orders())
+    return listings, closed[0], _newest(orders)
+
+
+async def _read_beside(
+    channel: Channel, window: Window, now: Callable[[], datetime]
+) -> tuple[list[Listing], datetime, list[Order], list[ReadProblem]]:
+    """The window read in two parts around the listings: `[since, T0)` beside them (T0 when
+    the fetch began), then, once they are in, the tail `[T0, T1)` (T1 when they were), usually
+    one small page. The window still closes after the listings were read, so it holds every
+    sale they reflect; a failed tail fails the channel, so its cursor never passes it."""
+    assert isinstance(channel, ReadsOrdersBesideListings)
+    listed = asyncio.Event()
+    began = now()
+    closed: list[datetime] = []
+
+    async def read_listings() -> list[Listing]:
+        listings = await channel.list_listings()
+        closed.append(now())
+        listed.set()  # what the order read maps its lines with is known from here on
+        return listings
+
+    async def read_head() -> tuple[list[Order], list[ReadProblem]]:
+        head = channel.fetch_orders_beside(
+            updated_since=window.since, updated_until=began, listed=listed
         )
-        for task in done:
-            if (error := task.exception()) is not None:
-                raise error
-        listings, orders = listing_task.result(), order_task.result()
-    finally:
-        for task in (listing_task, order_task):
-            task.cancel()
-        await asyncio.gather(listing_task, order_task, return_exceptions=True)
-    # An order updated during the walk comes again, later: its newest version is the one.
-    newest: dict[str, Order] = {}
-    for order in orders:
-        if order.id not in newest or order.updated_at >= newest[order.id].updated_at:
-            newest[order.id] = order
-    return listings, closed[0], list(newest.values())
+        orders = [order async for order in head]
+        # Taken now: the tail's read starts a new list of what it skips.
+        return orders, _problems(channel)
+
+    listings, (head, head_problems) = await _both(read_listings(), read_head())
+    until = closed[0]
+    tail = [order async for order in channel.fetch_orders(updated_since=began, updated_until=until)]
+    tail_problems = _problems(channel)
+    # The tail's reading of an order is the newer one, readable or not.
+    later = {order.id for order in tail} | {p.order_id for p in tail_problems if p.order_id}
+    orders = _newest([*(o for o in head if o.id not in later), *tail])
+    problems = [p for p in head_problems if p.order_id not in later] + tail_problems
+    return listings, until, orders, problems
 
 
 def _report_skew(run: ChannelRun, orders: list[Order], until: datetime) -> None:

@@ -52,6 +52,7 @@ class Pusher:
         window: Window,
         fetched: Fetched,
         *,
+        orders_seen: set[str],
         ledger: Ledger,
         config: Config,
         run_id: int,
@@ -65,7 +66,7 @@ class Pusher:
             run_id,
             now,
             listings=fetched.listings,
-            orders_seen={order.id for order in fetched.orders},
+            orders_seen=orders_seen,
             shown={listing.id: listing.quantity for listing in fetched.listings},
         )
 

@@ -120,9 +120,10 @@ async def _run(
             report.finished_at = now()
             return report
         assert report.run_id is not None
+        seen = {name: got.let_go_of_orders() for name, got in fetched.items()}
         say("pushing quantities")
         with _timed(report, "push"):
-            await _push(session, runs, windows, fetched, plans, report.run_id, say)
+            await _push(session, runs, windows, fetched, seen, plans, report.run_id, say)
         _record(session, runs)
         return report
     finally:
@@ -246,6 +247,7 @@ async def _push(
     runs: Sequence[ChannelRun],
     windows: dict[str, Window],
     fetched: dict[str, Fetched],
+    seen: dict[str, set[str]],
     plans: dict[str, PushPlan],
     run_id: int,
     say: ProgressCallback,
@@ -257,6 +259,7 @@ async def _push(
             run,
             windows[run.name],
             fetched[run.name],
+            orders_seen=seen[run.name],
             ledger=ledger,
             config=config,
             run_id=run_id,

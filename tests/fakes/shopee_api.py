@@ -125,6 +125,8 @@ class FakeShopee(OrderApis, FakeApp):
         self._serial = itertools.count(100001)
         self.throttled = 0  # calls answered error_rate_limit
         self.quota = Quota()  # counted by arrival, as a gateway counts
+        # Called with each request before it is answered: a test sells or edits here.
+        self.before: list[Callable[[Request], None]] = []
 
     # -- building state ----------------------------------------------------------------
 
@@ -242,6 +244,8 @@ class FakeShopee(OrderApis, FakeApp):
         return request.path
 
     async def handle(self, request: Request) -> Response:
+        for hook in list(self.before):
+            hook(request)
         try:
             self._authenticate(request)
             self._throttle()

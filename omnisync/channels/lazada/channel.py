@@ -60,6 +60,11 @@ from omnisync.models import ChannelProbe, Listing, Order, OrderLine, PushResult,
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+Items = dict[str, list[Mapping[str, Any]]]  # order id -> its items as Lazada sent them
+
+# Set for good: a read without listings beside it maps with what was last listed.
+_LISTED = asyncio.Event()
+_LISTED.set()
 
 PRODUCTS_PAGE = 50
 PRODUCTS_MAX_OFFSET = 10_000
@@ -181,12 +186,22 @@ class LazadaChannel:
 
     # -- orders ----------------------------------------------------------------------------
 
-    async def fetch_orders(
+    def fetch_orders(
         self, *, updated_since: datetime, updated_until: datetime
     ) -> AsyncIterator[Order]:
+        return self.fetch_orders_beside(
+            updated_since=updated_since, updated_until=updated_until, listed=_LISTED
+        )
+
+    async def fetch_orders_beside(
+        self, *, updated_since: datetime, updated_until: datetime, listed: asyncio.Event
+    ) -> AsyncIterator[Order]:
+        """The window's orders (ReadsOrdersBesideListings): orders and their items are read
+        at once, lines mapped once `listed` says this run's SkuId map is filled."""
         start = updated_since
         yielded: dict[str, datetime] = {}
         self._problems = []
+        held: list[tuple[Mapping[str, Mapping[str, Any]], Items]] = []
         while True:
             raws, full = await self._orders_window(start, updated_until)
             fresh: dict[str, Mapping[str, Any]] = {}
@@ -220,10 +235,13 @@ class LazadaChannel:
                     continue  # read again where two windows meet
                 fresh[order_id] = raw
                 yielded[order_id] = updated
-            for order in await self._with_items(fresh):
-                yield order
+            held.append((fresh, await self._items_of(fresh)))
+            if listed.is_set():
+                for order in self._mapped(held):
+                    yield order
+                held = []
             if not full:
-                return
+                break
             if last <= start:
                 raise ChannelResponseError(
                     self.name,
@@ -233,6 +251,9 @@ class LazadaChannel:
             # Lazada's offset stops at 4,500: start a new window at the last time read
             # (inclusive, so orders sharing that second are read again and skipped above).
             start = last
+        await listed.wait()
+        for order in self._mapped(held):
+            yield order
 
     async def _orders_window(
         self, start: datetime, until: datetime
@@ -288,15 +309,22 @@ class LazadaChannel:
         """Orders the last fetch could not read (ReportsReadProblems)."""
         return list(self._problems)
 
-    async def _with_items(self, raws: Mapping[str, Mapping[str, Any]]) -> list[Order]:
-        """The orders with their items, read 50 orders a call."""
+    async def _items_of(self, raws: Mapping[str, Mapping[str, Any]]) -> Items:
+        """The orders' items, read 50 orders a call, and the type of each return among them."""
         ids = list(raws)
         batches = [ids[n : n + ITEMS_BATCH] for n in range(0, len(ids), ITEMS_BATCH)]
         found = await asyncio.gather(*(self._limited(self._items(batch)) for batch in batches))
-        items: dict[str, list[Mapping[str, Any]]] = {}
+        items: Items = {}
         for part in found:
             items.update(part)
         await self._reverse_types(item for rows in items.values() for item in rows)
+        return items
+
+    def _mapped(self, held: list[tuple[Mapping[str, Mapping[str, Any]], Items]]) -> list[Order]:
+        """Orders with their items, mapped (the SkuId map must be filled by now)."""
+        return [order for raws, items in held for order in self._with_items(raws, items)]
+
+    def _with_items(self, raws: Mapping[str, Mapping[str, Any]], items: Items) -> list[Order]:
         orders = []
         for order_id, raw in raws.items():
             rows = items.get(order_id)

@@ -249,7 +249,16 @@ class ShopeeChannel:
         self, *, updated_since: datetime, updated_until: datetime
     ) -> AsyncIterator[Order]:
         # Lines without a SKU are matched through the listings read this run.
-        return self._orders.read(updated_since, updated_until, self._skus_by_id)
+        return self._orders.read(updated_since, updated_until, lambda: self._skus_by_id)
+
+    def fetch_orders_beside(
+        self, *, updated_since: datetime, updated_until: datetime, listed: asyncio.Event
+    ) -> AsyncIterator[Order]:
+        """The window's orders (ReadsOrdersBesideListings): pages, details and returns are
+        read at once, lines mapped once `listed` says this run's listings are known."""
+        return self._orders.read(
+            updated_since, updated_until, lambda: self._skus_by_id, listed=listed
+        )
 
     def read_problems(self) -> list[ReadProblem]:
         """Orders the last fetch could not read (ReportsReadProblems)."""

@@ -71,8 +71,14 @@ class OrderReader:
         self.problems: list[ReadProblem] = []  # orders the last read could not map
 
     async def read(
-        self, since: datetime, until: datetime, skus_by_id: Mapping[str, str]
+        self,
+        since: datetime,
+        until: datetime,
+        skus_by_id: Callable[[], Mapping[str, str]],
+        listed: asyncio.Event | None = None,
     ) -> AsyncIterator[Order]:
+        """The orders of [since, until); lines without a SKU are matched through
+        `skus_by_id()`, asked once `listed` (the listings read beside this, if any) is set."""
         self.problems = []
         spans = windows(since, until)
         # Each page's details are asked for as soon as the page comes in, while the cursor
@@ -102,6 +108,9 @@ class OrderReader:
                 task.cancel()
         low, high = since.timestamp(), until.timestamp()
         await self._older_returns(details, by_order, until)
+        if listed is not None:
+            await listed.wait()
+        skus = skus_by_id()
         for raw in details:
             sn = raw.get("order_sn")
             order_sn = str(sn).strip() if isinstance(sn, str | int) and str(sn).strip() else None
@@ -109,7 +118,7 @@ class OrderReader:
             try:
                 # No upper bound: an order dated after the window (a clock ahead) still counts.
                 in_window = low <= int(raw["update_time"])
-                order = map_order(raw, returns, skus_by_id=skus_by_id, channel=self.name)
+                order = map_order(raw, returns, skus_by_id=skus, channel=self.name)
             except (KeyError, TypeError, ValueError) as exc:
                 # One garbled order fails itself (kept as unreadable), never the channel.
                 self.problems.append(_unreadable(order_sn, raw, exc))

@@ -107,6 +107,12 @@ MAX_QUANTITY = 99_999
 CONCURRENCY = QPS // 2
 
 
+# Set for good: a read without listings beside it maps with what was last listed.
+_LISTED = asyncio.Event()
+_LISTED.set()
+Returned = dict[str, datetime]  # order id -> when its goods came back
+
+
 def _seconds(moment: datetime) -> float:
     return moment.astimezone(UTC).timestamp()
 
@@ -218,9 +224,18 @@ class TikTokChannel:
 
     # -- orders ----------------------------------------------------------------------------
 
-    async def fetch_orders(
+    def fetch_orders(
         self, *, updated_since: datetime, updated_until: datetime
     ) -> AsyncIterator[Order]:
+        return self.fetch_orders_beside(
+            updated_since=updated_since, updated_until=updated_until, listed=_LISTED
+        )
+
+    async def fetch_orders_beside(
+        self, *, updated_since: datetime, updated_until: datetime, listed: asyncio.Event
+    ) -> AsyncIterator[Order]:
+        """The window's orders (ReadsOrdersBesideListings): pages are read at once, lines
+        mapped once `listed` says the SKU-by-id map of this run's listings is filled."""
         window = {
             # ge inclusive, lt exclusive, whole seconds: widen, then filter exactly below.
             "update_time_ge": math.floor(_seconds(updated_since)),
@@ -235,7 +250,7 @@ class TikTokChannel:
         )
         try:
             async for order in self._orders(
-                window, updated_since, returned, returned_at, window_returns
+                window, updated_since, returned, returned_at, window_returns, listed
             ):
                 yield order
         finally:
@@ -248,9 +263,11 @@ class TikTokChannel:
         returned: set[str],
         returned_at: dict[str, datetime],
         window_returns: asyncio.Task[None],
+        listed: asyncio.Event,
     ) -> AsyncIterator[Order]:
         seen: set[str] = set()
         self._problems = []
+        held: list[payloads.Order] = []  # read before the listings were: mapped once they are
         async for data in self._pages(
             ORDERS_PATH, window, ORDER_PAGE, payloads.Orders, context="reading orders", sort=True
         ):
@@ -269,12 +286,12 @@ class TikTokChannel:
                     f"reading orders: a page repeats {len(repeated)} order(s) already read; "
                     f"not read completely, tried again next run",
                 )
-            for raw in orders:
-                order = self._order(raw, returned, returned_at)
-                seen.add(order.id)
-                # No upper bound: an order dated after the window (a clock ahead) still counts.
-                if updated_since <= order.updated_at:
+            seen.update(raw.id for raw in orders)
+            held += orders
+            if listed.is_set():  # else the next page is asked now; these wait for the SKU map
+                for order in self._mapped(held, updated_since, returned, returned_at):
                     yield order
+                held = []
         await window_returns  # a window with no order page still has its returns
         # Orders whose return changed in the window while the order itself did not.
         missing = [order_id for order_id in returned_at if order_id not in seen]
@@ -287,10 +304,18 @@ class TikTokChannel:
                 query={"ids": ",".join(ids)},  # comma-separated (get-order-detail's example)
                 context="reading orders",
             )
-            for raw in self._readable(detail.orders):
-                order = self._order(raw, returned, returned_at)
-                if updated_since <= order.updated_at:
-                    yield order
+            held += self._readable(detail.orders)
+        await listed.wait()
+        for order in self._mapped(held, updated_since, returned, returned_at):
+            yield order
+
+    def _mapped(
+        self, raws: list[payloads.Order], since: datetime, returned: set[str], at: Returned
+    ) -> list[Order]:
+        """The orders of `raws` updated since the window opened, mapped."""
+        orders = [self._order(raw, returned, at) for raw in raws]
+        # No upper bound: an order dated after the window (a clock ahead) still counts.
+        return [order for order in orders if since <= order.updated_at]
 
     def _readable(self, raws: list[Any]) -> list[payloads.Order]:
         """The orders of a page that fit; each other one is kept as a read problem."""

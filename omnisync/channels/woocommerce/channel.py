@@ -241,10 +241,22 @@ class WooCommerceChannel:
 
     # -- orders ----------------------------------------------------------------------------
 
-    async def fetch_orders(
+    def fetch_orders(
         self, *, updated_since: datetime, updated_until: datetime
     ) -> AsyncIterator[Order]:
-        if self.skus is None:
+        return self._orders(updated_since, None)
+
+    def fetch_orders_beside(
+        self, *, updated_since: datetime, updated_until: datetime, listed: asyncio.Event
+    ) -> AsyncIterator[Order]:
+        """The window's orders (ReadsOrdersBesideListings): pages are read at once, lines
+        mapped once `listed` says the listings' SkuIndex is filled."""
+        return self._orders(updated_since, listed)
+
+    async def _orders(
+        self, updated_since: datetime, listed: asyncio.Event | None
+    ) -> AsyncIterator[Order]:
+        if listed is None and self.skus is None:
             # Lines are mapped to listings by product and variation id (mapping.py).
             await self.list_listings()
         seen: set[str] = set()
@@ -257,11 +269,20 @@ class WooCommerceChannel:
         }
         # Woo's default `status=any` leaves out trashed orders, as omnisync wants: trashing is
         # cleanup and keeps the order's last effect (mapping.py).
-        async for order in self._walk_orders(params, seen):
+        held: list[WooOrder] = []  # read before the listings were: mapped once they are
+        async for raw in self._walk_orders(params, seen):
             # Woo's `modified_after` is the window; no upper bound, none applied here either:
             # an order dated after `updated_until` (a clock ahead of ours) still counts, and
             # re-reading it next run is free (applying is idempotent).
-            yield order
+            held.append(raw)
+            if listed is None or listed.is_set():
+                for order in held:
+                    yield map_order(order, self.skus)
+                held = []
+        if listed is not None:
+            await listed.wait()
+        for order in held:
+            yield map_order(order, self.skus)
 
     def read_problems(self) -> list[ReadProblem]:
         """Orders the last fetch could not read (ReportsReadProblems)."""
@@ -269,7 +290,7 @@ class WooCommerceChannel:
 
     async def _walk_orders(
         self, params: dict[str, str | int], seen: set[str]
-    ) -> AsyncIterator[Order]:
+    ) -> AsyncIterator[WooOrder]:
         offset = 0  # index of the page's first order in the walk, for the field paths
         async for _, rows in self.rest.raw_pages(
             "/orders", params, root="orders", context="reading orders"
@@ -298,7 +319,7 @@ class WooCommerceChannel:
                         raw.id,
                         raw.status,
                     )
-                yield map_order(raw, self.skus)
+                yield raw
 
     # -- push ------------------------------------------------------------------------------
 

@@ -72,7 +72,10 @@ class WooRest:
         self.name = name
         self.settings = settings
         self.root = root
-        self.connections = connections  # requests one page walk keeps in flight at once
+        self.connections = connections
+        # Page requests in flight at once, across every walk: the listings and the orders are
+        # read side by side, and the host's workers are shared by both.
+        self.slots = asyncio.Semaphore(connections)
         self.api = f"{root}/wp-json/wc/v3"
         self.http = ChannelHttp(
             name,
@@ -115,20 +118,25 @@ class WooRest:
             raise ChannelAuthError(
                 self.name, f"{context}: not sent: the shop refused the key earlier in this run"
             )
+        # What this request is sent with: requests run side by side, and another may learn
+        # the fallback while this one is out; its answer is judged by how it was sent.
+        by_query = self.query_auth
         try:
             response = await self._route(http, method, path, params, json_body, context)
         except ChannelAuthError as exc:
             # Once the header has worked, a refusal is about permissions, not a lost header.
             credentials_missing = exc.http_status == 401 and exc.code in _NO_CREDENTIALS
-            if self.query_auth or self.header_works or not credentials_missing:
+            if by_query or self.header_works or not credentials_missing:
                 raise self._auth_failure(exc, context) from None
         else:
-            self.header_works = self.header_works or not self.query_auth
+            self.header_works = self.header_works or not by_query
             return response
         # The server dropped the Authorization header: Woo's documented fallback, tried once.
-        log.info(
-            "%s: Basic auth header not received by the shop; using query parameters", self.name
-        )
+        if not self.query_auth:
+            log.info(
+                "%s: Basic auth header not received by the shop; using query parameters",
+                self.name,
+            )
         self.query_auth = True
         try:
             return await self._route(http, method, path, params, json_body, context)
@@ -171,7 +179,8 @@ class WooRest:
         if self.query_auth:
             query |= self._auth_params()
         url = f"{self.api}{path}"
-        if self.plain_permalinks:
+        plain = self.plain_permalinks  # as sent (see `send`)
+        if plain:
             # Sites on plain permalinks have no /wp-json/; the same routes answer at
             # /?rest_route=/wc/v3/... (research section 8).
             url = f"{self.root}/"
@@ -180,9 +189,12 @@ class WooRest:
             return await http.send(method, url, params=query, json_body=json_body, context=context)
         except ChannelResponseError as exc:
             # /wp-json/ on a plain-permalink site is WordPress's HTML 404 page: no REST `code`.
-            if self.plain_permalinks or exc.http_status != 404 or exc.code is not None:
+            if plain or exc.http_status != 404 or exc.code is not None:
                 raise
-        log.info("%s: no /wp-json/ on this site (plain permalinks); using ?rest_route=", self.name)
+        if not self.plain_permalinks:
+            log.info(
+                "%s: no /wp-json/ on this site (plain permalinks); using ?rest_route=", self.name
+            )
         self.plain_permalinks = True
         return await self._route(http, method, path, params, json_body, context)
 
@@ -216,10 +228,9 @@ class WooRest:
         seen: set[Any] = set()
         read = 0  # items, with or without a readable id
         promised = 0  # the most X-WP-Total said: an item leaving mid-walk shifts one unread
-        slots = asyncio.Semaphore(self.connections)
 
         async def fetch(number: int) -> httpx.Response:
-            async with slots:  # queued here, not in the pool (whose wait times out)
+            async with self.slots:  # queued here, not in the pool (whose wait times out)
                 return await self._page(path, params, number, context)
 
         # Responses of consecutive pages from `page` on: page 1 alone, then every page its
