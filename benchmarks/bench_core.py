@@ -32,6 +32,8 @@ from typing import Any
 from rich.console import Console
 
 from omnisync.ledger import Ledger
+from omnisync.ledger.effects import encode
+from omnisync.models import Effect
 from omnisync.timeparse import to_iso
 
 CHANNELS = ("shopee", "tokopedia", "lazada", "toko")
@@ -68,7 +70,7 @@ def build(root: Path, *, skus: int, lines: int, changed: int) -> None:
             channel = CHANNELS[number % len(CHANNELS)]
             order_id = f"H{number:07d}"
             created = start + timedelta(seconds=number * 20)
-            orders.append((channel, order_id, "completed", to_iso(created), to_iso(created)))
+            effects: dict[tuple[str, str, str], Effect] = {}
             for line in range(per_order):
                 index = rng.randrange(skus)
                 quantity = 1
@@ -81,9 +83,17 @@ def build(root: Path, *, skus: int, lines: int, changed: int) -> None:
                 movements.append(
                     (to_iso(created), sku_names[index], -quantity, channel, order_id, str(line))
                 )
+                key = (str(line), sku_names[index], "main")
+                effects[key] = effects.get(key, Effect()) + Effect(on_hand=-quantity)
+            # What each line's movements add up to, on the order's row, as the ledger's own
+            # writer keeps it (omnisync.ledger.effects): without it every order would look
+            # as if it had never taken stock.
+            orders.append(
+                (channel, order_id, "completed", to_iso(created), to_iso(created), encode(effects))
+            )
         conn.executemany(
-            "INSERT INTO orders (channel, order_id, status, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO orders (channel, order_id, status, created_at, updated_at, effects) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
             orders,
         )
         conn.executemany(

@@ -111,7 +111,10 @@ def core(runs: int, quick: bool) -> list[Row]:
         run = measured["run"]
         cpu = run["timings"]["reconcile_cpu"]
         limit = {1_000: 0.1, 10_000: 0.6, 50_000: 2.0}[changed]
-        what = f"reconcile + plan CPU, {changed:,} changed ({run['orders_fetched']:,} fetched)"
+        what = (
+            f"reconcile + plan CPU, {changed:,} changed ({run['orders_fetched']:,} fetched, "
+            f"{run['movements']:,} movements)"
+        )
         rows.append(Row("core", what, f"{cpu:.3f} s", f"< {limit} s", cpu < limit))
         if changed == 50_000:
             mb = run["peak_rss_mb"]
