@@ -296,7 +296,9 @@ def test_a_dead_host_fails_the_channel_within_its_budget() -> None:
     with pytest.raises(ChannelUnavailableError) as caught:
         run(go())
     assert time.monotonic() - started < 3.0  # the policy alone would retry for ~15 s
-    assert "ConnectError" in str(caught.value)
+    # Refused at once, as a rule; a port taken again between the probe and the connect (a
+    # server started meanwhile by another test) may let the connect time out instead.
+    assert "ConnectError" in str(caught.value) or "ConnectTimeout" in str(caught.value)
     assert "time budget of 1.5 s" in str(caught.value)
 
 
