@@ -15,7 +15,7 @@ _NEVER = 1 << 30
 
 
 @contextmanager
-def cyclic_gc_paused() -> Iterator[None]:
+def young_collections_only() -> Iterator[None]:
     """Inside, the collector walks only young objects, and only every 100,000 new ones; as
     it was after (left alone if it was off already).
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from omnisync.gcpause import cyclic_gc_paused
+from omnisync.gcpause import young_collections_only
 
 
 @pytest.fixture
@@ -28,7 +28,7 @@ def test_cycles_dropped_during_a_run_are_freed_as_they_pile_up() -> None:
     a run of 20,000 listings per channel left 58,000 objects (14 MB) when the collector was
     off for the whole run. Dropped cycles must be freed along the way, not held to the end:
     of 400,000 dropped inside the block, at most about 100,000 are still waiting."""
-    with cyclic_gc_paused():
+    with young_collections_only():
         gc.collect()
         for _ in range(400_000):
             cycle: list[object] = []
@@ -40,7 +40,7 @@ def test_cycles_dropped_during_a_run_are_freed_as_they_pile_up() -> None:
 
 @pytest.mark.usefixtures("collector")
 def test_the_collector_is_as_it_was_after_the_block() -> None:
-    with pytest.raises(RuntimeError), cyclic_gc_paused():
+    with pytest.raises(RuntimeError), young_collections_only():
         raise RuntimeError("a failed run")
     assert gc.isenabled()
     assert gc.get_threshold() == (700, 10, 10)
@@ -49,7 +49,7 @@ def test_the_collector_is_as_it_was_after_the_block() -> None:
 @pytest.mark.usefixtures("collector")
 def test_a_collector_someone_turned_off_is_left_off() -> None:
     gc.disable()
-    with cyclic_gc_paused():
+    with young_collections_only():
         assert not gc.isenabled()
     assert not gc.isenabled()
     assert gc.get_threshold() == (700, 10, 10)

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from omnisync.analytics.figures import Report, compute
-from omnisync.gcpause import cyclic_gc_paused
+from omnisync.gcpause import young_collections_only
 from omnisync.ledger import Ledger
 from omnisync.ledger.analytics import report_rows
 
@@ -26,7 +26,7 @@ def build_report(
 ) -> Report:
     """Read the window [since, until) and the one of equal length before it; compute."""
     previous = since - (until - since)
-    with cyclic_gc_paused():  # a window of a million order lines is as many objects
+    with young_collections_only():  # a window of a million order lines is as many objects
         rows = report_rows(
             ledger,
             previous=previous,

@@ -21,6 +21,7 @@ import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from omnisync.ledger.connection import execute_in
 from omnisync.models import Effect
 
 # (line id, SKU, location) → what the line's movements there add up to.
@@ -73,8 +74,6 @@ def read(
     conn: sqlite3.Connection, channel: str, order_ids: Sequence[str]
 ) -> dict[str, LineEffects]:
     """The line effects of these orders of one channel (an order not stored has none)."""
-    from omnisync.ledger.connection import execute_in
-
     return {
         order_id: decode(text)
         for order_id, text in execute_in(

@@ -24,6 +24,7 @@ from omnisync.channels.base import (
 from omnisync.errors import ChannelError, LedgerError, UsageError
 from omnisync.ledger import Ledger
 from omnisync.models import Listing, Order
+from omnisync.reconcile import latest_versions
 from omnisync.redact import REDACTOR
 from omnisync.report import ChannelReport
 
@@ -266,16 +267,6 @@ async def _both(
         await asyncio.gather(listing_task, order_task, return_exceptions=True)
 
 
-def _newest(orders: list[Order]) -> list[Order]:
-    """One version of each order: an order updated during the read comes again, later, and
-    its newest version is the one (the later read of two with the same time)."""
-    newest: dict[str, Order] = {}
-    for order in orders:
-        if order.id not in newest or order.updated_at >= newest[order.id].updated_at:
-            newest[order.id] = order
-    return list(newest.values())
-
-
 async def _read_alongside(
     channel: Channel, window: Window, now: Callable[[], datetime]
 ) -> tuple[list[Listing], datetime, list[Order]]:
@@ -297,7 +288,7 @@ async def _read_alongside(
         return [order async for order in search]
 
     listings, orders = await _both(read_listings(), read_orders())
-    return listings, closed[0], _newest(orders)
+    return listings, closed[0], latest_versions(orders)
 
 
 async def _read_beside(
@@ -332,7 +323,7 @@ async def _read_beside(
     tail_problems = _problems(channel)
     # The tail's reading of an order is the newer one, readable or not.
     later = {order.id for order in tail} | {p.order_id for p in tail_problems if p.order_id}
-    orders = _newest([*(o for o in head if o.id not in later), *tail])
+    orders = latest_versions([*(o for o in head if o.id not in later), *tail])
     problems = [p for p in head_problems if p.order_id not in later] + tail_problems
     return listings, until, orders, problems
 

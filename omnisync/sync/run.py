@@ -16,7 +16,7 @@ from omnisync.channels import Channel, ChannelContext, open_channel
 from omnisync.channels.base import ChannelConfig
 from omnisync.config import Config
 from omnisync.errors import UsageError
-from omnisync.gcpause import cyclic_gc_paused
+from omnisync.gcpause import young_collections_only
 from omnisync.ledger import Ledger
 from omnisync.models import Status
 from omnisync.planning import PushPlan, TargetRule, plan_keys
@@ -79,7 +79,7 @@ async def run_sync(
     progress: ProgressCallback | None = None,
 ) -> RunReport:
     """One whole sync run; returns its report (the caller turns it into an exit code)."""
-    with cyclic_gc_paused():
+    with young_collections_only():
         return await _run(config, ledger, options, now=now, opener=opener, progress=progress)
 
 

@@ -40,6 +40,7 @@ from omnisync.channels.shopify.payloads import (
     PageInfo,
     Refund,
 )
+from omnisync.channels.shopify.push import GraphqlCall
 from omnisync.errors import ChannelResponseError
 from omnisync.httpclient import CostBucket
 from omnisync.models import Order
@@ -71,19 +72,6 @@ class _Query(Protocol):
     ) -> tuple[P, Cost | None]: ...
 
 
-class _Graphql(Protocol):
-    async def __call__(
-        self,
-        query: str,
-        variables: dict[str, Any],
-        model: type[P],
-        *,
-        cost: int,
-        context: str,
-        leave: Callable[[], float] | None = None,
-    ) -> P: ...
-
-
 class ShopifyOrders:
     """The order-reading half of ShopifyChannel (which provides these attributes)."""
 
@@ -98,7 +86,7 @@ class ShopifyOrders:
     _last_updated: datetime
     _orders_need: float
     _query: _Query
-    _graphql: _Graphql
+    _graphql: GraphqlCall
     _cursor: Callable[[PageInfo, str], str]
 
     async def fetch_orders(

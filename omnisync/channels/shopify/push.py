@@ -39,7 +39,9 @@ def item_at(listing: str, default: str) -> tuple[str, str]:
     return item, location or default
 
 
-class _Query(Protocol):
+class GraphqlCall(Protocol):
+    """`ShopifyChannel._graphql`: one operation, paced by its cost; its `data` as `model`."""
+
     async def __call__(
         self,
         query: str,
@@ -59,7 +61,7 @@ class ShopifyPush:
     concurrency: int
     cas_field: str
     idempotent: bool
-    _graphql: _Query
+    _graphql: GraphqlCall
 
     async def push_quantities(
         self, changes: Sequence[QuantityChange], *, run_id: int
