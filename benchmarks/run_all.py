@@ -12,8 +12,10 @@
   Enterprise), and Shopee, Lazada and TikTok Shop at their documented limits (see each
   bench_<channel>.py; where a platform publishes no figure, Shopee's rate and Lazada's read
   rates, the bench names the assumption its fake enforces). `time` is the process, start-up
-  included; `floor` is the rate-limit floor plus the interpreter's start-up
-  (bench_http.STARTUP_FLOOR).
+  included, run as installed (bytecode compiled); `floor` is the rate-limit floor plus
+  omnisync's own process start-up, the median wall time of `omnisync --version` measured
+  beside the rows (the issue: "the floor counts process start-up on the omnisync side"). The
+  row also shows the ratio against the bare rate-limit floor.
 - naive: a model, not a run, of a tool that reads each listing with its own request and
   writes each changed listing with its own request, one at a time: requests × latency, and
   on Shopify never under the points it spends (4 a single-variant read, 10 a mutation) over
@@ -44,6 +46,7 @@ from benchmarks import (  # noqa: E402
     bench_lazada,
     bench_shopee,
     bench_tiktok,
+    harness,
 )
 from omnisync.channels.shopee.client import QPS as SHOPEE_QPS  # noqa: E402
 from tests.fakes.lazada_api import INVENTORY_QPS  # noqa: E402
@@ -143,12 +146,13 @@ def http_row(
     naive: float,
 ) -> Row:
     requests_ratio = figures["requests"] / figures["minimal"]
-    floor = figures["floor"] + bench_http.STARTUP_FLOOR
+    floor = figures["floor"] + harness.startup_seconds()
     ratio = figures["process"] / floor
+    bare = figures["process"] / figures["floor"]
     what = f"{name}, {listings:,} listings / {orders:,} orders, {latency * 1000:.0f} ms"
     figure = (
-        f"{figures['process']:.2f} s / floor {floor:.2f} s = {ratio:.2f}×; "
-        f"requests {requests_ratio:.3f}× minimal"
+        f"{figures['process']:.2f} s / floor {floor:.2f} s = {ratio:.2f}× "
+        f"({bare:.2f}× the rate limit alone); requests {requests_ratio:.3f}× minimal"
     )
     met = ratio <= 1.25 and requests_ratio <= 1.05
     baseline = f"{naive:.1f} s ({naive / figures['process']:.0f}× omnisync)"

@@ -11,11 +11,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from omnisync.csvtext import delimiter_of
 from omnisync.errors import OmnisyncError, UsageError
 from omnisync.locations import MAIN_LOCATION
 from omnisync.skus import clean_sku, quantity_problem
 
 if TYPE_CHECKING:  # a type only: the CLI imports this module at start-up
+    from _csv import Reader
+
     from omnisync.ledger import Ledger
 
 CSV_COLUMNS = ("sku", "on_hand", "name")
@@ -214,14 +217,21 @@ def read_stock_csv(path: Path) -> list[tuple[str, int, str]]:
     return [(sku, on_hand, name) for sku, on_hand, name, _ in read_stock_rows(path)]
 
 
+# A stock-take's mistakes are reported together, up to this many: a seller fixes the file in
+# one pass instead of one line per try.
+MAX_PROBLEMS = 20
+
+
 def read_stock_rows(
     path: Path, *, location: str = MAIN_LOCATION, known: Sequence[str] | None = None
 ) -> list[tuple[str, int, str, str]]:
     """Rows of a stock-take file as (sku, on_hand, name, location); every mistake names the
     file, line and column.
 
-    A `location` column, where a row fills it, says where that row was counted; `location`
-    is every other row's. `known`, when given, are the locations a row may name.
+    The file is read as a spreadsheet saves it: `,` or `;` (see `delimiter_of`), column names
+    in any case, a BOM or none. A `location` column, where a row fills it, says where that row
+    was counted; `location` is every other row's. `known`, when given, are the locations a row
+    may name.
     """
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -229,76 +239,112 @@ def read_stock_rows(
         raise UsageError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"{path}: cannot read it: {exc}") from None
+    delimiter = delimiter_of(text.partition("\n")[0])
     # strict: an unterminated quote is an error, not a name that swallows the rows below it.
-    reader = csv.DictReader(io.StringIO(text), strict=True)
-    try:
-        return _read_rows(path, reader, location, known)
-    except csv.Error as exc:
-        # `line_num` counts the lines of the rows read whole: the broken one starts after them.
-        raise UsageError(
-            f"{path}:{reader.line_num + 1}: not valid CSV ({exc}); "
-            f"is a double quote opened on this line never closed?"
-        ) from None
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    problems: list[str] = []
+    rows = _read_rows(path, reader, delimiter, location, known, problems)
+    if problems:
+        more = len(problems) - MAX_PROBLEMS
+        shown = problems[:MAX_PROBLEMS] + ([f"{path}: and {more} more"] if more > 0 else [])
+        raise UsageError("\n".join(shown))
+    return rows
 
 
 def _read_rows(
-    path: Path, reader: csv.DictReader[str], default: str, known: Sequence[str] | None
+    path: Path,
+    reader: Reader,
+    delimiter: str,
+    default: str,
+    known: Sequence[str] | None,
+    problems: list[str],
 ) -> list[tuple[str, int, str, str]]:
-    columns = [c.strip() for c in reader.fieldnames or []]
+    """The rows that are right; what is wrong in the others goes to `problems`."""
+    try:
+        header: list[str] = next(reader, [])
+    except csv.Error as exc:
+        raise UsageError(f"{path}:1: not valid CSV ({exc})") from None
+    columns = [cell.strip().casefold() for cell in header]
     if "sku" not in columns or "on_hand" not in columns:
         raise UsageError(
-            f"{path}:1: expected a header with columns sku,on_hand[,name][,location], "
-            f"got {','.join(columns) or 'nothing'}"
+            f"{path}:1: expected a header with columns sku{delimiter}on_hand[{delimiter}name]"
+            f"[{delimiter}location], got {delimiter.join(c.strip() for c in header) or 'nothing'}"
         )
     rows: list[tuple[str, int, str, str]] = []
     seen: dict[tuple[str, str], int] = {}
     line = reader.line_num
-    for raw in reader:
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            # The broken row starts on the line after the last row read whole.
+            problems.append(
+                f"{path}:{line + 1}: not valid CSV ({exc}); "
+                f"is a double quote opened on this line never closed?"
+            )
+            break  # the reader cannot find where the next row starts
         first, line = line + 1, reader.line_num
+        if not any(cell.strip() for cell in cells):
+            continue  # a blank line, or a row of empty cells a spreadsheet left behind
         if line != first:
             # A stock-take never has a cell spanning lines: it is a quote left open on `first`.
-            raise UsageError(
+            problems.append(
                 f"{path}:{first}: a cell runs on to line {line} (a double quote left open?)"
             )
-        if None in raw:
-            raise UsageError(
+            break  # the rows after it were read into that cell: their line numbers are lost
+        if len(cells) > len(columns) and any(cell.strip() for cell in cells[len(columns) :]):
+            problems.append(
                 f"{path}:{line}: more cells than the header has columns "
-                f"(put a name that holds a comma in double quotes)"
+                f"(put a name that holds a {delimiter!r} in double quotes)"
             )
-        row = {(k or "").strip(): (v or "").strip() for k, v in raw.items()}
-        try:
-            sku = clean_sku(row.get("sku", ""))
-        except ValueError as exc:
-            got = repr(row["sku"]) if row.get("sku") else "an empty cell"
-            raise UsageError(f"{path}:{line}: column sku: {exc}, got {got}") from None
-        try:
-            on_hand = int(row.get("on_hand", ""))
-        except ValueError:
-            raise UsageError(
-                f"{path}:{line}: column on_hand: expected a whole number ≥ 0, "
-                f"got {row.get('on_hand')!r}"
-            ) from None
-        problem = quantity_problem(on_hand)
-        if problem:
-            raise UsageError(f"{path}:{line}: column on_hand: {problem}")
-        if on_hand < 0:
-            raise UsageError(
-                f"{path}:{line}: column on_hand: expected a whole number ≥ 0, got {on_hand}"
-            )
-        location = row.get("location") or default
-        if known is not None and location not in known:
-            raise UsageError(
-                f"{path}:{line}: column location: unknown location {location!r} "
-                f"(known: {', '.join(known)})"
-            )
+            continue
+        row = dict(zip(columns, (cell.strip() for cell in cells), strict=False))
+        counted = _stock_row(path, line, row, default, known)
+        if isinstance(counted, str):
+            problems.append(counted)
+            continue
+        sku, location = counted[0], counted[3]
         if (sku, location) in seen:
             at = f" at {location}" if location != MAIN_LOCATION else ""
-            raise UsageError(
+            problems.append(
                 f"{path}:{line}: SKU {sku!r}{at} is already on line {seen[(sku, location)]}"
             )
+            continue
         seen[(sku, location)] = line
-        rows.append((sku, on_hand, row.get("name", ""), location))
+        rows.append(counted)
     return rows
+
+
+def _stock_row(
+    path: Path, line: int, row: dict[str, str], default: str, known: Sequence[str] | None
+) -> tuple[str, int, str, str] | str:
+    """One row as (sku, on_hand, name, location), or what is wrong with it."""
+    try:
+        sku = clean_sku(row.get("sku", ""))
+    except ValueError as exc:
+        got = repr(row["sku"]) if row.get("sku") else "an empty cell"
+        return f"{path}:{line}: column sku: {exc}, got {got}"
+    try:
+        on_hand = int(row.get("on_hand", ""))
+    except ValueError:
+        return (
+            f"{path}:{line}: column on_hand: expected a whole number ≥ 0, "
+            f"got {row.get('on_hand')!r}"
+        )
+    problem = quantity_problem(on_hand)
+    if problem:
+        return f"{path}:{line}: column on_hand: {problem}"
+    if on_hand < 0:
+        return f"{path}:{line}: column on_hand: expected a whole number ≥ 0, got {on_hand}"
+    location = row.get("location") or default
+    if known is not None and location not in known:
+        return (
+            f"{path}:{line}: column location: unknown location {location!r} "
+            f"(known: {', '.join(known)})"
+        )
+    return sku, on_hand, row.get("name", ""), location
 
 
 def import_stock(

@@ -150,6 +150,43 @@ def test_a_spreadsheet_csv_with_a_bom_and_spaces_is_read(tmp_path: Path) -> None
     assert read_stock_csv(path) == [("TEE-M", 4, "")]
 
 
+def test_a_stock_take_saved_by_an_indonesian_excel_is_read(ledger: Ledger, tmp_path: Path) -> None:
+    # Excel in a comma-decimal locale (id-ID) saves CSV with `;` and keeps the header's case.
+    path = write_csv(tmp_path, 'SKU;On_Hand;Name\r\nTEE-M;4;"Kaos; ukuran M"\r\nMUG;0;\r\n')
+    import_stock(ledger, path, now=NOW)
+    balances = ledger.balances(["TEE-M", "MUG"])
+    assert (balances["TEE-M"].on_hand, balances["TEE-M"].name) == (4, "Kaos; ukuran M")
+    assert balances["MUG"].on_hand == 0
+
+
+def test_every_bad_row_is_named_at_once_and_nothing_changes(ledger: Ledger, tmp_path: Path) -> None:
+    add_stock(ledger, "TEE-M", 10, reason="delivery", now=NOW)
+    before = snapshot(ledger)
+    path = write_csv(tmp_path, "sku,on_hand\nTEE-M,4\nMUG,four\nCAP,-1\nTEE-M,5\nHAT,2\n")
+    with pytest.raises(UsageError) as caught:
+        import_stock(ledger, path, now=NOW)
+    assert str(caught.value).splitlines() == [
+        f"{path}:3: column on_hand: expected a whole number ≥ 0, got 'four'",
+        f"{path}:4: column on_hand: expected a whole number ≥ 0, got -1",
+        f"{path}:5: SKU 'TEE-M' is already on line 2",
+    ]
+    assert snapshot(ledger) == before
+
+
+def test_a_file_of_bad_rows_names_the_first_twenty_and_counts_the_rest(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    rows = "".join(f"SKU-{n},lots\n" for n in range(25))
+    path = write_csv(tmp_path, "sku,on_hand\n" + rows)
+    with pytest.raises(UsageError) as caught:
+        import_stock(ledger, path, now=NOW)
+    lines = str(caught.value).splitlines()
+    assert len(lines) == 21
+    assert lines[0].startswith(f"{path}:2: column on_hand")
+    assert lines[19].startswith(f"{path}:21: column on_hand")
+    assert lines[20] == f"{path}: and 5 more"
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [

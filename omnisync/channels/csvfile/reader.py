@@ -13,6 +13,7 @@ from typing import Any
 
 from omnisync.channels.base import ReadProblem
 from omnisync.channels.csvfile.settings import COLUMNS, REQUIRED
+from omnisync.csvtext import delimiter_of
 from omnisync.models import Status
 from omnisync.timeparse import as_utc
 
@@ -62,13 +63,6 @@ class _BadCell(Exception):
         super().__init__(message)
         self.column = column
         self.message = message
-
-
-def delimiter_of(header: str) -> str:
-    """`;` when the header splits into more fields on it than on `,`; else `,`."""
-    commas = next(csv.reader([header], delimiter=","), [])
-    semicolons = next(csv.reader([header], delimiter=";"), [])
-    return ";" if len(semicolons) > len(commas) else ","
 
 
 def parse_sales(text: str, *, name: str, columns: Mapping[str, str], zone: tzinfo) -> ParsedFile:

@@ -9,7 +9,7 @@ import secrets
 from collections.abc import Mapping
 from pathlib import Path
 
-from omnisync.channels.csvfile.reader import delimiter_of
+from omnisync.csvtext import delimiter_of
 from omnisync.errors import ChannelResponseError, ChannelUnavailableError
 
 HEADER = ("sku", "quantity")
