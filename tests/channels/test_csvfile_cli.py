@@ -156,6 +156,44 @@ def test_a_semicolon_export_with_a_bom_and_the_tills_column_names(
     assert by_id["B1"]["lines"][0]["unit_price"] == "12.50"
 
 
+def test_a_till_without_a_currency_column_counts_revenue_in_the_configured_currency(
+    shop: Shop, runner: CliRunner
+) -> None:
+    till = configure(shop, runner, 'currency = "idr"\n')
+    till.write(
+        "export.csv",
+        "order_id,sku,quantity,created_at,unit_price,currency\n"
+        "R1,TEE-M,2,2026-12-01T10:00:00Z,75000,\n"  # no currency cell: the channel's
+        "R2,MUG,1,2026-12-01T11:00:00Z,5.50,USD\n",  # a row's own currency wins
+    )
+    ok(invoke(runner, shop, "sync", "--since", SINCE))
+    report = json.loads(
+        ok(
+            invoke(
+                runner, shop, "report", "--since", "2026-11-01", "--until", "2026-12-02", "--json"
+            )
+        ).stdout
+    )
+    channels = {channel["channel"]: channel for channel in report["channels"]}
+    assert channels["till"]["revenue"] == {"IDR": "150000", "USD": "5.50"}
+
+
+def test_a_currency_that_is_not_a_code_is_a_config_error(shop: Shop, runner: CliRunner) -> None:
+    configure(shop, runner)
+    shop.write_config(
+        {"web": {}},
+        extra=(
+            '[channels.till]\ntype = "csv"\nsales = "till/*.csv"\n'
+            'stock_file = "till/stock.csv"\ncurrency = "rupiah"\n'
+        ),
+    )
+    result = invoke(runner, shop, "sync")
+    assert result.exit_code == 2
+    assert "[channels.till]" in result.stderr
+    assert "currency" in result.stderr
+    assert "expected a three-letter ISO 4217 code such as IDR, got 'rupiah'" in result.stderr
+
+
 def test_a_malformed_row_is_reported_the_rest_applies_and_the_run_exits_1(
     shop: Shop, runner: CliRunner
 ) -> None:

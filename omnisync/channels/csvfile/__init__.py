@@ -7,7 +7,8 @@ renamed or deleted: the only file written is `stock_file`.
 Sales files (`sales`, a glob relative to the config's folder, `**` allowed):
 - A header row is required; column order is free and names are compared case-insensitively.
   Columns: `order_id`, `sku`, `quantity`, `created_at` (required), `line_id`, `status`,
-  `unit_price`, `currency` (optional). `columns = { order_id = "Receipt No" }` maps the
+  `unit_price`, `currency` (optional; a row without it is priced in the channel's
+  `currency` setting, if any). `columns = { order_id = "Receipt No" }` maps the
   till's own names. The delimiter, `,` or `;`, is whichever splits the header into more
   fields; the text is UTF-8, with or without a BOM.
 - `status`: `completed` (also an empty cell or no column), `returned`, `cancelled` (or

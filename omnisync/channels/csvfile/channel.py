@@ -36,6 +36,7 @@ class CsvChannel:
         base_dir: Path,
         columns: Mapping[str, str] | None = None,
         zone: tzinfo = UTC,
+        currency: str | None = None,
         skus: Sequence[str] | None = None,
         known_skus: Callable[[], frozenset[str]] | None = None,
     ) -> None:
@@ -44,6 +45,7 @@ class CsvChannel:
         self.sales = sales
         self.columns = dict(columns or {})
         self.zone = zone
+        self.currency = currency
         self.patterns = tuple(skus) if skus is not None else None
         self.known_skus = known_skus
         self.stock = StockFile(name, stock_file, shown=self._shown(stock_file))
@@ -84,7 +86,9 @@ class CsvChannel:
             # ctime as well as mtime: a file copied in with its old mtime kept (cp -p, a
             # sync tool, an unzip) would otherwise fall behind the cursor and be missed.
             changed_ns = max(info.st_mtime_ns, info.st_ctime_ns)
-            parsed = parse_sales(text, name=shown, columns=self.columns, zone=self.zone)
+            parsed = parse_sales(
+                text, name=shown, columns=self.columns, zone=self.zone, currency=self.currency
+            )
             self._problems.extend(parsed.problems)
             files.append(
                 SalesFile(shown, _EPOCH + timedelta(microseconds=changed_ns // 1000), parsed)
@@ -223,6 +227,7 @@ def open_channel(config: ChannelConfig, context: ChannelContext) -> CsvChannel:
         base_dir=config.base_dir,
         columns=settings.columns,
         zone=settings.zone(),
+        currency=settings.currency,
         skus=settings.sku_patterns(),
         known_skus=context.skus,
     )

@@ -65,12 +65,20 @@ class _BadCell(Exception):
         self.message = message
 
 
-def parse_sales(text: str, *, name: str, columns: Mapping[str, str], zone: tzinfo) -> ParsedFile:
+def parse_sales(
+    text: str,
+    *,
+    name: str,
+    columns: Mapping[str, str],
+    zone: tzinfo,
+    currency: str | None = None,
+) -> ParsedFile:
     """Read a sales file's text (BOM already removed); `name` is how problems name the file.
 
     Args:
         columns: our column -> the till's header for it, where they differ.
         zone: where a time without an offset (or a date alone) is local time.
+        currency: a row's currency when its file has no `currency` cell for it.
     """
     parsed = ParsedFile()
     first = next((line for line in text.splitlines() if line.strip()), None)
@@ -110,7 +118,7 @@ def parse_sales(text: str, *, name: str, columns: Mapping[str, str], zone: tzinf
                 )
             if not order_id:
                 raise _BadCell("order_id", "empty")
-            sale, price_problem = _sale(cells, str(positions[order_id]), delimiter, zone)
+            sale, price_problem = _sale(cells, str(positions[order_id]), delimiter, zone, currency)
         except _BadCell as bad:
             column = f"{where[bad.column] + 1}" if bad.column in where else ""
             label = f"{bad.column}: " if bad.column else ""
@@ -159,7 +167,11 @@ def _records(reader: Any, problems: list[ReadProblem], name: str) -> Iterator[li
 
 
 def _sale(
-    cells: Mapping[str, str], position: str, delimiter: str, zone: tzinfo
+    cells: Mapping[str, str],
+    position: str,
+    delimiter: str,
+    zone: tzinfo,
+    currency: str | None,
 ) -> tuple[SaleRow, _BadCell | None]:
     """A row's sale, and the problem with its price if it has one; raises _BadCell."""
     sku = cells.get("sku", "")
@@ -189,7 +201,7 @@ def _sale(
             status=status,
             created_at=created_at,
             unit_price=price,
-            currency=cells.get("currency") or None,
+            currency=cells.get("currency") or currency,
         ),
         price_problem,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -33,6 +34,10 @@ class CsvSettings(ChannelSettings):
     # The SKUs the till sells: a list of SKUs and globs (`"TEE-*"`), or one glob; default
     # every SKU held at its `sell_from` locations (every SKU, in a one-location shop).
     skus: list[str] | str | None = None
+    # The currency of the prices in files that have no `currency` column (a till exports
+    # prices in the shop's own money and rarely says which): without it, such sales count
+    # units but no revenue in `omnisync report`.
+    currency: str | None = None
 
     @field_validator("sales", "stock_file")
     @classmethod
@@ -57,6 +62,16 @@ class CsvSettings(ChannelSettings):
                 raise ValueError(f"{seen[name]} and {column} both name the column {header!r}")
             seen[name] = column
         return value
+
+    @field_validator("currency")
+    @classmethod
+    def _currency_code(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        code = value.strip().upper()
+        if not re.fullmatch("[A-Z]{3}", code):
+            raise ValueError(f"expected a three-letter ISO 4217 code such as IDR, got {value!r}")
+        return code
 
     @field_validator("timezone")
     @classmethod
