@@ -11,7 +11,7 @@ from typing import Any
 
 from omnisync.budget import Budget
 from omnisync.catalog import Catalog
-from omnisync.channels import Channel, ChannelContext, open_channel
+from omnisync.channels import CHANNEL_TYPES, Channel, ChannelContext, open_channel
 from omnisync.channels.base import ChannelConfig
 from omnisync.config import Config
 from omnisync.errors import ChannelError
@@ -33,16 +33,25 @@ class ChannelCheck:
     # Ids of listings with no SKU at all: "not managed", listed but never a problem.
     not_managed: list[str] = field(default_factory=list)
     duplicates: dict[str, list[str]] = field(default_factory=dict)  # SKU -> listing ids
+    # False for a marketplace shop with no token from `omnisync auth` or the config: a sync
+    # could not reach it. None where no token is needed, or it was not looked at.
+    connected: bool | None = None
 
     @property
     def ok(self) -> bool:
-        return self.reached is not False and not self.unmapped and not self.duplicates
+        return (
+            self.reached is not False
+            and self.connected is not False
+            and not self.unmapped
+            and not self.duplicates
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "type": self.type,
             "reached": self.reached,
+            "connected": self.connected,
             "ok": self.ok,
             "messages": self.messages,
             "listings": self.listings,
@@ -86,6 +95,20 @@ def examine_listings(
     return skus
 
 
+def connected(cfg: ChannelConfig, ledger: Ledger) -> bool | None:
+    """Whether a marketplace shop has a token to start from (None: its type needs none).
+
+    A refresh token alone will do: the adapter trades it for an access token on first use.
+    """
+    if CHANNEL_TYPES[cfg.type].authorize is None:
+        return None
+    stored = ledger.load_tokens(cfg.name)
+    return any(
+        stored.get(key) or getattr(cfg.settings, key, None) is not None
+        for key in ("access_token", "refresh_token")
+    )
+
+
 async def run_check(
     config: Config,
     ledger: Ledger | None,
@@ -127,6 +150,10 @@ async def run_check(
             return set()
         if offline:
             if ledger is None:
+                return set()
+            check.connected = connected(cfg, ledger)
+            if check.connected is False:
+                check.messages.append(f"not connected yet: run `omnisync auth {cfg.name}`")
                 return set()
             stored = [
                 Listing(listing_id, channel_sku, last_read or 0)

@@ -36,6 +36,29 @@ base_url = "{url}"
     return path
 
 
+def test_check_offline_says_a_shop_never_connected_needs_omnisync_auth(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SHOPEE_PARTNER_KEY", shopee_api.PARTNER_KEY)
+    # Offline: nothing is reached, so the address is never dialled.
+    config = write_config(tmp_path, "http://127.0.0.1:9")
+    runner = CliRunner()
+    assert runner.invoke(app, ["--config", str(config), "init"]).exit_code == 0
+
+    result = runner.invoke(app, ["--config", str(config), "check", "--offline", "--json"])
+    assert result.exit_code == 1, result.output
+    (shopee,) = json.loads(result.stdout)["channels"]
+    assert (shopee["ok"], shopee["connected"]) == (False, False)
+    assert "not connected yet: run `omnisync auth shopee`" in shopee["messages"]
+
+    # Once `omnisync auth` has stored tokens, the same check passes.
+    with Ledger.open(tmp_path / "inventory.db", write=True) as ledger:
+        ledger.save_tokens("shopee", {"access_token": "a", "refresh_token": "r", "shop_id": "1"})
+    result = runner.invoke(app, ["--config", str(config), "check", "--offline", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["channels"][0]["connected"] is True
+
+
 def test_a_seller_connects_a_shop_and_syncs_without_writing_code(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
