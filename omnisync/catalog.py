@@ -27,8 +27,10 @@ class Catalog:
     mapping: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     bundles: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     # What `resolve` answered, per (channel, channel SKU): a run asks the same listing's SKU
-    # for its order lines, the SKUs its plan reads and the plan itself. Not part of a key.
-    _resolved: dict[tuple[str, str], dict[str, int] | None] = field(
+    # for its order lines, the SKUs its plan reads and the plan itself. Channels without a
+    # `[mapping.CHANNEL]` resolve alike and share their answers under None (four channels
+    # selling the same SKUs resolve each once, not four times). Not part of a key.
+    _resolved: dict[tuple[str | None, str], dict[str, int] | None] = field(
         default_factory=dict, init=False, repr=False, compare=False, metadata={"plan_key": False}
     )
 
@@ -49,7 +51,7 @@ class Catalog:
         A bundle maps only once every component is a known SKU: half a bundle is never sold.
         The answer is shared between calls: read it, never change it.
         """
-        key = (channel, channel_sku)
+        key = (channel if channel in self.mapping else None, channel_sku)
         try:
             return self._resolved[key]
         except KeyError:
@@ -66,6 +68,14 @@ class Catalog:
                 return dict(components)
             return None
         return {sku: 1} if sku in self.skus else None
+
+    def expect_lookups(self, count: int) -> None:
+        """About `count` channel SKUs are about to be resolved (a run's order lines): a SKU list
+        read as asked (the ledger's `KnownSkus`, which has `expect`) may read them all at once.
+        """
+        expect = getattr(self.skus, "expect", None)  # a frozenset has none, nor needs it
+        if expect is not None:
+            expect(count)
 
     def channel_skus_behind(self, channel: str, skus: Iterable[str]) -> set[str]:
         """Every channel SKU of `channel` (in its one spelling) whose listing stands for one of

@@ -262,17 +262,18 @@ def split_settled(
     the few SKUs moved to their channel SKUs, instead of resolving every listing.
     """
     candidates: list[Listing] = []
-    settled = 0
+    keep = candidates.append
+    target_of = planned.get
     touched = rule.catalog.channel_skus_behind(rule.channel, moved)
     for listing in listings:
-        if (
-            planned.get(listing.id) == listing.quantity
-            and normal_sku(listing.channel_sku) not in touched
-        ):
-            settled += 1
-        else:
-            candidates.append(listing)
-    return candidates, settled
+        if target_of(listing.id) != listing.quantity:
+            keep(listing)
+            continue
+        sku = listing.channel_sku
+        # `normal_sku` inlined for the plain ASCII SKU: this loop sees every listing.
+        if (sku.strip() if sku.isascii() else normal_sku(sku)) in touched:
+            keep(listing)
+    return candidates, len(listings) - len(candidates)
 
 
 def skus_behind(listings: Iterable[Listing], rule: TargetRule) -> set[str]:

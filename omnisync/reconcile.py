@@ -92,6 +92,8 @@ def reconcile_orders(
             the counted stock.
     """
     outcome = OrdersOutcome()
+    movements = outcome.movements
+    resolve = catalog.resolve  # looked up once: asked for every line of a big run
     recorded_lines: dict[str, list[str]] = {}
     for order_id, line_id in recorded:
         recorded_lines.setdefault(order_id, []).append(line_id)
@@ -104,18 +106,18 @@ def reconcile_orders(
             outcome.stale.append(order)
             continue
         outcome.applied.append(order)
-        current_lines = {line.id for line in order.lines}
-        for line_id in recorded_lines.get(order.id, ()):
-            if line_id not in current_lines:
-                # The channel removed the line from the order: undo what it did.
-                for sku, effect in sorted(recorded[(order.id, line_id)].items()):
-                    if effect:
-                        outcome.movements.append(
-                            LineMovement(order.id, line_id, sku, ZERO - effect)
-                        )
+        had = recorded_lines.get(order.id)
+        if had:  # a new order has no line to lose
+            current_lines = {line.id for line in order.lines}
+            for line_id in had:
+                if line_id not in current_lines:
+                    # The channel removed the line from the order: undo what it did.
+                    for sku, effect in sorted(recorded[(order.id, line_id)].items()):
+                        if effect:
+                            movements.append(LineMovement(order.id, line_id, sku, ZERO - effect))
         for line in order.lines:
-            resolved = catalog.resolve(channel, line.channel_sku)
-            status = order.line_status(line)
+            resolved = resolve(channel, line.channel_sku)
+            status = line.status or order.status  # `Order.line_status`, inlined
             if resolved is None:
                 # Kept as it is: a sale is never dropped, and a line that mapped before and
                 # lost its mapping keeps what it already did until it maps again...
@@ -127,11 +129,9 @@ def reconcile_orders(
                     # quantity 0): then what it did is undone, or its units stay held for ever.
                     for sku, effect in sorted(recorded.get((order.id, line.id), {}).items()):
                         if effect:
-                            outcome.movements.append(
-                                LineMovement(order.id, line.id, sku, ZERO - effect)
-                            )
+                            movements.append(LineMovement(order.id, line.id, sku, ZERO - effect))
                 continue
-            already = recorded.get((order.id, line.id), _NOTHING)
+            already = recorded.get((order.id, line.id), _NOTHING) if had else _NOTHING
             if len(resolved) == 1 and len(already) <= 1:
                 # The common line, one SKU recorded under the same SKU or nothing yet: the
                 # general rule below without building its sets (a tenth of a big run).
@@ -142,7 +142,7 @@ def reconcile_orders(
                     )
                     correction = desired_one - already.get(sku, ZERO)
                     if correction:
-                        outcome.movements.append(LineMovement(order.id, line.id, sku, correction))
+                        movements.append(LineMovement(order.id, line.id, sku, correction))
                     continue
             desired = {
                 sku: desired_effect(status, line.quantity * count, restock_returns=restock_returns)
@@ -152,7 +152,7 @@ def reconcile_orders(
             for sku in sorted(desired.keys() | already.keys()):
                 correction = desired.get(sku, ZERO) - already.get(sku, ZERO)
                 if correction:
-                    outcome.movements.append(LineMovement(order.id, line.id, sku, correction))
+                    movements.append(LineMovement(order.id, line.id, sku, correction))
     return outcome
 
 

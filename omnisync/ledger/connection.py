@@ -170,6 +170,8 @@ class LedgerBase:
         # Every location stock was ever recorded at, read once when first needed and kept up
         # by `StockStore._insert_movements` (a superset after a rollback, which is safe).
         self._places: set[str] | None = None
+        # Movement rows held back by `StockStore.movements_together`, inserted as it ends.
+        self._held: list[tuple[Any, ...]] | None = None
 
     @classmethod
     def open(cls, path: Path, *, write: bool, create: bool | None = None) -> Self:

@@ -95,15 +95,7 @@ class OrderStore(LedgerBase):
         same write. Every other row keeps its own.
         """
         values = [
-            (
-                channel,
-                o.id,
-                o.status.value,
-                to_iso(o.created_at),
-                to_iso(o.updated_at),
-                run_id,
-                run_id,
-            )
+            (channel, o.id, o.status.value, *_times(o.created_at, o.updated_at), run_id, run_id)
             for o in orders
         ]
         # Set on the conflict path only: a row `write_line_movements` made before the order
@@ -145,9 +137,10 @@ class OrderStore(LedgerBase):
                     line.status.value if line.status else None,
                     str(line.unit_price) if line.unit_price is not None else None,
                     line.currency,
-                    int((o.id, line.id) in unmapped),
+                    # Asked only when some line is unmapped: most runs have none.
+                    int((o.id, line.id) in unmapped) if unmapped else 0,
                 )
-                if stored.pop((o.id, line.id), None) != row:
+                if not stored or stored.pop((o.id, line.id), None) != row:
                     changed.append((channel, o.id, line.id, *row))
         # What is left in `stored` the channel no longer has on the order.
         self.conn.executemany(
@@ -231,6 +224,12 @@ class OrderStore(LedgerBase):
                 (sku, limit),
             )
         ]
+
+
+def _times(created_at: datetime, updated_at: datetime) -> tuple[str, str]:
+    """An order's two times as the ledger writes them; a new order's are often one."""
+    created = to_iso(created_at)
+    return created, created if updated_at == created_at else to_iso(updated_at)
 
 
 def _line_from_row(row: Sequence[Any]) -> OrderLine:

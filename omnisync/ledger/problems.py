@@ -42,6 +42,11 @@ class ProblemStore(LedgerBase):
 
     def clear_unreadable(self, channel: str, order_ids: Iterable[str]) -> None:
         """Forget the orders of `order_ids` that were unreadable: a readable version came."""
+        held = self.conn.execute(
+            "SELECT 1 FROM unreadable_orders WHERE channel = ? LIMIT 1", (channel,)
+        ).fetchone()
+        if held is None:  # the usual case: nothing to forget, and 50,000 ids not to look up
+            return
         ids = sorted(set(order_ids))
         if not ids:
             return

@@ -141,6 +141,7 @@ def apply_orders(
     )
     # Stored first: a fetched version of the same order wins (it is at least as new).
     candidates = ledger.orders_with_unmapped_lines(channel) + list(orders)
+    catalog.expect_lookups(sum(len(order.lines) for order in candidates))
     # Sorted: lookups and writes then walk the ledger's B-trees in key order, page by page.
     ids = sorted({order.id for order in candidates})
     known_updated_at, effects = ledger.order_state(channel, ids)

@@ -12,6 +12,7 @@ from datetime import datetime
 from functools import cache, partial
 
 from omnisync.budget import Budget
+from omnisync.catalog import Catalog
 from omnisync.channels import Channel, ChannelContext, open_channel
 from omnisync.channels.base import ChannelConfig
 from omnisync.config import Config
@@ -185,39 +186,19 @@ def _reconcile_and_plan(
 ) -> dict[str, PushPlan]:
     """In one transaction (rolled back on a dry run): apply every channel's orders, then plan
     every channel's push against the stock they left."""
-    config, ledger, options, now = session.config, session.ledger, session.options, session.now
+    config, ledger, options = session.config, session.ledger, session.options
     report = session.report
     plans: dict[str, PushPlan] = {}
     with ledger.atomic(rollback=options.dry_run):
         if report.run_id is None:  # a dry run: recorded inside the transaction it undoes
             report.run_id = ledger.start_run(started_at=report.started_at, dry_run=True)
-        run_id = report.run_id
         catalog = catalog_of(ledger, config)
         planned: dict[str, dict[str, int | None]] = {}
-        for run in runs:
-            window = windows[run.name]
-            # A first sync that fails still fixes the start time: the stock was counted
-            # before it, and orders from then on must count once the channel answers.
-            ledger.ensure_channel(run.name, run.config.type, start_time=window.start_time)
-            got = fetched.get(run.name)
-            if got is None:
-                continue
-            apply_orders(
-                run.name,
-                got.orders,
-                ledger=ledger,
-                catalog=catalog,
-                start_time=window.start_time,
-                restock_returns=config.restock_returns,
-                until=got.until,
-                run_id=run_id,
-                now=now(),
-                report=run.report,
-                location=run.config.location,
-                places=run.config.places,
-                unreadable=got.unreadable,
-            )
-            planned[run.name] = ledger.save_listings_read(run.name, got.listings, now=now())
+        # Every channel's movements go in as one batch in SKU order, before anything reads
+        # stock: the by-SKU index is then walked once, not once per channel.
+        with ledger.movements_together():
+            for run in runs:
+                _apply_channel(session, run, windows[run.name], fetched, catalog, planned)
         # Every channel's orders are in before any is planned: a sale on one moves the others.
         # Channels planned by the same earlier run ask the same question: read it once.
         moved_since = cache(ledger.skus_moved_since)
@@ -240,6 +221,42 @@ def _reconcile_and_plan(
             _unmapped_listings(report, rule.channel, plan)
         _collect_problems(report, ledger, config)
     return plans
+
+
+def _apply_channel(
+    session: _Session,
+    run: ChannelRun,
+    window: Window,
+    fetched: dict[str, Fetched],
+    catalog: Catalog,
+    planned: dict[str, dict[str, int | None]],
+) -> None:
+    """Apply one channel's fetched orders and record the listings it read."""
+    config, ledger, now = session.config, session.ledger, session.now
+    run_id = session.report.run_id
+    assert run_id is not None
+    # A first sync that fails still fixes the start time: the stock was counted before it,
+    # and orders from then on must count once the channel answers.
+    ledger.ensure_channel(run.name, run.config.type, start_time=window.start_time)
+    got = fetched.get(run.name)
+    if got is None:
+        return
+    apply_orders(
+        run.name,
+        got.orders,
+        ledger=ledger,
+        catalog=catalog,
+        start_time=window.start_time,
+        restock_returns=config.restock_returns,
+        until=got.until,
+        run_id=run_id,
+        now=now(),
+        report=run.report,
+        location=run.config.location,
+        places=run.config.places,
+        unreadable=got.unreadable,
+    )
+    planned[run.name] = ledger.save_listings_read(run.name, got.listings, now=now())
 
 
 async def _push(
