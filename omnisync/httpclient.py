@@ -88,9 +88,15 @@ def build_client(
     timeout: httpx.Timeout = DEFAULT_TIMEOUT,
     transport: httpx.AsyncBaseTransport | None = None,
     connections: int = DEFAULT_CONNECTIONS,
+    pools: int = 1,
 ) -> httpx.AsyncClient:
     """The default client of one channel: verified TLS, sane timeouts, omnisync's User-Agent,
-    and `connections` connections, the requests the channel keeps in flight at once."""
+    and `connections` connections, the requests the channel keeps in flight at once, split
+    over `pools` pools (`pacing.SplitPools`: many connections cost less that way)."""
+    if pools > 1 and transport is None:
+        from omnisync.channels.pacing import SplitPools  # the paced marketplaces only
+
+        transport = SplitPools.of(connections, pools, verify=_verified_tls())
     return httpx.AsyncClient(
         verify=_verified_tls(),
         timeout=timeout,
@@ -451,17 +457,19 @@ class ChannelHttp:
         params: Mapping[str, str | int] | None = None,
         classify: Classifier | None = None,
         classify_failures: bool = False,
-        before: Callable[[], Awaitable[None]] | None = None,
+        before: Callable[[], Awaitable[Callable[[], None] | None]] | None = None,
         context: str = "",
     ) -> httpx.Response:
         """Send one request until it succeeds, retrying what the table says is worth it.
 
         `classify` may look at a 2xx body for a channel's own signals (Shopify answers a
         throttled query with HTTP 200); it returns None to accept the response. `before`
-        runs before every attempt (pacing). The same body is re-sent on every retry, so an
-        idempotency key in it is reused, as Shopify requires. With `classify_failures`, the
-        classifier also sees non-2xx answers (Shopee puts its error code in the body whatever
-        the status); there None means "no opinion": the status table decides.
+        runs before every attempt (pacing); a function it returns is called the moment
+        that attempt's request has left (see `_on_left`). The same body is re-sent on every
+        retry, so an idempotency key in it is reused, as Shopify requires. With
+        `classify_failures`, the classifier also sees non-2xx answers (Shopee puts its error
+        code in the body whatever the status); there None means "no opinion": the status
+        table decides.
         """
         if not is_secure_url(url):
             raise ChannelResponseError(
@@ -480,8 +488,7 @@ class ChannelHttp:
             content = urlencode(form).encode()
             headers["Content-Type"] = "application/x-www-form-urlencoded;charset=utf-8"
         while True:
-            if before is not None:
-                await before()
+            left = await before() if before is not None else None
             self.requests += 1
             response: httpx.Response | None = None
             try:
@@ -493,6 +500,7 @@ class ChannelHttp:
                     headers=headers,
                     auth=self.auth if self.auth is not None else httpx.USE_CLIENT_DEFAULT,
                     timeout=self._timeout(last_failure),
+                    extensions=_on_left(left),
                 )
                 verdict = classify_status(response)
                 if verdict is None and classify is not None:
@@ -582,6 +590,20 @@ class ChannelHttp:
             self.channel,
             f"{_path(str(response.url))}: expected {expected}, got {snippet(shown)}",
         )
+
+
+def _on_left(left: Callable[[], None] | None) -> dict[str, Any] | None:
+    """httpcore's `trace` extension calling `left` once the request is all written: a quota
+    counts arrivals, and a new connection or a full pool can hold a request well past its
+    pacing. Transports that do not trace (the tests' in-process ones) never call it."""
+    if left is None:
+        return None
+
+    async def trace(event: str, info: Mapping[str, Any]) -> None:
+        if event.endswith("send_request_body.complete"):
+            left()
+
+    return {"trace": trace}
 
 
 def error_code(response: httpx.Response) -> str | None:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tests.fakes.lazada_api import FakeLazada
-from tests.fakes.lazada_client import HOUR_AGO, changes_for, channel, orders_of
+from tests.fakes.lazada_client import HOUR_AGO, SINCE, changes_for, channel, orders_of
 
 
 def test_a_big_shop_is_read_and_written_under_the_rate_with_nothing_bounced() -> None:
@@ -46,3 +46,39 @@ def test_many_order_pages_and_items_are_read_once_under_the_rate() -> None:
     assert fake.throttled == 0
     items = [r for r in fake.requests if r.path.endswith("/orders/items/get")]
     assert len(items) == 52  # 50 orders a call, each order once
+
+
+def test_order_items_are_read_while_product_pages_wait_for_their_quota() -> None:
+    # 5,000 products: 100 pages, the second 50 held a second for GetProducts' quota. The
+    # order items have a quota of their own: they must not queue behind those pages (when
+    # the calls in flight were counted for the channel as a whole, the held pages filled
+    # every slot and the items waited the whole second).
+    fake = FakeLazada()
+    sku_id = 0
+    for n in range(5000):
+        sku_id = fake.add_product([(f"SKU-{n:04d}", 10)])[1][0]
+    for n in range(200):
+        fake.add_order([("SKU-4999", sku_id, "pending")], updated=HOUR_AGO + timedelta(seconds=n))
+
+    async def go() -> list[Any]:
+        async with channel(fake) as lazada:
+            listed = asyncio.Event()
+
+            async def listings() -> None:
+                await lazada.list_listings()
+                listed.set()
+
+            async def orders() -> list[Any]:
+                until = datetime.now(UTC) + timedelta(minutes=1)
+                window = lazada.fetch_orders_beside(
+                    updated_since=SINCE, updated_until=until, listed=listed
+                )
+                return [order async for order in window]
+
+            return (await asyncio.gather(listings(), orders()))[1]
+
+    assert len(asyncio.run(go())) == 200
+    paths = [r.path.removeprefix("/rest") for r in fake.requests]
+    first_items = paths.index("/orders/items/get")
+    assert paths[:first_items].count("/products/get") <= 50  # within the first window
+    assert fake.throttled == 0

@@ -77,6 +77,7 @@ those pages, not from the adapter.
 from __future__ import annotations
 
 import email.utils
+import functools
 import hashlib
 import hmac
 import itertools
@@ -101,6 +102,13 @@ READ_QPS = 50  # per read API and seller: an assumption, Lazada publishes no fig
 READS = ("/products/get", "/orders/get", "/orders/items/get")
 MAX_ORDERS_OFFSET = 4500  # getorders.json: offset "Max Size:4500"
 AUTH_PATHS = {"/auth/token/create", "/auth/token/refresh"}
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _seconds(iso: str) -> float:
+    # An orders page filters and sorts the whole shop: 2,000 orders' times parsed and compared
+    # as aware datetimes took 2.4 ms a call, which the fake's other requests queued behind.
+    return datetime.fromisoformat(iso).timestamp()
 
 
 def sign(secret: str, path: str, params: dict[str, str]) -> str:
@@ -341,7 +349,8 @@ class FakeLazada(LazadaShop, FakeApp):
                 wanted = set(json.loads(params["sku_seller_list"]))
             except ValueError:
                 return self._error("70", "E070: You have corrupt data in your sku seller list.")
-            products = [p for p in products if any(row["SellerSku"] in wanted for row in p["skus"])]
+            found = self.items_with(wanted)
+            products = [p for item_id, p in self.products.items() if item_id in found]
         page = products[offset : offset + limit]
         if "sku_seller_list" in params:
             # "A maximum of 100 SKUs can be returned" (getproducts.json): read here as an
@@ -377,13 +386,13 @@ class FakeLazada(LazadaShop, FakeApp):
         if after.tzinfo is None or (before is not None and before.tzinfo is None):
             return self._error("17", "E017: Invalid Date Format")
         chosen = []
+        start, end = after.timestamp(), before.timestamp() if before else float("inf")
         for order in self.orders.values():
-            updated = datetime.fromisoformat(order["updated_at"])
-            if updated >= after and (before is None or updated <= before):
+            if start <= _seconds(order["updated_at"]) <= end:
                 chosen.append(order)
         key = "updated_at" if params.get("sort_by", "created_at") == "updated_at" else "created_at"
         chosen.sort(
-            key=lambda o: (datetime.fromisoformat(o[key]), o["order_id"]),
+            key=lambda o: (_seconds(o[key]), o["order_id"]),
             reverse=params.get("sort_direction", "DESC") == "DESC",
         )
         page = []

@@ -39,6 +39,12 @@ class LazadaShop:
         self.reverse_orders: dict[str, str] = {}  # reverse order id -> request_type
         self.locks: dict[int, int] = {}  # SkuId -> campaign-locked sellable quantity
         self.held: dict[int, list[int]] = {}  # SkuId -> [withhold, occupy]
+        # SkuId -> its product's item_id: a gateway answers in its latency whatever the shop's
+        # size, and a scan of 5,000 products for each of a stock update's 50 SKUs (13 ms a
+        # call) queued every other request behind it: arrivals late and bunched, which the
+        # quota then counted as a burst the client never sent.
+        self._item_of: dict[int, int] = {}
+        self._items_of_sku: dict[str, set[int]] = {}  # SellerSku -> item_ids, likewise
         self._ids = itertools.count(100001)
 
     def add_product(
@@ -62,6 +68,8 @@ class LazadaShop:
             if warehouses:
                 row["multiWarehouseInventories"] = [{"warehouseCode": "dropshipping"}]
             self.held[sku_id] = [0, 0]
+            self._item_of[sku_id] = item_id
+            self._items_of_sku.setdefault(seller_sku, set()).add(item_id)
             rows.append(row)
             self._show(row, quantity)
         self.products[item_id] = {
@@ -74,8 +82,21 @@ class LazadaShop:
         }
         return item_id, sku_ids
 
+    def items_with(self, seller_skus: set[str]) -> set[int]:
+        """The item_ids of the products having any of these SellerSkus."""
+        return {
+            item_id
+            for sku in seller_skus
+            for item_id in self._items_of_sku.get(sku, ())
+            if any(row["SellerSku"] == sku for row in self.products[item_id]["skus"])
+        }
+
     def _sku(self, sku_id: int) -> dict[str, Any]:
-        for product in self.products.values():
+        known = self.products.get(self._item_of.get(sku_id, 0))
+        for row in known["skus"] if known else ():
+            if row["SkuId"] == sku_id:
+                return row  # type: ignore[no-any-return]
+        for product in self.products.values():  # a product a test put in by hand
             for row in product["skus"]:
                 if row["SkuId"] == sku_id:
                     return row  # type: ignore[no-any-return]

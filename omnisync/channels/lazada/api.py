@@ -17,9 +17,10 @@ The codes acted on here, each from the error lists of the API pages cited:
 
     code                         meaning                                what happens
     ---------------------------  -------------------------------------  --------------------
-    901                          "API level QPS limiting flow, please   wait 1 s, retry
-                                 retry in the next second" (getorders,
-                                 updatesellablequantity, ...)
+    901                          "API level QPS limiting flow, please   wait until the
+                                 retry in the next second" (getorders,  pacer's window (a
+                                 updatesellablequantity, ...)           little longer now)
+                                                                        has room, retry
     ApiCallLimit                 "Api access frequency exceeds the      wait the ban, retry;
                                  limit. this ban will last N seconds"   a ban over a minute
                                  (create-update-product-q-a.md Q10)     stops the channel
@@ -66,7 +67,7 @@ import httpx
 from omnisync.channels.base import ChannelContext
 from omnisync.channels.lazada.settings import LazadaSettings, api_root, auth_root
 from omnisync.channels.lazada.signing import SIGN_METHOD, sign, timestamp
-from omnisync.channels.pacing import Pacer
+from omnisync.channels.pacing import Left, Pacer
 from omnisync.channels.tokens import StoredTokens
 from omnisync.errors import (
     ChannelAuthError,
@@ -79,6 +80,7 @@ from omnisync.httpclient import (
     Kind,
     RetryPolicy,
     Verdict,
+    build_client,
     clock_offset,
 )
 
@@ -117,6 +119,8 @@ _BAN = re.compile(r"ban will last (\d+) seconds?", re.IGNORECASE)
 # GetProducts, GetOrders and GetMultipleOrderItems, an assumption, not Lazada's word. A 901
 # or ApiCallLimit above it is waited out and retried.
 QPS = 50
+# Connections in each pool of the client (`SplitPools`).
+POOL_SIZE = 10
 
 
 def body_of(response: httpx.Response) -> dict[str, Any] | None:
@@ -145,10 +149,17 @@ class LazadaApi:
         self.root = api_root(settings, base_url)
         self.auth_root = auth_root(base_url)
         self.now = context.now
+        # A client of our own when none is given: its connections split into pools of ten
+        # (see `SplitPools`), closed with this session.
+        self._own = (
+            build_client(connections=connections, pools=-(-connections // POOL_SIZE))
+            if context.http is None
+            else None
+        )
         self.http = ChannelHttp(
             name,
             budget=context.budget,
-            client=context.http,
+            client=context.http if context.http is not None else self._own,
             policy=policy,
             credential_hint=(
                 f"app_key and app_secret in [channels.{name}], or run `omnisync auth {name}`"
@@ -166,6 +177,8 @@ class LazadaApi:
 
     async def aclose(self) -> None:
         await self.http.aclose()
+        if self._own is not None:
+            await self._own.aclose()
 
     # -- calls -----------------------------------------------------------------------------
 
@@ -232,9 +245,12 @@ class LazadaApi:
         system["sign"] = sign(self.settings.app_secret.reveal(), path, system | dict(params))
         post = method.upper() == "POST"
 
-        async def pace() -> None:
-            # The quota is per API and seller; every attempt, retries included, counts.
-            await self.pacer.wait(path)
+        bounces: list[float] = []  # this call's refusals over the quota, by wait
+
+        async def pace() -> Left:
+            # The quota is per API and seller; every attempt, retries included, counts, from
+            # the moment it leaves (ChannelHttp says when).
+            return await self.pacer.wait(path)
 
         try:
             response = await self.http.send(
@@ -242,7 +258,7 @@ class LazadaApi:
                 root + path,
                 params=system if post else system | dict(params),
                 form=dict(params) if post else None,
-                classify=lambda answer: self._classify(answer, accept),
+                classify=lambda answer: self._classify(answer, accept, path, bounces),
                 before=pace,
                 context=context,
             )
@@ -260,7 +276,13 @@ class LazadaApi:
             raise self.http.malformed(response, "a JSON object", response.text)
         return body
 
-    def _classify(self, response: httpx.Response, accept: Collection[str]) -> Verdict | None:
+    def _classify(
+        self,
+        response: httpx.Response,
+        accept: Collection[str],
+        path: str,
+        bounces: list[float],
+    ) -> Verdict | None:
         body = body_of(response)
         if body is None:
             return None  # the caller says what it expected
@@ -270,6 +292,11 @@ class LazadaApi:
         message = str(body.get("message") or "")
         said = f"Lazada {code}: {message}" if message else f"Lazada error {code}"
         ban = _BAN.search(message)
+        if code in THROTTLED and not ban:
+            # Over the per-second quota: sent again once the pacer's window, grown by this
+            # lesson, has room (see `Pacer.bounced`).
+            bounces.append(self.pacer.bounced(path, again=bool(bounces)))
+            return Verdict(Kind.THROTTLED, said, wait=bounces[-1])
         wait = float(ban.group(1)) if ban else 1.0
         if code in THROTTLED and wait <= LONGEST_WAIT:
             return Verdict(Kind.THROTTLED, said, wait=wait)

@@ -66,6 +66,12 @@ Items = dict[str, list[Mapping[str, Any]]]  # order id -> its items as Lazada se
 _LISTED = asyncio.Event()
 _LISTED.set()
 
+# The APIs, each with its own quota (the Pacer's key) and slots.
+PRODUCTS = "/products/get"
+ORDERS = "/orders/get"
+ITEMS = "/orders/items/get"
+RETURNS = "/order/reverse/return/detail/list"
+UPDATE = "/product/stock/sellable/update"
 PRODUCTS_PAGE = 50
 PRODUCTS_MAX_OFFSET = 10_000
 ORDERS_PAGE = 100
@@ -73,13 +79,16 @@ ORDERS_PAGE = 100
 ORDERS_MAX_OFFSET = 4_500
 ITEMS_BATCH = 50
 PUSH_BATCH = 50
-# Calls in flight at once, reads and writes alike, and the client's connection pool. Lazada's
-# limit is a rate, 50 calls a second per API and seller (documented for the inventory APIs,
-# assumed for the reads: see `api.QPS`), which the client's Pacer keeps to per API; so in
-# flight is a second's quota, sent at once when a window opens instead of in rounds of one
-# latency each (25 took two rounds a window: 4.3 s → 3.8 s at 200 ms, 5,000 SKUs). It was 8,
-# which left the rate unused past 160 ms a call.
+# Calls of one API in flight at once. Lazada's limit is a rate, 50 calls a second per API and
+# seller (documented for the inventory APIs, assumed for the reads: see `api.QPS`), which the
+# client's Pacer keeps to per API; so in flight is a second's quota, sent at once when a
+# window opens instead of in rounds of one latency each (25 took two rounds a window: 4.3 s →
+# 3.8 s at 200 ms, 5,000 SKUs). It was 8, which left the rate unused past 160 ms a call.
 PARALLEL = QPS
+# The client's connections: two APIs' windows at once, as when the first window of product
+# pages goes out beside the order pages (68 calls); at 50 the 18 over it waited a latency for
+# a connection, and the later windows, a second behind each call, inherited that spread.
+CONNECTIONS = 2 * QPS
 # Answers of the stock update that concern some SKUs, or leave unknown what was applied: read
 # them, re-read, decide. 501 overview; 4170 campaign lock; 212 "Sellable inventory cannot be
 # negative"; 513 "Internal call exception"; 6 / 1000 / ServiceTimeout internal errors
@@ -91,7 +100,7 @@ PUSH_PARTIAL = {"501", "4170", "212", "513", "6", "1000", "ServiceTimeout"}
 class LazadaChannel:
     """One Lazada seller in one country."""
 
-    concurrency = PARALLEL
+    concurrency = PARALLEL  # of each API; the connections carry two APIs' (CONNECTIONS)
 
     def __init__(
         self,
@@ -110,17 +119,20 @@ class LazadaChannel:
             context=context,
             base_url=base_url,
             policy=policy,
-            connections=self.concurrency,
+            connections=CONNECTIONS,
         )
         self.http = self.api.http
-        self._slots = asyncio.Semaphore(self.concurrency)
+        # Slots per API: a call waiting for one API's quota (the second window of product
+        # pages) must not hold a slot the calls of another API could use (the order items,
+        # which waited a whole window behind it when the slots were shared).
+        self._slots: dict[str, asyncio.Semaphore] = {}
         self._sku_by_id: dict[str, str] = {}  # SkuId -> SellerSku, from this run's listings
         self._request_types: dict[str, str] = {}  # reverse order id -> request_type
         self._problems: list[ReadProblem] = []  # orders the last fetch could not read
 
-    async def _limited(self, work: Awaitable[T]) -> T:
+    async def _limited(self, api: str, work: Awaitable[T]) -> T:
         # A coroutine does nothing until awaited, so it waits here for a slot.
-        async with self._slots:
+        async with self._slots.setdefault(api, asyncio.Semaphore(self.concurrency)):
             return await work
 
     def _data(self, body: Mapping[str, Any], what: str) -> Any:
@@ -131,7 +143,7 @@ class LazadaChannel:
     # -- listings --------------------------------------------------------------------------
 
     async def _products(self, params: Mapping[str, str], context: str) -> tuple[int, list[Any]]:
-        body = await self.api.call("GET", "/products/get", params, context=context)
+        body = await self.api.call("GET", PRODUCTS, params, context=context)
         data = self._data(body, context)
         try:
             total = int(data.get("total_products") or 0) if isinstance(data, dict) else 0
@@ -172,7 +184,7 @@ class LazadaChannel:
             return (await self._products(params | {"offset": str(offset)}, context))[1]
 
         # Offsets are known from the first page's total: the other pages go side by side.
-        pages = await asyncio.gather(*(self._limited(page(offset)) for offset in offsets))
+        pages = await asyncio.gather(*(self._limited(PRODUCTS, page(offset)) for offset in offsets))
         listings: dict[str, Listing] = {}
         for products in (first, *pages):
             for listing in self._listings_of(products, context):
@@ -271,7 +283,7 @@ class LazadaChannel:
 
         async def page(offset: int) -> tuple[int, list[Mapping[str, Any]]]:
             body = await self.api.call(
-                "GET", "/orders/get", params | {"offset": str(offset)}, context=context
+                "GET", ORDERS, params | {"offset": str(offset)}, context=context
             )
             data = self._data(body, context)
             try:
@@ -286,7 +298,10 @@ class LazadaChannel:
         total, first = await page(0)
         reach = min(total, ORDERS_MAX_OFFSET + ORDERS_PAGE)
         rest = await asyncio.gather(
-            *(self._limited(page(offset)) for offset in range(ORDERS_PAGE, reach, ORDERS_PAGE))
+            *(
+                self._limited(ORDERS, page(offset))
+                for offset in range(ORDERS_PAGE, reach, ORDERS_PAGE)
+            )
         )
         raws = first + [order for _, orders in rest for order in orders]
         self._check_complete(raws, reach)
@@ -313,7 +328,9 @@ class LazadaChannel:
         """The orders' items, read 50 orders a call, and the type of each return among them."""
         ids = list(raws)
         batches = [ids[n : n + ITEMS_BATCH] for n in range(0, len(ids), ITEMS_BATCH)]
-        found = await asyncio.gather(*(self._limited(self._items(batch)) for batch in batches))
+        found = await asyncio.gather(
+            *(self._limited(ITEMS, self._items(batch)) for batch in batches)
+        )
         items: Items = {}
         for part in found:
             items.update(part)
@@ -360,7 +377,7 @@ class LazadaChannel:
         context = "reading order items"
         body = await self.api.call(
             "GET",
-            "/orders/items/get",
+            ITEMS,
             {"order_ids": "[" + ",".join(order_ids) + "]"},
             context=context,
         )
@@ -390,7 +407,7 @@ class LazadaChannel:
             try:
                 body = await self.api.call(
                     "GET",
-                    "/order/reverse/return/detail/list",
+                    RETURNS,
                     {"reverse_order_id": reverse_id},
                     context="reading a return",
                 )
@@ -404,7 +421,7 @@ class LazadaChannel:
                 kind = mapping.REFUND_ONLY
             self._request_types[reverse_id] = kind
 
-        await asyncio.gather(*(self._limited(one(rid)) for rid in wanted))
+        await asyncio.gather(*(self._limited(RETURNS, one(rid)) for rid in wanted))
 
     # -- push ------------------------------------------------------------------------------
 
@@ -423,7 +440,9 @@ class LazadaChannel:
                 valid.append(change)
         batches = [valid[n : n + PUSH_BATCH] for n in range(0, len(valid), PUSH_BATCH)]
         # Batches touch disjoint SKUs; each re-reads its own SKUs right before writing.
-        done = await asyncio.gather(*(self._limited(self._push_batch(batch)) for batch in batches))
+        done = await asyncio.gather(
+            *(self._limited(UPDATE, self._push_batch(batch)) for batch in batches)
+        )
         for part in done:
             results += part
         return results
@@ -470,7 +489,7 @@ class LazadaChannel:
             return results
         body = await self.api.call(
             "POST",
-            "/product/stock/sellable/update",
+            UPDATE,
             {"payload": payload(writes)},
             context="writing stock",
             accept=PUSH_PARTIAL,
@@ -514,7 +533,7 @@ class LazadaChannel:
             since = self.api.now() - timedelta(days=1)
             await self.api.call(
                 "GET",
-                "/orders/get",
+                ORDERS,
                 {"update_after": mapping.iso(since), "limit": "1", "offset": "0"},
                 context="reading orders",
             )

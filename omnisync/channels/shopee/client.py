@@ -47,7 +47,7 @@ from urllib.parse import urlencode
 import httpx
 
 from omnisync.channels.base import ChannelContext
-from omnisync.channels.pacing import Pacer
+from omnisync.channels.pacing import Left, Pacer
 from omnisync.channels.shopee import signing
 from omnisync.channels.shopee.settings import ShopeeSettings
 from omnisync.channels.tokens import StoredTokens
@@ -287,9 +287,10 @@ class ShopeeClient:
             raise
         return self._body(response)
 
-    async def _pace(self) -> None:
-        # One quota for the shop (see QPS); every attempt, retries included, counts.
-        await self.pacer.wait("shop")
+    async def _pace(self) -> Left:
+        # One quota for the shop (see QPS); every attempt, retries included, counts, from
+        # the moment it leaves (the function returned, which the transport calls).
+        return await self.pacer.wait("shop")
 
     def _shop_url(self, path: str, token: str, params: Mapping[str, Any] | None) -> str:
         ts = self.timestamp()
