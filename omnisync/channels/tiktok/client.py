@@ -58,7 +58,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from omnisync.channels.pacing import Pacer
+from omnisync.channels.pacing import Left, Pacer
 from omnisync.channels.tiktok.payloads import Shop, Shops, TokenAnswer
 from omnisync.channels.tiktok.settings import API_HOST, AUTH_HOST, TikTokSettings
 from omnisync.channels.tiktok.signing import sign
@@ -261,8 +261,9 @@ class TikTokApi:
             params["sign"] = sign(self.settings.app_secret.reveal(), path, params, content)
             self.http.headers["x-tts-access-token"] = token
 
-            async def pace() -> None:
-                await self.pacer.wait(api)
+            async def pace() -> Left:
+                # Counted from when the request leaves (the transport calls what this returns).
+                return await self.pacer.wait(api)
 
             try:
                 response = await self.http.send(
