@@ -8,17 +8,26 @@ batch writes (≤ 100) answering HTTP 200 with per-item errors.
 Rules read from WooCommerce core (woocommerce/woocommerce, plugins/woocommerce/) and research
 section 8, cited beside each: live SKUs on order lines, a variation's SKU falling back to its
 parent's, `manage_stock: "parent"`, `_restock_refunded_items`, auth only when `is_ssl()`.
+
+Woo itself has no rate limit; the host may have few PHP workers (`workers`). Over them it
+refuses at once, before PHP runs, as the host's front does (`over_workers`): CloudLinux LVE's
+entry-process limit answers 508 "Resource Limit Is Reached", its process limits 503
+(https://serversaurus.com.au/knowledge-base/understanding-cloudlinux-resource-limits/), nginx
+with php-fpm's workers and queue full 502 (https://developer.upsun.com/posts/2025/when-php-
+fpm-runs-out-of-workers-a-502-error-field-guide); or, `over_workers=None`, it queues the
+request until a worker is free, as php-fpm's listen backlog does.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
-from tests.fakes.server import FakeApp, Request, Response
+from tests.fakes.server import FakeApp, Receive, Request, Response, Scope, Send
 
 KEY = "ck_fake_key_0123456789abcdef0123456789"
 SECRET = "cs_fake_secret_abcdef0123456789abcdef01"
@@ -37,8 +46,18 @@ class FakeWoo(FakeApp):
         latency: float = 0.0,
         sees_https: bool = True,
         plain_permalinks: bool = False,
+        workers: int | None = None,
+        over_workers: int | None = 508,
     ) -> None:
         super().__init__(latency=latency)
+        # The host's PHP workers: requests served at once (None: as many as come). A request
+        # holds one for its whole latency, which stands for the network and PHP alike.
+        self.workers = workers
+        self.over_workers = over_workers  # the status over them; None: queued (see above)
+        self.busy = 0  # requests being served now
+        self.peak = 0  # the most served at once
+        self.refused = 0  # requests answered `over_workers` for want of a worker
+        self._free = asyncio.Semaphore(workers) if workers and over_workers is None else None
         self.key, self.secret = key, secret
         self.drop_auth_header = drop_auth_header  # a server that strips Authorization
         # WC_REST_Authentication::authenticate() reads the key (header or query string) only
@@ -221,6 +240,41 @@ class FakeWoo(FakeApp):
         raise KeyError(sku)
 
     # -- HTTP ---------------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The host in front of WooCommerce: a PHP worker per request, if one is free."""
+        if scope["type"] != "http" or self.workers is None:
+            await self._served(scope, receive, send)
+        elif self._free is not None:
+            async with self._free:  # php-fpm's listen queue: wait for a worker
+                await self._served(scope, receive, send)
+        elif self.busy >= self.workers:
+            # Refused before PHP runs: WordPress never sees it, nothing is written.
+            self.refused += 1
+            self.requests.append(Request(scope["method"], scope["path"], {}, {}, b""))
+            while (await receive()).get("more_body"):
+                pass
+            if self.latency:
+                await asyncio.sleep(self.latency)
+            body = f"<html><body><h1>{self.over_workers} Resource Limit</h1></body></html>"
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": self.over_workers,
+                    "headers": [(b"content-type", b"text/html")],
+                }
+            )
+            await send({"type": "http.response.body", "body": body.encode()})
+        else:
+            await self._served(scope, receive, send)
+
+    async def _served(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.busy += 1
+        self.peak = max(self.peak, self.busy)
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.busy -= 1
 
     def _authorised(self, request: Request) -> Response | None:
         credentials = None if self.drop_auth_header else request.basic_auth()

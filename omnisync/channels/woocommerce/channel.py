@@ -23,8 +23,10 @@ API quirks handled here (auth, plain permalinks and write retries: `transport.py
   timeout is re-read and written again, within the run, only where the listing still shows
   what this run read (or is marked written where the lost write went through).
 - Woo documents no rate limit: a collection's pages after the first (their number is in its
-  X-WP-TotalPages), variation lists and write batches (independent of each other) go up to
-  8 at once; a host's own 429 / 503 with Retry-After is waited out.
+  X-WP-TotalPages), variation lists and write batches (independent of each other) are sent
+  side by side, as many at once as the host's adaptive limit allows (limit.py: from 8, grown
+  while the host answers fast and clean, halved when it refuses); a host's own 429 / 503
+  with Retry-After is waited out.
 - Batch writes take at most 100 objects and answer HTTP 200 with a per-item `error` object
   for the items that failed. An item answered with another quantity than the one sent (a
   plugin that rounds or caps stock, or a product that stopped managing stock, which Woo
@@ -53,6 +55,7 @@ from omnisync.channels.base import (
     SecretStr,
     moved,
 )
+from omnisync.channels.woocommerce.limit import CEILING, Ticket
 from omnisync.channels.woocommerce.mapping import (
     SKIPPED,
     STATUSES,
@@ -84,12 +87,10 @@ from omnisync.timeparse import as_utc, utcnow
 log = logging.getLogger("omnisync.channels.woocommerce")
 
 BATCH = 100  # woocommerce_rest_batch_items_limit's default
-# Requests at once where order does not matter (variation lists, write batches). WooCommerce
-# core publishes no rate limit (research section 2.5): the ceiling is the host's, a WordPress
-# on shared hosting often runs only a handful of PHP workers, and a host that is overrun
-# answers 429/503 or, worse, slows every request. 8 is what omnisync has always sent there
-# without complaint, so it stays the default until a host's figure is known.
-CONCURRENCY = 8
+# Requests at once at most, and the connection pool's size. WooCommerce core publishes no
+# rate limit (research section 2.5): the ceiling is the host's PHP workers, found run by run
+# by the adaptive limit (limit.py), which starts at 8.
+CONCURRENCY = CEILING
 
 PRODUCT_FIELDS = "id,sku,name,type,manage_stock,stock_quantity,variations"
 VARIATION_FIELDS = "id,sku,name,manage_stock,stock_quantity"
@@ -163,7 +164,6 @@ class WooCommerceChannel:
         self.http = self.rest.http
         self.skus: SkuIndex | None = None  # filled by list_listings
         self._problems: list[ReadProblem] = []  # orders the last fetch could not read
-        self._slots = asyncio.Semaphore(self.concurrency)
 
     # -- listings --------------------------------------------------------------------------
 
@@ -190,13 +190,10 @@ class WooCommerceChannel:
                 elif product.type != "variable":
                     left_alone.append(product.sku or str(product.id))
 
-        # Each variable product's variations are their own collection; read several at once
-        # (Woo documents no rate limit, and a handful of connections is what a browser uses).
-        async def read(parent: int, parent_sku: str) -> tuple[list[Listing], list[str]]:
-            async with self._slots:
-                return await self._variations(parent, parent_sku, skus)
-
-        for found, skipped in await asyncio.gather(*(read(*parent) for parent in variable)):
+        # Each variable product's variations are their own collection; all are asked for at
+        # once, each request waiting for its place in the host's limit (transport.py).
+        walks = (self._variations(parent, sku, skus) for parent, sku in variable)
+        for found, skipped in await asyncio.gather(*walks):
             listings += found
             left_alone += skipped
         if left_alone:
@@ -344,8 +341,10 @@ class WooCommerceChannel:
         ]
 
         async def push(collection: str, batch: list[QuantityChange]) -> list[PushResult]:
-            async with self._slots:
-                return await self._push_batch(collection, batch)
+            # One place in the host's limit for the re-read and the write: the write goes out
+            # as soon as the re-read is in, never queued behind other batches' re-reads.
+            async with self.rest.limit.slot() as ticket:
+                return await self._push_batch(collection, batch, ticket)
 
         # Batches touch disjoint listings, so they may run side by side; each still re-reads
         # its own listings right before writing them.
@@ -353,7 +352,9 @@ class WooCommerceChannel:
             results += done
         return results
 
-    async def _push_batch(self, collection: str, batch: list[QuantityChange]) -> list[PushResult]:
+    async def _push_batch(
+        self, collection: str, batch: list[QuantityChange], ticket: Ticket
+    ) -> list[PushResult]:
         """Write one batch, re-reading first; after a 5xx or a timeout (the write may or may
         not have happened: a batch of 100 on a slow host outlives a read timeout), re-read
         and write again only the listings that still show what this run read."""
@@ -362,7 +363,7 @@ class WooCommerceChannel:
         unsure: set[str] = set()  # listings whose last write's answer was lost
         tries = max(1, self.http.policy.attempts)
         for attempt in range(1, tries + 1):
-            writes = await self._still_expected(collection, pending, unsure, results)
+            writes = await self._still_expected(collection, pending, unsure, results, ticket)
             if not writes:
                 return results
             try:
@@ -377,6 +378,7 @@ class WooCommerceChannel:
                     },
                     context="writing stock",
                     write=True,
+                    ticket=ticket,
                 )
             except ChannelUnavailableError as exc:
                 if attempt == tries:
@@ -386,6 +388,8 @@ class WooCommerceChannel:
                 wait = self.http.policy.backoff(attempt, self.http.rng)
                 log.info("%s: %s; re-reading before writing again", self.name, exc.message)
                 await self.budget.sleep(wait, exc.message)
+                # Back in the host's queue: a refusal cut its limit, which holds for this too.
+                await self.rest.limit.retry(ticket)
                 pending = writes
                 unsure |= {change.listing_id for change in writes}
                 continue
@@ -398,6 +402,7 @@ class WooCommerceChannel:
         batch: list[QuantityChange],
         unsure: set[str],
         results: list[PushResult],
+        ticket: Ticket,
     ) -> list[QuantityChange]:
         """The changes whose listing still shows `expected` now; the others' results."""
         # Re-read just before writing: Woo cannot refuse a stale write itself.
@@ -410,6 +415,7 @@ class WooCommerceChannel:
                 "_fields": STOCK_FIELDS,
             },
             context="re-reading stock before writing",
+            ticket=ticket,
         )
         rows = self.http.parse(response, list[StockItem], root="products")
         current = {str(row.id): row for row in rows}

@@ -11,19 +11,22 @@
   same routes answer at `/?rest_route=/wc/v3/...`, used from the first such 404 on.
 - Writes go through a session without transient retries: an absolute write re-sent after a
   5xx or a timeout could overwrite a sale, so the caller re-reads first (research section 8).
+- Every request holds a place in the host's adaptive limit (`limit.py`) while it is out, its
+  retries included; its answers, refusals and retries grow or cut that limit.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
-from omnisync.errors import ChannelAuthError, ChannelResponseError
+from omnisync.channels.woocommerce.limit import AdaptiveLimit, Ticket, kind_of
+from omnisync.errors import ChannelAuthError, ChannelResponseError, ChannelUnavailableError
 from omnisync.httpclient import Budget, ChannelHttp, RetryPolicy
 from omnisync.payload import Payload
 
@@ -73,9 +76,9 @@ class WooRest:
         self.settings = settings
         self.root = root
         self.connections = connections
-        # Page requests in flight at once, across every walk: the listings and the orders are
-        # read side by side, and the host's workers are shared by both.
-        self.slots = asyncio.Semaphore(connections)
+        # Requests in flight at once, across every walk and write: the listings and the
+        # orders are read side by side, and the host's workers are shared by all of them.
+        self.limit = AdaptiveLimit(ceiling=connections)
         self.api = f"{root}/wp-json/wc/v3"
         self.http = ChannelHttp(
             name,
@@ -110,9 +113,45 @@ class WooRest:
         json_body: Any = None,
         context: str,
         write: bool = False,
+        ticket: Ticket | None = None,
     ) -> httpx.Response:
         """One request to `path` under /wc/v3, with the auth fallbacks; `write` sends it
-        without transient retries (the caller re-reads before writing again)."""
+        without transient retries (the caller re-reads before writing again). It waits for a
+        place in the host's limit, unless the caller holds one (`ticket`)."""
+        if ticket is not None:
+            return await self._limited(method, path, params, json_body, context, write, ticket)
+        async with self.limit.slot() as held:
+            return await self._limited(method, path, params, json_body, context, write, held)
+
+    async def _limited(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, str | int] | None,
+        json_body: Any,
+        context: str,
+        write: bool,
+        ticket: Ticket,
+    ) -> httpx.Response:
+        """`send` within a place of the limit, telling the limit how the host answered."""
+        try:
+            response = await self._send(method, path, params, json_body, context, write, ticket)
+        except ChannelUnavailableError:
+            self.limit.overloaded(ticket)
+            raise
+        self.limit.answered(ticket, kind_of(method, path))
+        return response
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, str | int] | None,
+        json_body: Any,
+        context: str,
+        write: bool,
+        ticket: Ticket,
+    ) -> httpx.Response:
         http = self.write_http if write else self.http
         if self.refused:
             raise ChannelAuthError(
@@ -122,7 +161,7 @@ class WooRest:
         # the fallback while this one is out; its answer is judged by how it was sent.
         by_query = self.query_auth
         try:
-            response = await self._route(http, method, path, params, json_body, context)
+            response = await self._route(http, method, path, params, json_body, context, ticket)
         except ChannelAuthError as exc:
             # Once the header has worked, a refusal is about permissions, not a lost header.
             credentials_missing = exc.http_status == 401 and exc.code in _NO_CREDENTIALS
@@ -139,7 +178,7 @@ class WooRest:
             )
         self.query_auth = True
         try:
-            return await self._route(http, method, path, params, json_body, context)
+            return await self._route(http, method, path, params, json_body, context, ticket)
         except ChannelAuthError as exc:
             raise self._auth_failure(exc, context, both=True) from None
 
@@ -174,6 +213,7 @@ class WooRest:
         params: dict[str, str | int] | None,
         json_body: Any,
         context: str,
+        ticket: Ticket,
     ) -> httpx.Response:
         query = dict(params or {})
         if self.query_auth:
@@ -186,7 +226,14 @@ class WooRest:
             url = f"{self.root}/"
             query["rest_route"] = f"/wc/v3{path}"
         try:
-            return await http.send(method, url, params=query, json_body=json_body, context=context)
+            return await http.send(
+                method,
+                url,
+                params=query,
+                json_body=json_body,
+                context=context,
+                before=self._attempt(ticket),
+            )
         except ChannelResponseError as exc:
             # /wp-json/ on a plain-permalink site is WordPress's HTML 404 page: no REST `code`.
             if plain or exc.http_status != 404 or exc.code is not None:
@@ -196,7 +243,21 @@ class WooRest:
                 "%s: no /wp-json/ on this site (plain permalinks); using ?rest_route=", self.name
             )
         self.plain_permalinks = True
-        return await self._route(http, method, path, params, json_body, context)
+        return await self._route(http, method, path, params, json_body, context, ticket)
+
+    def _attempt(self, ticket: Ticket) -> Callable[[], Awaitable[None]]:
+        """The hook run before each try of one request: a try after the first means the last
+        was refused (429, 5xx) or timed out, which the limit hears as the host's overload."""
+        tries = 0
+
+        async def before() -> None:
+            nonlocal tries
+            tries += 1
+            if tries > 1:
+                await self.limit.retry(ticket)
+            self.limit.sending(ticket)
+
+        return before
 
     def _auth_params(self) -> dict[str, str | int]:
         return {
@@ -230,8 +291,8 @@ class WooRest:
         promised = 0  # the most X-WP-Total said: an item leaving mid-walk shifts one unread
 
         async def fetch(number: int) -> httpx.Response:
-            async with self.slots:  # queued here, not in the pool (whose wait times out)
-                return await self._page(path, params, number, context)
+            # Queued in the limit (`send`), not in the pool (whose wait times out).
+            return await self._page(path, params, number, context)
 
         # Responses of consecutive pages from `page` on: page 1 alone, then every page its
         # X-WP-TotalPages announces at once (they do not depend on each other), in order; a
