@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
-
-from rich.console import Console
-from rich.table import Table
 
 from omnisync.redact import REDACTOR
 from omnisync.timeparse import to_iso
 
 # Types only: rendering one command's output must not import every other command's modules
 # (`checks` alone pulls in the channels), nor the demo, which is loaded only when it is run.
+# Nor rich, which only tables need: a `--json` run (cron's) prints without it (15 ms).
 if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
     from omnisync.checks import CheckReport
     from omnisync.demo import DemoRun
     from omnisync.ledger import Balance, ChannelState
@@ -23,14 +25,16 @@ if TYPE_CHECKING:
     from omnisync.stock import CountedSku
 
 
-def print_json(console: Console, document: Any) -> None:
+def print_json(document: Any) -> None:
     """One JSON document on stdout, never rich markup, secrets scrubbed."""
     text = json.dumps(REDACTOR.scrub_any(document), indent=2, ensure_ascii=False, default=str)
-    console.file.write(text + "\n")
-    console.file.flush()
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
 
 
 def _table(*columns: str, title: str | None = None) -> Table:
+    from rich.table import Table
+
     table = Table(title=title, title_justify="left", box=None, pad_edge=False, header_style="bold")
     for column in columns:
         if column in _NUMERIC:
@@ -153,33 +157,42 @@ def sync_summary(out: Console, report: RunReport, *, show_changes: bool) -> None
                 )
 
 
+def has_problems(report: RunReport) -> bool:
+    """Whether `sync_problems` has anything to say (a quiet run without any loads no rich)."""
+    return bool(_problem_lines(report))
+
+
 def sync_problems(err: Console, report: RunReport) -> None:
+    for text, soft_wrap in _problem_lines(report):
+        err.print(text, markup=False, highlight=False, soft_wrap=soft_wrap)
+
+
+def _problem_lines(report: RunReport) -> list[tuple[str, bool | None]]:
+    """Each problem of a run as a line, and whether it must never be broken (None: as the
+    console does)."""
+    lines: list[tuple[str, bool | None]] = []
     for name, channel in report.channels.items():
-        for error in channel.errors:
-            err.print(f"{name}: {error}", markup=False, highlight=False)
-        for warning in channel.warnings:
-            err.print(f"{name}: warning: {warning}", markup=False, highlight=False)
+        lines += [(f"{name}: {error}", None) for error in channel.errors]
+        lines += [(f"{name}: warning: {warning}", None) for warning in channel.warnings]
     for item in report.oversold:
         took = f" (last units taken by {', '.join(item.orders)})" if item.orders else ""
-        err.print(
+        text = (
             f"oversold: {item.sku} is at {item.available} available{took}; pushed 0 everywhere. "
             f"To clear it, count it and run `omnisync stock set {item.sku} N` with the count "
-            f"(or cancel an order it cannot fill)",
-            markup=False,
-            highlight=False,
-            soft_wrap=True,  # it names a command to copy: never broken across lines
+            f"(or cancel an order it cannot fill)"
         )
+        lines.append((text, True))  # it names a command to copy: never broken across lines
     for unmapped in report.unmapped:
         where = [f"orders {', '.join(unmapped.orders)}"] if unmapped.orders else []
         if unmapped.listings:
             where.append(f"listings {', '.join(unmapped.listings)}")
-        err.print(
+        text = (
             f"unmapped: {unmapped.channel} SKU {unmapped.channel_sku!r} maps to no SKU "
             f"({'; '.join(where)}); add it with `omnisync stock add "
-            f"{unmapped.channel_sku or 'SKU'} 0 --new` or a [mapping.{unmapped.channel}] entry",
-            markup=False,
-            highlight=False,
+            f"{unmapped.channel_sku or 'SKU'} 0 --new` or a [mapping.{unmapped.channel}] entry"
         )
+        lines.append((text, None))
+    return lines
 
 
 def stock_table(
@@ -365,6 +378,8 @@ def check_report(out: Console, err: Console, report: CheckReport) -> None:
         err.print(f"warning: {warning}", markup=False, highlight=False)
     for channel in report.channels:
         state = {None: "not reached", True: "reached", False: "FAILED"}[channel.reached]
+        if channel.connected is False:
+            state = "NOT CONNECTED"
         out.print(f"{channel.name} ({channel.type}): {state}", markup=False, highlight=False)
         for message in channel.messages:
             out.print(f"  {message}", markup=False, highlight=False)

@@ -8,7 +8,10 @@ log, runs, report). `app.py` holds what they share.
 # ruff: noqa: I001 - commands are registered, and so listed by --help, in import order
 from __future__ import annotations
 
+import atexit
 import copy
+import gc
+import os
 import sys
 from collections.abc import Sequence
 
@@ -16,17 +19,59 @@ import typer
 from typer.main import get_command_name
 
 from omnisync.cli.app import app
+from omnisync.gcpause import YOUNG_PASS_EVERY
 from omnisync.cli import setup, syncing, stock, history  # noqa: F401 - registers the commands
 
 __all__ = ["ROOT_VALUE_OPTIONS", "app", "main", "only_the_command"]
 
 # The global options that take a value: the word after one is that value, not a command.
 ROOT_VALUE_OPTIONS = frozenset({"--config", "--ledger"})
+# A generation-2 threshold no count reaches: the collector never walks every object.
+NO_FULL_PASS = 1 << 30
 
 
 def main() -> None:
     """The `omnisync` entry point."""
-    only_the_command(app, sys.argv[1:])()
+    # httpx imports its own command line (click, pygments, rich's progress and syntax) unless
+    # that import fails: ~30 ms before an HTTP channel's first request, for a CLI never run.
+    # A None in sys.modules makes an import fail (ModuleNotFoundError), as the docs say.
+    if "httpx._main" not in sys.modules:
+        sys.modules["httpx._main"] = None  # type: ignore[assignment]
+    # The process ends with its command, so the collector keeps a run's policy (see
+    # `omnisync.gcpause`) from start to end: the ~80,000 objects start-up builds live to the
+    # end anyway, and Python's thresholds, back after a big run, walked everything it held
+    # just before the exit (17-35 ms after a 5,000-listing sync): ~30 ms less CPU a sync.
+    gc.set_threshold(YOUNG_PASS_EVERY, 10, NO_FULL_PASS)
+    try:
+        only_the_command(app, sys.argv[1:])()
+    except SystemExit as exc:
+        code = exc.code
+    else:
+        code = 0
+    _leave(code)
+
+
+def _leave(code: str | int | None) -> None:
+    """Exit as Python would, without freeing every object one by one first.
+
+    What a command had to close it closed (the ledger's `with`); what was registered to run
+    at exit runs. Left out is only the interpreter's teardown, which frees each module and
+    each object a run still holds: 70 ms after a 500-listing sync, more after a big one.
+    """
+    atexit._run_exitfuncs()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except OSError:
+        # A closed pipe (`omnisync log | head`): let Python's own exit say so, as before.
+        raise SystemExit(code) from None
+    if code is None:
+        os._exit(0)
+    if isinstance(code, int):
+        os._exit(code)
+    print(code, file=sys.stderr)
+    sys.stderr.flush()
+    os._exit(1)
 
 
 def only_the_command(whole: typer.Typer, args: Sequence[str]) -> typer.Typer:

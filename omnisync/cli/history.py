@@ -67,7 +67,7 @@ def orders(
             raise UsageError(f"{csv_file}: cannot write it: {exc.strerror}") from None
         stderr().print(f"wrote {count} order lines to {csv_file}", markup=False)
     elif json_output:
-        render.print_json(stdout(), rows)
+        render.print_json(rows)
     else:
         render.orders_table(stdout(), rows)
 
@@ -90,7 +90,7 @@ def log_command(
         check_skus(sku or (), ledger)
         rows = ledger.movements(skus=sku or (), since=since_time, limit=limit)
     if json_output:
-        render.print_json(stdout(), rows)
+        render.print_json(rows)
     else:
         render.log_table(stdout(), rows)
 
@@ -107,7 +107,7 @@ def runs(
     with app_context(ctx).ledger_only(write=False) as ledger:
         rows = ledger.runs(limit=limit)
     if json_output:
-        render.print_json(stdout(), rows)
+        render.print_json(rows)
     else:
         render.runs_table(stdout(), rows)
 
@@ -164,6 +164,6 @@ def report(
             raise UsageError(f"{html}: cannot write it: {exc.strerror}") from None
         stderr().print(f"wrote {html}: open it in a browser", markup=False)
     if json_output:
-        render.print_json(stdout(), figures.to_dict())
+        render.print_json(figures.to_dict())
     else:
         print_report(stdout(), figures)

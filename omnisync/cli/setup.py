@@ -99,7 +99,6 @@ def check(
             ledger.close()
     if json_output:
         render.print_json(
-            stdout(),
             {
                 "ok": report.ok,
                 "warnings": report.warnings,

@@ -59,7 +59,6 @@ def stock_list(
     rows = [b for b in balances.values() if low is None or b.available <= low]
     if json_output:
         render.print_json(
-            stdout(),
             [
                 {
                     "sku": b.sku,
@@ -203,7 +202,6 @@ def stock_import(
         )
     if json_output:
         render.print_json(
-            stdout(),
             [
                 {
                     "sku": c.sku,

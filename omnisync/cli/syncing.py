@@ -48,7 +48,6 @@ def sync(
     """Fetch orders from every channel, reconcile the ledger, push corrected quantities."""
     import asyncio
 
-    from omnisync import render
     from omnisync.ledger import Ledger
     from omnisync.sync import SyncOptions, run_sync
 
@@ -57,23 +56,28 @@ def sync(
     options = SyncOptions(
         dry_run=dry_run, channels=tuple(channel or ()), since=parse_since(since), force=force
     )
-    err = stderr()
+    # rich (the spinner, the tables) is loaded only when a person may watch the run, or
+    # there is something to show: a `--json` run, or a `-q` one with no problem, never does.
+    err = None if json_output or app_ctx.quiet else stderr()
     # Never created here: a sync on a new, empty ledger would start every channel over.
     with Ledger.open(app_ctx.ledger_path(config), write=True, create=False) as ledger:
-        if err.is_terminal and not json_output and not app_ctx.quiet:
+        if err is not None and err.is_terminal:
             with err.status("Syncing…") as status:
                 report = asyncio.run(
                     run_sync(config, ledger, options, progress=lambda m: status.update(m))
                 )
         else:
             report = asyncio.run(run_sync(config, ledger, options))
+    from omnisync import render
+
     if json_output:
-        render.print_json(stdout(), report.to_dict())
+        render.print_json(report.to_dict())
     else:
         if not app_ctx.quiet:
             out = stdout()
             render.sync_summary(out, report, show_changes=dry_run or out.is_terminal)
-        render.sync_problems(err, report)
+        if render.has_problems(report):
+            render.sync_problems(err or stderr(), report)
     raise typer.Exit(int(report.exit_code))
 
 
@@ -99,7 +103,7 @@ def channels(
         [(c.name, c.type, c.enabled) for c in config.channels.values()], states
     )
     if json_output:
-        render.print_json(stdout(), rows)
+        render.print_json(rows)
     else:
         render.channels_table(stdout(), rows)
 
