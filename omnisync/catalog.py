@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterable, Mapping
+from collections.abc import Collection, Container, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from omnisync.skus import normal_sku
 
 _NO_MAPPING: Mapping[str, str] = {}
+# Order lines past which `expect` has the ledger read every SKU at once (as many SKUs looked up
+# together cost more than that read: see `KnownSkus`).
+_MANY_LOOKUPS = 30_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +62,10 @@ class Catalog:
             return resolved
 
     def _resolve(self, channel: str, channel_sku: str) -> dict[str, int] | None:
-        sku = self.sku_of(channel, channel_sku)
+        return self._resolve_name(self.sku_of(channel, channel_sku))
+
+    def _resolve_name(self, sku: str | None) -> dict[str, int] | None:
+        """`resolve` for the name a channel SKU maps to (`sku_of`)."""
         if sku is None:
             return None
         components = self.bundles.get(sku)
@@ -77,6 +83,32 @@ class Catalog:
         if expect is not None:
             expect(count)
 
+    def expect(self, channel: str, channel_skus: Collection[str]) -> None:
+        """These channel SKUs of `channel` are about to be resolved (a run's order lines): with
+        the ledger's `KnownSkus` the SKUs behind them are looked up together, a few statements
+        for 12,000 of them instead of one each, or every SKU read at once for very many."""
+        expect = getattr(self.skus, "expect_skus", None)  # a frozenset has none, nor needs it
+        if expect is None:
+            return
+        if len(channel_skus) >= _MANY_LOOKUPS:
+            # So many that every SKU will be read: their names are not worked out twice.
+            self.expect_lookups(len(channel_skus))
+            return
+        key = channel if channel in self.mapping else None
+        named = {
+            channel_sku: self.sku_of(channel, channel_sku)
+            for channel_sku in set(channel_skus)
+            if (key, channel_sku) not in self._resolved
+        }
+        wanted: set[str] = set()
+        for sku in named.values():
+            if sku is not None:
+                wanted.update(self.bundles.get(sku) or (sku,))
+        expect(wanted)
+        # Resolved here, from the names just worked out: `resolve` then only reads them back.
+        for channel_sku, sku in named.items():
+            self._resolved[(key, channel_sku)] = self._resolve_name(sku)
+
     def channel_skus_behind(self, channel: str, skus: Iterable[str]) -> set[str]:
         """Every channel SKU of `channel` (in its one spelling) whose listing stands for one of
         `skus`: the reverse of `resolve`, which spares resolving 100,000 listings to learn
@@ -84,14 +116,19 @@ class Catalog:
         a listing that maps nowhere has no plan to keep.
         """
         moved = set(skus)
-        # resolve() reads the name a channel SKU maps to as a bundle first, else as a SKU.
-        names = {sku for sku in moved if sku not in self.bundles}
-        names.update(
-            bundle
-            for bundle, components in self.bundles.items()
-            if not moved.isdisjoint(components)
-        )
+        names = moved
+        if self.bundles:
+            # resolve() reads the name a channel SKU maps to as a bundle first, else as a SKU.
+            names = {sku for sku in moved if sku not in self.bundles}
+            names.update(
+                bundle
+                for bundle, components in self.bundles.items()
+                if not moved.isdisjoint(components)
+            )
         mapping = self.mapping.get(channel, _NO_MAPPING)
+        if not mapping:
+            # Every channel SKU stands for itself: no set of 10,000 names rebuilt per channel.
+            return names
         # A mapped channel SKU stands for its entry's value, any other for itself.
         behind = {name for name in names if name not in mapping}
         behind.update(channel_sku for channel_sku, sku in mapping.items() if sku in names)

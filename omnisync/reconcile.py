@@ -94,6 +94,8 @@ def reconcile_orders(
     outcome = OrdersOutcome()
     movements = outcome.movements
     resolve = catalog.resolve  # looked up once: asked for every line of a big run
+    # Effects are immutable: one per (status, units) serves every line that desires it.
+    desired_of: dict[tuple[Status, int], Effect] = {}
     recorded_lines: dict[str, list[str]] = {}
     for order_id, line_id in recorded:
         recorded_lines.setdefault(order_id, []).append(line_id)
@@ -137,10 +139,14 @@ def reconcile_orders(
                 # general rule below without building its sets (a tenth of a big run).
                 ((sku, count),) = resolved.items()
                 if not already or sku in already:
-                    desired_one = desired_effect(
-                        status, line.quantity * count, restock_returns=restock_returns
-                    )
-                    correction = desired_one - already.get(sku, ZERO)
+                    units = line.quantity * count
+                    desired_one = desired_of.get((status, units))
+                    if desired_one is None:
+                        desired_one = desired_of[(status, units)] = desired_effect(
+                            status, units, restock_returns=restock_returns
+                        )
+                    # A new line has nothing recorded: its correction is what it desires.
+                    correction = desired_one - already[sku] if already else desired_one
                     if correction:
                         movements.append(LineMovement(order.id, line.id, sku, correction))
                     continue

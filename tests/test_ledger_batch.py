@@ -157,3 +157,87 @@ def test_a_run_of_a_few_order_lines_looks_up_only_their_skus(ledger: Ledger) -> 
     reads = sku_reads(ledger, skus[:10], expected=10)
     assert len(reads) == 10
     assert all("WHERE sku = " in sql for sql in reads)
+
+
+def expected_reads(
+    ledger: Ledger, channel: str, channel_skus: list[str], catalog: Catalog
+) -> list[str]:
+    """The statements that announcing a run's order lines (`Catalog.expect`) and then
+    resolving each sends to the SKU table."""
+    statements: list[str] = []
+    ledger.conn.set_trace_callback(statements.append)
+    try:
+        catalog.expect(channel, channel_skus)
+        for channel_sku in channel_skus:
+            catalog.resolve(channel, channel_sku)
+    finally:
+        ledger.conn.set_trace_callback(None)
+    return [sql for sql in statements if "FROM skus" in sql]
+
+
+def test_a_run_of_thousands_of_order_lines_looks_their_skus_up_together(ledger: Ledger) -> None:
+    skus = [f"SKU-{n:05d}" for n in range(5_000)]
+    with ledger.atomic():
+        ledger.add_skus(((sku, "") for sku in skus), now=NOW)
+    # 6,000 lines over 4,400 SKUs the ledger has and 100 it has not, most SKUs on two lines.
+    lines = [f"SKU-{n % 4_400:05d}" for n in range(5_900)] + [f"GONE-{n}" for n in range(100)]
+    catalog = Catalog(skus=ledger.sku_lookup())
+    reads = expected_reads(ledger, "shop", lines, catalog)
+    # A handful of statements for 4,500 SKUs: neither one each nor every SKU of the ledger.
+    assert 1 <= len(reads) <= 10
+    assert all(" IN (" in sql for sql in reads)
+    assert all(catalog.resolve("shop", sku) == {sku: 1} for sku in lines[:5_900])
+    assert all(catalog.resolve("shop", sku) is None for sku in lines[5_900:])
+    # A SKU no line named (a listing's) is then looked up alone, not by reading every SKU.
+    late: list[str] = []
+    ledger.conn.set_trace_callback(late.append)
+    try:
+        assert catalog.resolve("shop", "SKU-04999") == {"SKU-04999": 1}
+    finally:
+        ledger.conn.set_trace_callback(None)
+    assert len(late) == 1 and "WHERE sku = " in late[0]
+
+
+def test_skus_looked_up_together_resolve_mappings_and_bundles_as_one_by_one(
+    ledger: Ledger,
+) -> None:
+    mapping = {"market": {"RED-TEE": "TEE-M", "GIFT-BOX": "GIFT"}}
+    bundles = {"GIFT": {"TEE-M": 1, "MUG": 2}, "HALF": {"TEE-M": 1, "GONE": 1}}
+    lines = ["RED-TEE", " MUG ", "GIFT-BOX", "GIFT", "HALF", "NOPE", "TEE-M", "", "RED-TEE"]
+    catalog = Catalog(skus=ledger.sku_lookup(), mapping=mapping, bundles=bundles)
+    expected_reads(ledger, "market", lines, catalog)
+    expected_reads(ledger, "web", lines, catalog)
+    # SPEC: [mapping] first, then [bundles]; a bundle maps only when every component exists.
+    assert [catalog.resolve("market", sku) for sku in lines] == [
+        {"TEE-M": 1},
+        {"MUG": 1},
+        {"TEE-M": 1, "MUG": 2},
+        {"TEE-M": 1, "MUG": 2},
+        None,
+        None,
+        {"TEE-M": 1},
+        None,
+        {"TEE-M": 1},
+    ]
+    assert [catalog.resolve("web", sku) for sku in lines] == [
+        None,
+        {"MUG": 1},
+        None,
+        {"TEE-M": 1, "MUG": 2},
+        None,
+        None,
+        {"TEE-M": 1},
+        None,
+        None,
+    ]
+
+
+def test_a_run_of_very_many_order_lines_reads_the_sku_list_once(ledger: Ledger) -> None:
+    skus = [f"SKU-{n:05d}" for n in range(5_000)]
+    with ledger.atomic():
+        ledger.add_skus(((sku, "") for sku in skus), now=NOW)
+    lines = skus * 7  # 35,000 order lines
+    catalog = Catalog(skus=ledger.sku_lookup())
+    reads = expected_reads(ledger, "shop", lines, catalog)
+    assert len(reads) == 1 and " IN (" not in reads[0]
+    assert catalog.resolve("shop", "SKU-00042") == {"SKU-00042": 1}

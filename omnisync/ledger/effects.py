@@ -74,8 +74,11 @@ def add(effects: dict[str, LineEffects], rows: Iterable[Sequence[Any]]) -> set[s
         lines = effects.setdefault(order_id, {})
         key = (line_id, sku, location)
         total = lines.get(key)
+        # One Effect made per row, not two (a big run adds 15,000 rows).
         lines[key] = (
-            Effect(on_hand, committed) if total is None else total + Effect(on_hand, committed)
+            Effect(on_hand, committed)
+            if total is None
+            else Effect(total.on_hand + on_hand, total.committed + committed)
         )
         changed.add(order_id)
     return changed

@@ -60,24 +60,45 @@ def _all_skus(conn: Any) -> frozenset[str]:
 
 class KnownSkus:
     """`sku in known` for the ledger's SKUs, read as asked: a run that touches a thousand SKUs
-    of 100,000 looks up those, and one that asks about many reads the whole table once.
+    of 100,000 looks up those (together, when told which: `expect_skus`), and one that asks
+    about very many reads the whole table once.
 
     Valid while no SKU is added (a sync adds none); SKUs are never removed.
     """
 
     # Past this many lookups (3 µs each) one read of every SKU (18 ms per 100,000) is cheaper.
     _SINGLE_LOOKUPS = 4_000
+    # Looked up together, in slices of 500, a SKU costs 0.75 µs (9 ms for 12,000; a read of
+    # every SKU 25 ms): past this many at once the whole read is cheaper.
+    _BATCH_LOOKUPS = 30_000
 
     def __init__(self, conn: Any) -> None:
         self._conn = conn
         self._seen: dict[str, bool] = {}
+        self._single = 0  # SKUs looked up one by one
         self._all: frozenset[str] | None = None
 
     def expect(self, lookups: int) -> None:
         """About `lookups` more SKUs are about to be asked: past the single-lookup budget every
         SKU is read now, not after 4,000 single reads that it makes useless."""
-        if self._all is None and len(self._seen) + lookups >= self._SINGLE_LOOKUPS:
+        if self._all is None and self._single + lookups >= self._SINGLE_LOOKUPS:
             self._all = _all_skus(self._conn)
+
+    def expect_skus(self, skus: Iterable[str]) -> None:
+        """These SKUs are about to be asked: looked up now, together (or, past 30,000 of them,
+        by one read of every SKU)."""
+        if self._all is not None:
+            return
+        new = sorted({sku for sku in skus if sku not in self._seen})
+        if len(new) >= self._BATCH_LOOKUPS:
+            self._all = _all_skus(self._conn)
+            return
+        found = {
+            row[0]
+            for row in execute_in(self._conn, "SELECT sku FROM skus WHERE sku IN ({marks})", new)
+        }
+        for sku in new:
+            self._seen[sku] = sku in found
 
     def __contains__(self, sku: object) -> bool:
         if self._all is not None:
@@ -86,9 +107,10 @@ class KnownSkus:
             return False
         found = self._seen.get(sku)
         if found is None:
-            if len(self._seen) >= self._SINGLE_LOOKUPS:
+            if self._single >= self._SINGLE_LOOKUPS:
                 self._all = _all_skus(self._conn)
                 return sku in self._all
+            self._single += 1
             row = self._conn.execute("SELECT 1 FROM skus WHERE sku = ?", (sku,)).fetchone()
             found = self._seen[sku] = row is not None
         return found

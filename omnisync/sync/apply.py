@@ -24,6 +24,9 @@ from omnisync.planning import (
 from omnisync.reconcile import reconcile_orders
 from omnisync.report import ChannelReport, ListingChange
 
+# What `plan_channel` compares a listing's new target with when none was stored for it.
+_UNPLANNED = object()
+
 
 def catalog_of(ledger: Ledger, config: Config) -> Catalog:
     """The catalog as it stands now: the ledger's SKUs, the config's mapping and bundles."""
@@ -141,7 +144,7 @@ def apply_orders(
     )
     # Stored first: a fetched version of the same order wins (it is at least as new).
     candidates = ledger.orders_with_unmapped_lines(channel) + list(orders)
-    catalog.expect_lookups(sum(len(order.lines) for order in candidates))
+    catalog.expect(channel, [line.channel_sku for order in candidates for line in order.lines])
     # Sorted: lookups and writes then walk the ledger's B-trees in key order, page by page.
     ids = sorted({order.id for order in candidates})
     known_updated_at, effects = ledger.order_state(channel, ids)
@@ -245,12 +248,14 @@ def plan_channel(
         sold=ledger.skus_sold_down,
         available_at=available_by_place(rule, read_available),
     )
+    stored = planned.get
     ledger.save_targets(
         channel,
         [
             (listing_id, target)
             for listing_id, target in plan.targets.items()
-            if listing_id not in planned or planned[listing_id] != target
+            # One lookup: a listing with no stored target gets _UNPLANNED, never a target.
+            if stored(listing_id, _UNPLANNED) != target
         ],
     )
     ledger.set_plan_marks(channel, key, through)
