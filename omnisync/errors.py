@@ -88,6 +88,9 @@ class ChannelAuthError(ChannelError):
 class ChannelUnavailableError(ChannelError):
     """The channel could not be reached in time."""
 
+    # Seconds the channel asked to be left alone (Retry-After on a refusal), when it said.
+    retry_after: float | None = None
+
 
 class ChannelResponseError(ChannelError):
     """The channel answered with something omnisync cannot use."""

@@ -93,7 +93,7 @@ def build_client(
     """The default client of one channel: verified TLS, sane timeouts, omnisync's User-Agent,
     and `connections` connections, the requests the channel keeps in flight at once, split
     over `pools` pools (`pacing.SplitPools`: many connections cost less that way)."""
-    if pools > 1 and transport is None:
+    if pools > 1 and transport is None and not _proxied():
         from omnisync.channels.pacing import SplitPools  # the paced marketplaces only
 
         transport = SplitPools.of(connections, pools, verify=_verified_tls())
@@ -106,6 +106,18 @@ def build_client(
         follow_redirects=False,  # a redirect means a wrong URL or a login page: say so
         trust_env=True,
     )
+
+
+def _proxied() -> bool:
+    """Whether the environment names a proxy (HTTPS_PROXY, ALL_PROXY, ...).
+
+    httpx routes through it only for a client without a transport of its own, so a client
+    split over pools would go around a proxy the seller's network requires: it then keeps
+    httpx's single pool.
+    """
+    import urllib.request
+
+    return any(urllib.request.getproxies().get(scheme) for scheme in ("https", "http", "all"))
 
 
 class Kind(StrEnum):
@@ -427,7 +439,11 @@ class ChannelHttp:
                 code=code,
             )
         if verdict.kind in (Kind.THROTTLED, Kind.TRANSIENT):
-            raise ChannelUnavailableError(self.channel, message, http_status=status, code=code)
+            unavailable = ChannelUnavailableError(
+                self.channel, message, http_status=status, code=code
+            )
+            unavailable.retry_after = verdict.wait
+            raise unavailable
         raise ChannelResponseError(self.channel, message, http_status=status, code=code)
 
     def _timeout(self, last_failure: str | None) -> httpx.Timeout:

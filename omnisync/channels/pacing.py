@@ -150,8 +150,13 @@ class SplitPools(httpx.AsyncBaseTransport):
         )
 
     async def aclose(self) -> None:
-        for pool in self.pools:
-            await pool.aclose()
+        # Every pool is closed, even when closing one fails; the first failure is raised.
+        closed = await asyncio.gather(
+            *(pool.aclose() for pool in self.pools), return_exceptions=True
+        )
+        for failure in closed:
+            if isinstance(failure, BaseException):
+                raise failure
 
 
 class _Released(httpx.AsyncByteStream):

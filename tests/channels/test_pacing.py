@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import pytest
 
 from omnisync.channels.base import ChannelContext
 from omnisync.channels.lazada import LazadaChannel
@@ -141,7 +142,19 @@ class Counting(FakeApp):
         return Response(200, {"n": request.query.get("n")})
 
 
-def test_split_pools_carry_a_whole_burst_at_once_and_free_their_connections() -> None:
+PROXY_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY")
+
+
+def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+
+
+def test_split_pools_carry_a_whole_burst_at_once_and_free_their_connections(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    no_proxy(monkeypatch)
     app = Counting()
 
     async def go(url: str) -> list[Any]:
@@ -160,6 +173,29 @@ def test_split_pools_carry_a_whole_burst_at_once_and_free_their_connections() ->
         got = run(go(url))
     assert got == [str(n) for n in range(20)]
     assert app.most == 20  # four pools of five: the 20 went out together
+
+
+def test_a_proxy_the_environment_names_is_used_even_where_pools_would_be_split(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A seller's network may allow the internet only through a proxy: httpx honours
+    # HTTPS_PROXY and the like only for a client without a transport of its own.
+    no_proxy(monkeypatch)
+    proxy = Counting()
+
+    async def go(url: str) -> Any:
+        monkeypatch.setenv("HTTP_PROXY", url)
+        client = build_client(connections=20, pools=4)
+        try:
+            # Only the proxy can answer for a host that does not exist.
+            answer = await client.get("http://shop.invalid/x", params={"n": "1"})
+            return answer.json()
+        finally:
+            await client.aclose()
+
+    with serve(proxy) as url:
+        assert run(go(url)) == {"n": "1"}
+    assert proxy.most == 1
 
 
 def test_the_moment_a_request_leaves_is_reported_over_a_real_socket() -> None:

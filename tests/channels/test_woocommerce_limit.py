@@ -10,6 +10,7 @@ import pytest
 from omnisync.channels.woocommerce.limit import CEILING, START, AdaptiveLimit, Ticket
 from omnisync.models import PushResult, QuantityChange
 from tests.channels.conftest import run, woo_channel
+from tests.fakes.server import Request, Response
 from tests.fakes.woocommerce_api import FakeWoo
 
 PARENTS = 40  # variable products, each its own collection of variations: 40 reads at once
@@ -142,3 +143,34 @@ def test_a_request_given_up_while_queued_or_retrying_gives_its_place_back() -> N
         return during, limit.busy
 
     assert asyncio.run(asyncio.wait_for(go(), timeout=5)) == (0, 0)
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_a_write_refused_with_retry_after_is_re_read_before_it_goes_again(status: int) -> None:
+    # A 429 (or 503) with Retry-After asks the client to come back later; a customer may buy
+    # meanwhile. Sent again as it was, the write would put back the unit sold (10 -> 7 over a
+    # shelf at 9); re-read first, the sale shows and the listing is left for the next run.
+    class RefusesTheFirstWrite(FakeWoo):
+        refused = False
+
+        async def handle(self, request: Request) -> Response:
+            if request.method == "POST" and request.path.endswith("/batch") and not self.refused:
+                self.refused = True
+                self.sell("A", 1)
+                return Response(status, {"code": "too_many_requests"}, {"Retry-After": "0"})
+            return await super().handle(request)
+
+    fake = RefusesTheFirstWrite()
+    fake.add_product("A", 10)
+
+    async def go() -> list[PushResult]:
+        async with woo_channel(fake) as channel:
+            (listing,) = await channel.list_listings()
+            change = QuantityChange(listing.id, listing.channel_sku, listing.quantity, 7)
+            return await channel.push_quantities([change], run_id=1)
+
+    (result,) = run(go())
+    assert fake.stock("A") == 9  # the sale stands
+    assert (result.outcome, result.current) == ("conflict", 9)
+    posts = [n for n, r in enumerate(fake.requests) if r.method == "POST"]
+    assert len(posts) == 1  # the refused write was not sent again over the sale

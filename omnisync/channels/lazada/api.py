@@ -176,9 +176,11 @@ class LazadaApi:
         self.pacer = Pacer(context.budget, QPS, limit="pacing under Lazada's 50 calls a second")
 
     async def aclose(self) -> None:
-        await self.http.aclose()
-        if self._own is not None:
-            await self._own.aclose()
+        try:
+            await self.http.aclose()
+        finally:
+            if self._own is not None:
+                await self._own.aclose()
 
     # -- calls -----------------------------------------------------------------------------
 

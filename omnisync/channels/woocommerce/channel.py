@@ -385,7 +385,8 @@ class WooCommerceChannel:
                     return results + [
                         PushResult(change.listing_id, "failed", exc.message) for change in writes
                     ]
-                wait = self.http.policy.backoff(attempt, self.http.rng)
+                # As long as the host asked (Retry-After on a 429 or 503), at least the backoff.
+                wait = max(self.http.policy.backoff(attempt, self.http.rng), exc.retry_after or 0)
                 log.info("%s: %s; re-reading before writing again", self.name, exc.message)
                 await self.budget.sleep(wait, exc.message)
                 # Back in the host's queue: a refusal cut its limit, which holds for this too.

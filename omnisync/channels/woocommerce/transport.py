@@ -95,7 +95,10 @@ class WooRest:
             name,
             budget=budget,
             client=self.http.client,
-            policy=replace(self.http.policy, attempts=1),
+            # A write is never sent twice by the HTTP layer, not even after a 429: a sale may
+            # land while it waits, and only a re-read before the next try can see it (the
+            # push re-reads and writes again, `WooChannel._push_batch`).
+            policy=replace(self.http.policy, attempts=1, throttle_attempts=0),
             credential_hint=self.http.credential_hint,
             auth=self.http.auth,
         )
