@@ -290,6 +290,35 @@ def test_a_failing_command_keeps_its_exit_code_and_message(
     assert said in done.stderr
 
 
+@pytest.mark.parametrize("closed", ["stdout", "stderr"])
+def test_a_command_started_with_a_stream_closed_exits_with_its_own_code(
+    tmp_path: Path, closed: str
+) -> None:
+    # cron, supervisors and launchers may start a program with stdout or stderr closed
+    # (Python then has None for it): a sync that succeeded must not exit 1 for it, or a
+    # script retrying a "failed" `stock add` would add the units twice.
+    shop = Shop(tmp_path)
+    shop.write_channel("web", listings=[listing("L1", "MUG", 5)])
+    shop.write_config({"web": {}})
+    config = ["--config", str(shop.config)]
+    assert run_cli(tmp_path, *config, "stock", "add", "MUG", "5", "--new").returncode == 0
+    done = subprocess.run(
+        [
+            "sh",
+            "-c",
+            f'exec "$0" -m omnisync "$@" {">&-" if closed == "stdout" else "2>&-"}',
+            sys.executable,
+            *config,
+            "-q",
+            "sync",
+        ],
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0
+
+
 def test_what_is_registered_to_run_at_exit_still_runs(tmp_path: Path) -> None:
     # Python's teardown is skipped, not the exit handlers (logging's flush, coverage, ...).
     marker = tmp_path / "ran"

@@ -9,6 +9,7 @@ log, runs, report). `app.py` holds what they share.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import copy
 import gc
 import os
@@ -59,19 +60,22 @@ def _leave(code: str | int | None) -> None:
     each object a run still holds: 70 ms after a 500-listing sync, more after a big one.
     """
     atexit._run_exitfuncs()
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except OSError:
-        # A closed pipe (`omnisync log | head`): let Python's own exit say so, as before.
-        raise SystemExit(code) from None
-    if code is None:
-        os._exit(0)
-    if isinstance(code, int):
-        os._exit(code)
-    print(code, file=sys.stderr)
-    sys.stderr.flush()
-    os._exit(1)
+    if code is not None and not isinstance(code, int):
+        # A message to exit with (SystemExit("...")): Python prints it to stderr, then 1.
+        if sys.stderr is not None:
+            with contextlib.suppress(OSError, ValueError):  # a closed stderr: nowhere to say it
+                print(code, file=sys.stderr)
+        code = 1
+    # A stream cron or a launcher closed before starting us is None: nothing to flush.
+    for stream in (sys.stdout, sys.stderr):
+        if stream is None:
+            continue
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            # A closed pipe (`omnisync log | head`): let Python's own exit say so, as before.
+            raise SystemExit(code) from None
+    os._exit(code or 0)
 
 
 def only_the_command(whole: typer.Typer, args: Sequence[str]) -> typer.Typer:
