@@ -275,6 +275,28 @@ def test_orders_keeps_price_and_currency(shop: Shop, runner: CliRunner) -> None:
     assert row["lines"][0]["currency"] == "IDR"
 
 
+def test_orders_name_the_sku_of_a_line_that_moved_no_stock(shop: Shop, runner: CliRunner) -> None:
+    # A cancelled order's lines add up to nothing in the ledger: they still name their SKU
+    # (through the config's mapping), so `orders` and its CSV read the same for every status.
+    shop.write_channel(
+        "a",
+        listings=[listing("A1", "CH-TEE", 1)],
+        orders=[order("7", "cancelled", [("CH-TEE", 1)]), order("8", "paid", [("CH-TEE", 2)])],
+    )
+    shop.write_config({"a": {}}, extra='[mapping.a]\n"CH-TEE" = "TEE-M"\n')
+    ok(invoke(runner, shop, "stock", "set", "TEE-M", "5", "--new"))
+    ok(invoke(runner, shop, "sync", "--since", SINCE))
+
+    rows = {row["id"]: row for row in as_json(invoke(runner, shop, "orders", "--json"))}
+
+    assert [(line["channel_sku"], line["sku"]) for line in rows["7"]["lines"]] == [
+        ("CH-TEE", "TEE-M")
+    ]
+    assert [(line["channel_sku"], line["sku"]) for line in rows["8"]["lines"]] == [
+        ("CH-TEE", "TEE-M")
+    ]
+
+
 def test_orders_rejects_an_unknown_status(synced: Shop, runner: CliRunner) -> None:
     result = invoke(runner, synced, "orders", "--status", "lost")
 

@@ -452,4 +452,5 @@ def test_orders_csv_has_one_row_per_line(runner: CliRunner, shop_ledger: Path) -
         "currency": "IDR",
     }
     assert (rows["M2"]["unit_price"], rows["M2"]["currency"]) == ("", "")
-    assert rows["M3"]["sku"] == ""  # a restocked return moved nothing: no SKU recorded
+    # A restocked return moved nothing: its line names the SKU it maps to now.
+    assert rows["M3"]["sku"] == "SCARF"

@@ -56,7 +56,17 @@ def orders(
     config = app_ctx.optional_config()
     with Ledger.open(app_ctx.ledger_path(config), write=False) as ledger:
         check_channels(channel or (), config, ledger)
-        rows = ledger.list_orders(channels=channel or (), status=status, since=since_time)
+        resolve = None
+        if config is not None:
+            from omnisync.catalog import Catalog
+
+            catalog = Catalog(
+                skus=ledger.sku_lookup(), mapping=config.mapping, bundles=config.bundles
+            )
+            resolve = catalog.resolve
+        rows = ledger.list_orders(
+            channels=channel or (), status=status, since=since_time, resolve=resolve
+        )
     if csv_file is not None:
         from omnisync.analytics.export import write_order_lines
 

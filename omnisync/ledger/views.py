@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from typing import Any
 
+from omnisync.ledger import effects as line_effects
 from omnisync.ledger.connection import LedgerBase
 from omnisync.timeparse import to_iso
 
@@ -28,8 +29,15 @@ class LedgerViews(LedgerBase):
         channels: Sequence[str] = (),
         status: str | None = None,
         since: datetime | None = None,
+        resolve: Callable[[str, str], Collection[str] | None] | None = None,
     ) -> list[dict[str, Any]]:
-        """Stored orders with their lines, last updated first; each line names its SKU(s)."""
+        """Stored orders with their lines, last updated first; each line names its SKU(s).
+
+        A line's SKU is what its movements moved, read from the order's own line effects (a
+        bundle line names its components, joined by +). A line whose movements add up to
+        nothing (cancelled, restocked) holds no effect: `resolve(channel, channel SKU)`, the
+        SKUs it maps to now, names it then, when given.
+        """
         where, params = ["1 = 1"], []
         if channels:
             where.append(f"o.channel IN ({','.join('?' * len(channels))})")
@@ -41,8 +49,9 @@ class LedgerViews(LedgerBase):
             where.append("o.updated_at >= ?")
             params.append(to_iso(since))
         orders: dict[tuple[str, str], dict[str, Any]] = {}
-        for channel, order_id, order_status, created_at, updated_at in self.conn.execute(
-            "SELECT channel, order_id, status, created_at, updated_at FROM orders o "
+        moved: dict[tuple[str, str, str], set[str]] = defaultdict(set)
+        for channel, order_id, order_status, created_at, updated_at, effects in self.conn.execute(
+            "SELECT channel, order_id, status, created_at, updated_at, effects FROM orders o "
             f"WHERE {' AND '.join(where)} ORDER BY updated_at DESC, channel, order_id",
             params,
         ):
@@ -54,9 +63,12 @@ class LedgerViews(LedgerBase):
                 "updated_at": updated_at,
                 "lines": [],
             }
+            # From the order's own row: scanning every order movement for this took seconds
+            # on a ledger of a million (7.5 s to list one day's 5,000 orders).
+            for line_id, sku, _location in line_effects.decode(effects):
+                moved[(channel, order_id, line_id)].add(sku)
         if not orders:
             return []
-        mapped_skus = self._line_skus()
         for row in self.conn.execute(
             "SELECT l.channel, l.order_id, l.line_id, l.channel_sku, l.quantity, l.unit_price, "
             "l.currency, l.status FROM order_lines l JOIN orders o ON o.channel = l.channel "
@@ -65,10 +77,13 @@ class LedgerViews(LedgerBase):
             params,
         ):
             channel, order_id, line_id, channel_sku, quantity, price, currency, status = row
+            skus = moved.get((channel, order_id, line_id)) or (
+                resolve(channel, channel_sku) if resolve is not None else None
+            )
             orders[(channel, order_id)]["lines"].append(
                 {
                     "id": line_id,
-                    "sku": mapped_skus.get((channel, order_id, line_id)),
+                    "sku": "+".join(sorted(skus)) if skus else None,
                     "channel_sku": channel_sku,
                     "quantity": quantity,
                     "unit_price": price,
@@ -77,16 +92,6 @@ class LedgerViews(LedgerBase):
                 }
             )
         return list(orders.values())
-
-    def _line_skus(self) -> dict[tuple[str, str, str], str]:
-        """The SKU each order line moved (a bundle line names its components, joined by +)."""
-        skus: dict[tuple[str, str, str], list[str]] = defaultdict(list)
-        for channel, order_id, line_id, sku in self.conn.execute(
-            "SELECT DISTINCT channel, order_id, line_id, sku FROM movements "
-            "WHERE kind = 'order' ORDER BY sku"
-        ):
-            skus[(channel, order_id, line_id)].append(sku)
-        return {key: "+".join(value) for key, value in skus.items()}
 
     def movements(
         self, *, skus: Sequence[str] = (), since: datetime | None = None, limit: int | None = None
