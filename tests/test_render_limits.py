@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import io
+import json
 from datetime import UTC, datetime
 
+import pytest
 from rich.console import Console
 
 from omnisync import render
@@ -40,3 +42,32 @@ def test_a_small_run_shows_everything() -> None:
     text = printed(report)
     assert "not shown" not in text
     assert "shop: orders to apply: O1, O2\n" in text
+
+
+@pytest.mark.parametrize("items", [0, 1, 999, 1_000, 1_001, 2_500])
+def test_json_of_a_long_list_is_the_text_of_one_indented_dump(
+    items: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Written a thousand items at a time (a 100,000-SKU `stock --json` peaked at 594 MB
+    # encoded whole): the text must still be exactly what one json.dumps makes.
+    document = [
+        {
+            "sku": f"SKU-{n}",
+            "name": 'Kaos\nbaris dua, "kutip" é',
+            "channels": {"shopee": n, "tiktok": None},
+            "locations": [{"main": {"on_hand": n}}, []],
+        }
+        for n in range(items)
+    ]
+    render.print_json(document)
+    expected = json.dumps(document, indent=2, ensure_ascii=False, default=str) + "\n"
+    assert capsys.readouterr().out == expected
+
+
+def test_json_of_a_document_that_is_no_list_is_one_indented_dump(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    document = {"channels": {"shop": {"status": "ok"}}, "when": datetime(2026, 12, 6, tzinfo=UTC)}
+    render.print_json(document)
+    expected = json.dumps(document, indent=2, ensure_ascii=False, default=str) + "\n"
+    assert capsys.readouterr().out == expected
