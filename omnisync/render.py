@@ -6,7 +6,7 @@ import json
 import sys
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from omnisync.redact import REDACTOR
 from omnisync.timeparse import to_iso
@@ -32,25 +32,37 @@ JSON_ITEMS_AT_ONCE = 1_000
 def print_json(document: Any) -> None:
     """One JSON document on stdout, never rich markup, secrets scrubbed.
 
-    A long list (`stock --json` of a 100,000-SKU shop) goes out a thousand items at a time,
-    the same text as one `json.dumps(..., indent=2)`: encoded whole, it held the encoder's
-    millions of pieces and then their 30 MB join at once (594 MB peak for that command).
+    Long lists, at any depth (`stock --json` of a 100,000-SKU shop, the report's `skus`), go
+    out a thousand items at a time, the same text as one `json.dumps(..., indent=2)`: encoded
+    whole, the encoder held millions of pieces and then their join at once (594 MB peak for
+    that `stock --json`).
     """
-    document = REDACTOR.scrub_any(document)
     encoder = json.JSONEncoder(indent=2, ensure_ascii=False, default=str)
-    out = sys.stdout
-    if isinstance(document, list) and len(document) > JSON_ITEMS_AT_ONCE:
-        out.write("[\n")
-        for start in range(0, len(document), JSON_ITEMS_AT_ONCE):
-            part = document[start : start + JSON_ITEMS_AT_ONCE]
+    _write_json(sys.stdout, encoder, REDACTOR.scrub_any(document), 0)
+    sys.stdout.write("\n")
+    sys.stdout.flush()
+
+
+def _write_json(out: TextIO, encoder: json.JSONEncoder, value: Any, level: int) -> None:
+    """`value` as `encoder` writes it `level` levels in, a long list in parts."""
+    inner = "\n" + "  " * (level + 1)
+    if isinstance(value, list) and len(value) > JSON_ITEMS_AT_ONCE:
+        out.write("[")
+        for start in range(0, len(value), JSON_ITEMS_AT_ONCE):
+            part = value[start : start + JSON_ITEMS_AT_ONCE]
             # An item's own line breaks are structure (a string's are escaped): one level in.
-            items = ("  " + encoder.encode(item).replace("\n", "\n  ") for item in part)
-            out.write(",\n".join(items))
-            out.write(",\n" if start + JSON_ITEMS_AT_ONCE < len(document) else "\n")
-        out.write("]\n")
+            out.write(",".join(inner + encoder.encode(item).replace("\n", inner) for item in part))
+            if start + JSON_ITEMS_AT_ONCE < len(value):
+                out.write(",")
+        out.write("\n" + "  " * level + "]")
+    elif isinstance(value, dict) and value and all(isinstance(key, str) for key in value):
+        out.write("{")
+        for number, (key, item) in enumerate(value.items()):
+            out.write(("," if number else "") + inner + encoder.encode(key) + ": ")
+            _write_json(out, encoder, item, level + 1)
+        out.write("\n" + "  " * level + "}")
     else:
-        out.write(encoder.encode(document) + "\n")
-    out.flush()
+        out.write(encoder.encode(value).replace("\n", "\n" + "  " * level))
 
 
 def _table(*columns: str, title: str | None = None) -> Table:

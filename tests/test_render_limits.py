@@ -67,7 +67,16 @@ def test_json_of_a_long_list_is_the_text_of_one_indented_dump(
 def test_json_of_a_document_that_is_no_list_is_one_indented_dump(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    document = {"channels": {"shop": {"status": "ok"}}, "when": datetime(2026, 12, 6, tzinfo=UTC)}
+    # The report's shape: a dict whose `skus` is a long list, beside everything else JSON has.
+    document = {
+        "channels": {"shop": {"status": "ok", "errors": []}},
+        "when": datetime(2026, 12, 6, tzinfo=UTC),
+        "skus": [{"sku": f"S{n}", "days": [n, 1.5, None, True]} for n in range(2_345)],
+        "nested": {"deeper": {"long": list(range(1_500)), "empty": {}}},
+        "pair": (1, "two"),
+        "numbered": {1: "one"},
+        "none": None,
+    }
     render.print_json(document)
     expected = json.dumps(document, indent=2, ensure_ascii=False, default=str) + "\n"
     assert capsys.readouterr().out == expected
