@@ -228,6 +228,10 @@ def _problem_lines(report: RunReport) -> list[tuple[str, bool | None]]:
     return lines
 
 
+# A table of this many SKUs takes rich about 0.4 s; all 100,000 of a big shop took 38 s.
+STOCK_ROWS_SHOWN = 1_000
+
+
 def stock_table(
     out: Console,
     balances: Sequence[Balance],
@@ -236,11 +240,14 @@ def stock_table(
     by_location: Mapping[str, Mapping[str, Balance]] | None = None,
     locations: Sequence[str] = (),
 ) -> None:
-    """Per SKU its stock, and what its listing shows on each channel.
+    """Per SKU its stock, and what its listing shows on each channel; past STOCK_ROWS_SHOWN
+    SKUs, that many and how many more.
 
     With `by_location`, a column per location shows what is available there (`main 3`),
     before the totals over every location.
     """
+    hidden = len(balances) - STOCK_ROWS_SHOWN
+    balances = balances[:STOCK_ROWS_SHOWN]
     places = list(locations) if by_location else []
     table = _table(
         "sku",
@@ -263,6 +270,12 @@ def stock_table(
             *(str(shown.get(balance.sku, {}).get(c, "-")) for c in channels),
         )
     out.print(table)
+    if hidden > 0:
+        out.print(
+            f"{hidden:,} more SKUs not shown: name them (`omnisync stock SKU ...`), keep the "
+            "low ones (`--low N`), or list every one (`--json`)",
+            markup=False,
+        )
 
 
 def demo(out: Console, demo: DemoRun) -> None:

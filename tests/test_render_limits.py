@@ -10,6 +10,7 @@ import pytest
 from rich.console import Console
 
 from omnisync import render
+from omnisync.ledger.stock import Balance
 from omnisync.report import ChannelReport, ListingChange, RunReport
 
 
@@ -80,3 +81,24 @@ def test_json_of_a_document_that_is_no_list_is_one_indented_dump(
     render.print_json(document)
     expected = json.dumps(document, indent=2, ensure_ascii=False, default=str) + "\n"
     assert capsys.readouterr().out == expected
+
+
+@pytest.mark.parametrize(("skus", "listed"), [(1_000, 1_000), (1_005, 1_000)])
+def test_a_big_shops_stock_table_lists_the_first_thousand_and_counts_the_rest(
+    skus: int, listed: int
+) -> None:
+    balances = [Balance(f"SKU-{n:05d}", "", 5, 1) for n in range(skus)]
+    out = io.StringIO()
+    render.stock_table(Console(file=out, width=120), balances, {}, ["shopee"])
+    lines = out.getvalue().splitlines()
+    assert [line.split()[0] for line in lines if line.startswith("SKU-")] == [
+        f"SKU-{n:05d}" for n in range(listed)
+    ]
+    more = [line for line in lines if "more SKUs not shown" in line]
+    if skus > listed:
+        assert more == [
+            "5 more SKUs not shown: name them (`omnisync stock SKU ...`), keep the low ones "
+            "(`--low N`), or list every one (`--json`)"
+        ]
+    else:
+        assert more == []
