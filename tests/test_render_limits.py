@@ -102,3 +102,25 @@ def test_a_big_shops_stock_table_lists_the_first_thousand_and_counts_the_rest(
         ]
     else:
         assert more == []
+
+
+def test_a_long_order_list_shows_the_newest_thousand_and_counts_the_older() -> None:
+    orders = [
+        {
+            "channel": "shopee",
+            "id": f"O{n:05d}",
+            "status": "paid",
+            "updated_at": "2026-12-01T10:00:00Z",
+            "lines": [{"quantity": 1, "channel_sku": "TEE"}],
+        }
+        for n in range(1_002)
+    ]
+    out = io.StringIO()
+    render.orders_table(Console(file=out, width=160), orders)
+    lines = out.getvalue().splitlines()
+    shown = [line.split()[1] for line in lines if line.startswith("shopee")]
+    assert shown == [f"O{n:05d}" for n in range(1_000)]
+    assert lines[-1] == (
+        "2 older orders not shown: narrow with `--since`, `--channel` or `--status`, or list "
+        "every one (`--json`, `--csv FILE`)"
+    )
