@@ -26,7 +26,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
@@ -85,11 +84,7 @@ def startup(runs: int) -> list[Row]:
     cli = [sys.executable, "-m", "omnisync"]
     rows = []
     with tempfile.TemporaryDirectory() as folder:
-        # As installed: pip compiles bytecode, and Python caches it on first import. Without
-        # this, PYTHONDONTWRITEBYTECODE (set on some machines, CI's among them) adds compiling
-        # every module to each call, 25-30 ms, which no installed omnisync pays.
-        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-        env["PYTHONPYCACHEPREFIX"] = str(Path(folder) / "pycache")
+        env = harness.installed_env()  # bytecode compiled, as pip installs omnisync
         demo = Path(folder) / "demo"
         subprocess.run([*cli, "demo", str(demo)], env=env, capture_output=True, check=False)
         subprocess.run([*cli, "sync"], cwd=demo, env=env, capture_output=True, check=False)

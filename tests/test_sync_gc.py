@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from omnisync.sync.run import _SetAside
+from omnisync.gcpause import SetAside
 
 
 @pytest.fixture
@@ -29,7 +29,7 @@ def dropped_cycle() -> None:
 
 @pytest.mark.usefixtures("collector")
 def test_the_block_runs_without_passes_and_the_run_ends_with_nothing_frozen() -> None:
-    aside = _SetAside()
+    aside = SetAside()
     gc.collect()
     with aside:
         assert not gc.isenabled()
@@ -47,7 +47,7 @@ def test_the_block_runs_without_passes_and_the_run_ends_with_nothing_frozen() ->
 
 @pytest.mark.usefixtures("collector")
 def test_a_failed_block_still_ends_with_the_collector_on_and_nothing_frozen() -> None:
-    aside = _SetAside()
+    aside = SetAside()
     with pytest.raises(RuntimeError), aside:
         raise RuntimeError("a failed reconcile")
     assert gc.isenabled()
@@ -60,14 +60,14 @@ def test_objects_someone_else_froze_stay_frozen_and_a_collector_turned_off_stays
     held = [[n] for n in range(100)]
     gc.freeze()
     frozen = gc.get_freeze_count()
-    aside = _SetAside()
+    aside = SetAside()
     with aside:
         assert gc.isenabled()  # not ours to pause: their freeze must not be undone
     aside.release()
     assert gc.get_freeze_count() == frozen >= len(held)
     gc.unfreeze()
     gc.disable()
-    aside = _SetAside()
+    aside = SetAside()
     with aside:
         pass
     aside.release()
