@@ -246,6 +246,32 @@ def test_on_a_draining_bucket_the_order_pages_go_first_and_the_listings_after(
     assert order_ops(fake)[-1]["first"] == 1
 
 
+def test_on_a_bucket_that_holds_steady_the_listings_go_beside_the_order_pages_from_the_first(
+    shop: Shop, runner: CliRunner
+) -> None:
+    # A bucket of 2,000 that refills 200 points while a page is out (Shopify Plus, 1,000 a
+    # second, at 200 ms a round trip; here 10,000 at 20 ms): more than an order page spends
+    # (about 120 of the 982 it asks), so the bucket holds steady even at its cap, where its
+    # level cannot rise. The first listings page goes beside the second order page, as soon
+    # as the first answer says how fast the bucket refills, not after the search is done.
+    fake, skus = a_shop(300, latency=0.02)
+    fake.bucket = Bucket(maximum=2000.0, rate=10_000.0, available=2000.0)
+    count = ORDER_PAGE * 6
+    for n in range(count):
+        fake.add_order(1000 + n, [(skus[n % 40], 1)], updated=at(n))
+    prepare(shop, runner, skus)
+
+    report = sync(shop, fake)
+
+    assert report.exit_code == 0, report.channels["a"].errors
+    assert report.channels["a"].orders_fetched == count
+    assert fake.throttled == 0
+    reads = [op for op, _ in fake.operations if op in ("Orders", "Listings")]
+    assert "Listings" in reads[:3], reads
+    sold = {sku: sum(1 for n in range(count) if skus[n % 40] == sku) for sku in skus}
+    assert committed(runner, shop) == sold
+
+
 def test_a_listings_read_that_fails_fails_the_channel_and_stops_the_order_search(
     shop: Shop, runner: CliRunner
 ) -> None:

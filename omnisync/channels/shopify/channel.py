@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -142,8 +143,9 @@ class ShopifyChannel(ShopifyOrders, ShopifyPush):
         self.order_page = q.ORDER_PAGE  # resized from Shopify's own cost of the first page
         self._last_updated = datetime.min.replace(tzinfo=UTC)
         # Points a listings page leaves in the cost bucket for the order search running beside
-        # it (orders.py, `_need`).
+        # it (orders.py, `_need`), and when the search's next page is expected to go.
         self._orders_need = 0.0
+        self._orders_next = 0.0
 
     # -- GraphQL plumbing ---------------------------------------------------------------
 
@@ -306,6 +308,15 @@ class ShopifyChannel(ShopifyOrders, ShopifyPush):
         )
         return data
 
+    def _orders_leave(self) -> float:
+        """Points a listings page leaves for the order search beside it now: what its next page
+        needs (`_need`) less what the bucket refills before that page goes."""
+        need = self._orders_need
+        if need <= 0.0 or need == math.inf or not self.bucket.rate:
+            return need
+        coming = max(0.0, self._orders_next - self.budget.clock()) * self.bucket.rate
+        return max(0.0, need - coming)
+
     def _cursor(self, info: PageInfo, where: str) -> str:
         if not info.endCursor:
             raise ChannelResponseError(
@@ -335,7 +346,7 @@ class ShopifyChannel(ShopifyOrders, ShopifyPush):
                 cost=q.LISTINGS_COST,
                 context="reading inventory levels",
                 # Off the critical path while an order search runs beside: see _search.
-                leave=lambda: self._orders_need,
+                leave=self._orders_leave,
             )
             if data.location is None:
                 key = "locations" if self.several else "location"
