@@ -239,16 +239,24 @@ class ShopifyChannel(ShopifyOrders, ShopifyPush):
         cost: int,
         context: str,
         leave: Callable[[], float] | None = None,
+        sent: list[float] | None = None,
     ) -> tuple[P, Cost | None]:
         """Send one operation (paced by its cost, leaving `leave()` points for others): its
-        `data` as `model`, and what Shopify itself counted for it (`extensions.cost`)."""
+        `data` as `model`, and what Shopify itself counted for it (`extensions.cost`).
+
+        `sent` gets the clock each time the query leaves: once paced, and again once written
+        when the transport says so (a new connection's handshakes come between)."""
         await self._ensure_token()
         booked: list[int] = []  # this query's booking in the cost bucket, while it is out
 
-        async def pace() -> None:
+        async def pace() -> Callable[[], None] | None:
             if booked:  # sent again: the last try is over
                 self.bucket.release(booked.pop())
             booked.append(await self.bucket.reserve(cost, leave=leave))
+            if sent is None:
+                return None
+            sent.append(self.budget.clock())
+            return lambda: sent.append(self.budget.clock())
 
         def classify(response: httpx.Response) -> Verdict | None:
             return self._classify(response, booked[-1] if booked else None)
@@ -338,16 +346,20 @@ class ShopifyChannel(ShopifyOrders, ShopifyPush):
         listings: list[Listing] = []
         untracked = 0
         after: str | None = None
+        cost = q.LISTINGS_COST
         while True:
-            data = await self._graphql(
+            data, counted = await self._query(
                 q.LISTINGS_QUERY,
                 {"first": q.LISTING_PAGE, "after": after, "location": location},
                 ListingsData,
-                cost=q.LISTINGS_COST,
+                cost=cost,
                 context="reading inventory levels",
                 # Off the critical path while an order search runs beside: see _search.
                 leave=self._orders_leave,
             )
+            if counted is not None and counted.requestedQueryCost:
+                # The next page is booked as Shopify counts it, should it count dearer.
+                cost = max(q.LISTINGS_COST, math.ceil(counted.requestedQueryCost))
             if data.location is None:
                 key = "locations" if self.several else "location"
                 raise ChannelResponseError(

@@ -71,6 +71,7 @@ class _Query(Protocol):
         cost: int,
         context: str,
         leave: Callable[[], float] | None = None,
+        sent: list[float] | None = None,
     ) -> tuple[P, Cost | None]: ...
 
 
@@ -131,8 +132,10 @@ class ShopifyOrders:
         served = 0  # objects paged through in this search (Shopify stops at 25,000)
         seen: dict[str, datetime] = {}  # order id -> the newest updatedAt yielded
         closing = False  # the page asked past the end once the listings were read
-        refund = 0.0  # what Shopify gave back of the last page's requested cost
-        round_trip: float | None = None  # the quickest answer to an order page, seconds
+        # Shopify's own count of the last full page: (first, requested, actual), and how long
+        # pages took to answer once they had left, in seconds.
+        counted_page: tuple[int, float, float] | None = None
+        round_trips: list[float] = []
         while True:
             # After the listings were read, one order is enough to say whether any came.
             first = 1 if closing else self.order_page
@@ -145,10 +148,16 @@ class ShopifyOrders:
             # Whether this page is asked for after the listings were read (see the protocol).
             past_listings = listed is None or listed.is_set()
             cost = q.ORDERS_COST * first // q.ORDER_PAGE
-            sent = self.budget.clock()
+            if counted_page is not None:
+                # Booked as Shopify counts it, should it count dearer than we do.
+                cost = max(cost, math.ceil(counted_page[1] * first / counted_page[0]))
             if listed is not None and not closing:
-                self._orders_need = self._need(cost, refund, round_trip)
-                self._orders_next = sent + (round_trip or 0.0)
+                # The quickest of two answers at least: one slow answer alone (a first page
+                # Shopify took long over) must not make a draining bucket look steady.
+                round_trip = min(round_trips) if len(round_trips) >= 2 else None
+                self._orders_need = self._need(first, counted_page, round_trip)
+                self._orders_next = self.budget.clock() + (round_trip or 0.0)
+            sent: list[float] = []
             try:
                 data, counted = await self._query(
                     q.ORDERS_QUERY,
@@ -164,6 +173,7 @@ class ShopifyOrders:
                     OrdersData,
                     cost=cost,
                     context="reading orders",
+                    sent=sent,
                 )
             except TooCostlyError as exc:
                 # Shopify counts this query dearer than our estimate: size by its count.
@@ -174,10 +184,10 @@ class ShopifyOrders:
             requested = counted.requestedQueryCost if counted else None
             if requested and not closing:
                 self.order_page = self._resized(first, requested, fallback=first)
-            if counted and requested and counted.actualQueryCost is not None:
-                refund = max(0.0, requested - counted.actualQueryCost)
-            answered = self.budget.clock() - sent
-            round_trip = answered if round_trip is None else min(round_trip, answered)
+            if counted and requested and counted.actualQueryCost is not None and not closing:
+                counted_page = (first, requested, counted.actualQueryCost)
+            if sent:
+                round_trips.append(self.budget.clock() - sent[-1])
             page = data.orders
             self._check_page(page, after, in_search if after is not None else {})
             if after is None:
@@ -214,20 +224,26 @@ class ShopifyOrders:
                 after = page.pageInfo.endCursor or after
                 closing = True
 
-    def _need(self, cost: float, refund: float, round_trip: float | None) -> float:
-        """Points a listings page must leave in the bucket while this order page is out.
+    def _need(
+        self, first: int, counted: tuple[int, float, float] | None, round_trip: float | None
+    ) -> float:
+        """Points a listings page must leave in the bucket while an order page of `first` is out.
 
         The next order page goes when this one answers and must then find its whole requested
-        cost in the bucket: this one's `cost` less the `refund` its answer brings (as the last
-        one did) is what it spends. Where the bucket refills that much while a page is out,
-        it holds steady and a listings page may take the rest (less the refill still to come
-        before the next page goes: `_orders_leave`). Where it does not (the Standard plan,
-        or before the first answer says how fast it refills), it drains page after page: every
-        point a listings page takes now, an order page waits for later, so it needs them all.
+        cost in the bucket again; of this one's, only what Shopify charges stays spent (the
+        last full page's `actualQueryCost`, `counted`, per order). Where the bucket refills
+        that much while a page is out, it holds steady and a listings page may take the rest
+        (less the refill still to come before the next page goes: `_orders_leave`). Where it
+        does not (the Standard plan), it drains page after page: every point a listings page
+        takes now, an order page waits for later, so it needs them all; so too before two
+        answers say how fast pages come back and what they spend.
         """
         rate = self.bucket.rate
-        spend = max(0.0, cost - refund)
-        if not rate or round_trip is None or rate * round_trip < spend:
+        if not rate or counted is None or round_trip is None:
+            return math.inf
+        counted_first, _, actual = counted
+        spend = actual * first / counted_first
+        if rate * round_trip < spend:
             return math.inf
         return spend
 
