@@ -246,16 +246,16 @@ def test_on_a_draining_bucket_the_order_pages_go_first_and_the_listings_after(
     assert order_ops(fake)[-1]["first"] == 1
 
 
-def test_on_a_bucket_that_holds_steady_the_listings_are_read_before_the_search_ends(
+def test_on_a_bucket_that_holds_steady_the_listings_go_beside_the_search_once_two_answers_show_it(
     shop: Shop, runner: CliRunner
 ) -> None:
     # A bucket of 2,000 that refills 200 points while a page is out (Shopify Plus, 1,000 a
     # second, at 200 ms a round trip; here 10,000 at 20 ms): more than an order page spends
     # (about 120 of the 982 it asks), so the bucket holds steady, even at its cap where its
-    # level cannot rise. The listings go beside the search once two answers show it, and
-    # are read before its last page: no page asked past its end. (Eleven order pages: the
-    # listings' two pages each wait until the bucket again holds them beside an order page's
-    # whole requested cost, since two queries Shopify runs at once are both charged.)
+    # level cannot rise (the first page, smaller, leaves it a little higher than the next).
+    # The listings go beside the third order page, once two answers show it; read as
+    # draining, they waited for a fourth answer or for the search to end. (When the second
+    # listings page goes depends on the clock, so it is not asserted here.)
     fake, skus = a_shop(300, latency=0.02)
     fake.bucket = Bucket(maximum=2000.0, rate=10_000.0, available=2000.0)
     count = 200
@@ -269,8 +269,7 @@ def test_on_a_bucket_that_holds_steady_the_listings_are_read_before_the_search_e
     assert report.channels["a"].orders_fetched == count
     assert fake.throttled == 0
     reads = [op for op, _ in fake.operations if op in ("Orders", "Listings")]
-    assert reads[-1] == "Orders" and reads.count("Listings") == 2, reads
-    assert all(v["first"] > 1 for v in order_ops(fake)), reads
+    assert reads.index("Listings") <= 3, reads
     sold = {sku: sum(1 for n in range(count) if skus[n % 40] == sku) for sku in skus}
     assert committed(runner, shop) == sold
 

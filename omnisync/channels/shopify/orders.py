@@ -14,7 +14,7 @@ them, let a run end with the bucket drained; the other way round every order pag
 its whole requested cost to come back (on the Standard plan, 100 points a second, that
 took a 500-listing shop 17 s instead of 9). Where the bucket refills faster than the search
 spends (Shopify Plus at a fifth of a second a round trip), the listings go beside the
-search from its first answer, so it need not ask again past its end.
+search once two answers show it, so it need not ask again past its end.
 """
 
 from __future__ import annotations
@@ -132,10 +132,10 @@ class ShopifyOrders:
         served = 0  # objects paged through in this search (Shopify stops at 25,000)
         seen: dict[str, datetime] = {}  # order id -> the newest updatedAt yielded
         closing = False  # the page asked past the end once the listings were read
-        # Shopify's own count of the last full page: (first, requested, actual), and how long
-        # pages took to answer once they had left, in seconds.
+        # Shopify's own count of the last full page: (first, requested, actual), and the
+        # quickest answer to a page once it had left, in seconds, of `answers` so far.
         counted_page: tuple[int, float, float] | None = None
-        round_trips: list[float] = []
+        quickest, answers = math.inf, 0
         while True:
             # After the listings were read, one order is enough to say whether any came.
             first = 1 if closing else self.order_page
@@ -154,7 +154,7 @@ class ShopifyOrders:
             if listed is not None and not closing:
                 # The quickest of two answers at least: one slow answer alone (a first page
                 # Shopify took long over) must not make a draining bucket look steady.
-                round_trip = min(round_trips) if len(round_trips) >= 2 else None
+                round_trip = quickest if answers >= 2 else None
                 self._orders_need = self._need(first, counted_page, round_trip)
                 self._orders_next = self.budget.clock() + (round_trip or 0.0)
             sent: list[float] = []
@@ -187,7 +187,8 @@ class ShopifyOrders:
             if counted and requested and counted.actualQueryCost is not None and not closing:
                 counted_page = (first, requested, counted.actualQueryCost)
             if sent:
-                round_trips.append(self.budget.clock() - sent[-1])
+                quickest = min(quickest, self.budget.clock() - sent[-1])
+                answers += 1
             page = data.orders
             self._check_page(page, after, in_search if after is not None else {})
             if after is None:
