@@ -13,6 +13,7 @@ from omnisync.budget import Budget
 from omnisync.catalog import Catalog
 from omnisync.channels import CHANNEL_TYPES, Channel, ChannelContext, open_channel
 from omnisync.channels.base import ChannelConfig
+from omnisync.channels.tokens import StoredTokens
 from omnisync.config import Config
 from omnisync.errors import ChannelError
 from omnisync.ledger import Ledger
@@ -102,11 +103,12 @@ def connected(cfg: ChannelConfig, ledger: Ledger) -> bool | None:
     """
     if CHANNEL_TYPES[cfg.type].authorize is None:
         return None
-    stored = ledger.load_tokens(cfg.name)
-    return any(
-        stored.get(key) or getattr(cfg.settings, key, None) is not None
-        for key in ("access_token", "refresh_token")
+    keys = ("access_token", "refresh_token")
+    # Read as the adapter reads them: the ledger's, else the config's; an empty one is none.
+    tokens = StoredTokens(
+        cfg.name, ledger, configured={key: getattr(cfg.settings, key, None) for key in keys}
     )
+    return any(tokens.get(key) for key in keys)
 
 
 async def run_check(

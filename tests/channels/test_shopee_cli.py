@@ -59,6 +59,26 @@ def test_check_offline_says_a_shop_never_connected_needs_omnisync_auth(
     assert json.loads(result.stdout)["channels"][0]["connected"] is True
 
 
+def test_check_offline_does_not_take_an_empty_token_from_the_config_for_a_connection(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A cron environment that sets the variable but leaves it empty: the adapter has no token
+    # to start from, so `check` must not say the shop is connected.
+    monkeypatch.setenv("SHOPEE_PARTNER_KEY", shopee_api.PARTNER_KEY)
+    monkeypatch.setenv("SHOPEE_ACCESS_TOKEN", "")
+    config = write_config(tmp_path, "http://127.0.0.1:9")
+    config.write_text(config.read_text() + 'access_token = "${SHOPEE_ACCESS_TOKEN}"\n')
+    runner = CliRunner()
+    assert runner.invoke(app, ["--config", str(config), "init"]).exit_code == 0
+
+    result = runner.invoke(app, ["--config", str(config), "check", "--offline", "--json"])
+
+    assert result.exit_code == 1, result.output
+    (shopee,) = json.loads(result.stdout)["channels"]
+    assert shopee["connected"] is False
+    assert "not connected yet: run `omnisync auth shopee`" in shopee["messages"]
+
+
 def test_a_seller_connects_a_shop_and_syncs_without_writing_code(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
