@@ -4,13 +4,28 @@ from __future__ import annotations
 
 from collections.abc import Collection, Container, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from omnisync.skus import normal_sku
 
+if TYPE_CHECKING:  # types only: the CLI imports this module at start-up
+    from omnisync.config import Config
+    from omnisync.ledger import Ledger
+
 _NO_MAPPING: Mapping[str, str] = {}
-# Order lines past which `expect` has the ledger read every SKU at once (as many SKUs looked up
-# together cost more than that read: see `KnownSkus`).
+# Order lines past which `expect` has the ledger read every SKU at once: as many SKUs looked up
+# together cost more than that read (`KnownSkus._BATCH_LOOKUPS`, the same figure).
 _MANY_LOOKUPS = 30_000
+
+
+@runtime_checkable
+class SkusReadAsAsked(Protocol):
+    """A SKU list read from the ledger as asked (`omnisync.ledger.stock.KnownSkus`), told
+    ahead which SKUs are coming so it can look them up together."""
+
+    def __contains__(self, sku: object) -> bool: ...
+    def expect_skus(self, skus: Iterable[str]) -> None: ...
+    def read_all(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,24 +90,16 @@ class Catalog:
             return None
         return {sku: 1} if sku in self.skus else None
 
-    def expect_lookups(self, count: int) -> None:
-        """About `count` channel SKUs are about to be resolved (a run's order lines): a SKU list
-        read as asked (the ledger's `KnownSkus`, which has `expect`) may read them all at once.
-        """
-        expect = getattr(self.skus, "expect", None)  # a frozenset has none, nor needs it
-        if expect is not None:
-            expect(count)
-
     def expect(self, channel: str, channel_skus: Collection[str]) -> None:
         """These channel SKUs of `channel` are about to be resolved (a run's order lines): with
         the ledger's `KnownSkus` the SKUs behind them are looked up together, a few statements
         for 12,000 of them instead of one each, or every SKU read at once for very many."""
-        expect = getattr(self.skus, "expect_skus", None)  # a frozenset has none, nor needs it
-        if expect is None:
+        known = self.skus
+        if not isinstance(known, SkusReadAsAsked):  # a frozenset: every SKU is in already
             return
         if len(channel_skus) >= _MANY_LOOKUPS:
             # So many that every SKU will be read: their names are not worked out twice.
-            self.expect_lookups(len(channel_skus))
+            known.read_all()
             return
         key = channel if channel in self.mapping else None
         named = {
@@ -104,7 +111,7 @@ class Catalog:
         for sku in named.values():
             if sku is not None:
                 wanted.update(self.bundles.get(sku) or (sku,))
-        expect(wanted)
+        known.expect_skus(wanted)
         # Resolved here, from the names just worked out: `resolve` then only reads them back.
         for channel_sku, sku in named.items():
             self._resolved[(key, channel_sku)] = self._resolve_name(sku)
@@ -133,3 +140,9 @@ class Catalog:
         behind = {name for name in names if name not in mapping}
         behind.update(channel_sku for channel_sku, sku in mapping.items() if sku in names)
         return behind
+
+
+def catalog_of(ledger: Ledger, config: Config) -> Catalog:
+    """The catalog as it stands now: the ledger's SKUs (looked up as asked), the config's
+    mapping and bundles."""
+    return Catalog(skus=ledger.sku_lookup(), mapping=config.mapping, bundles=config.bundles)

@@ -58,12 +58,9 @@ def orders(
         check_channels(channel or (), config, ledger)
         resolve = None
         if config is not None:
-            from omnisync.catalog import Catalog
+            from omnisync.catalog import catalog_of
 
-            catalog = Catalog(
-                skus=ledger.sku_lookup(), mapping=config.mapping, bundles=config.bundles
-            )
-            resolve = catalog.resolve
+            resolve = catalog_of(ledger, config).resolve
         rows = ledger.list_orders(
             channels=channel or (), status=status, since=since_time, resolve=resolve
         )

@@ -78,10 +78,9 @@ class KnownSkus:
         self._single = 0  # SKUs looked up one by one
         self._all: frozenset[str] | None = None
 
-    def expect(self, lookups: int) -> None:
-        """About `lookups` more SKUs are about to be asked: past the single-lookup budget every
-        SKU is read now, not after 4,000 single reads that it makes useless."""
-        if self._all is None and self._single + lookups >= self._SINGLE_LOOKUPS:
+    def read_all(self) -> None:
+        """So many SKUs are about to be asked that one read of every SKU is cheaper."""
+        if self._all is None:
             self._all = _all_skus(self._conn)
 
     def expect_skus(self, skus: Iterable[str]) -> None:
@@ -91,7 +90,7 @@ class KnownSkus:
             return
         new = sorted({sku for sku in skus if sku not in self._seen})
         if len(new) >= self._BATCH_LOOKUPS:
-            self._all = _all_skus(self._conn)
+            self.read_all()
             return
         found = {
             row[0]

@@ -8,7 +8,6 @@ from datetime import datetime
 
 from omnisync.catalog import Catalog
 from omnisync.channels.base import ReadProblem
-from omnisync.config import Config
 from omnisync.ledger import Ledger
 from omnisync.ledger.orders import recorded_of
 from omnisync.models import Listing, Order
@@ -26,11 +25,6 @@ from omnisync.report import ChannelReport, ListingChange
 
 # What `plan_channel` compares a listing's new target with when none was stored for it.
 _UNPLANNED = object()
-
-
-def catalog_of(ledger: Ledger, config: Config) -> Catalog:
-    """The catalog as it stands now: the ledger's SKUs, the config's mapping and bundles."""
-    return Catalog(skus=ledger.sku_lookup(), mapping=config.mapping, bundles=config.bundles)
 
 
 def readable_orders(orders: Sequence[Order]) -> tuple[list[Order], list[ReadProblem]]:

@@ -7,14 +7,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from omnisync.catalog import Catalog
+from omnisync.catalog import Catalog, catalog_of
 from omnisync.config import Config
 from omnisync.ledger import Ledger
 from omnisync.models import Listing, PushResult, QuantityChange
 from omnisync.planning import TargetRule, available_by_place, plan_pushes
 from omnisync.redact import REDACTOR
 from omnisync.report import ListingChange
-from omnisync.sync.apply import apply_orders, catalog_of
+from omnisync.sync.apply import apply_orders
 from omnisync.sync.channel import ChannelRun, Fetched, Window
 
 log = logging.getLogger(__name__)

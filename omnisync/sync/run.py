@@ -12,7 +12,7 @@ from datetime import datetime
 from functools import cache, partial
 
 from omnisync.budget import Budget
-from omnisync.catalog import Catalog
+from omnisync.catalog import Catalog, catalog_of
 from omnisync.channels import Channel, ChannelContext, open_channel
 from omnisync.channels.base import ChannelConfig
 from omnisync.config import Config
@@ -25,7 +25,7 @@ from omnisync.reconcile import desired_effect, last_takers
 from omnisync.redact import REDACTOR
 from omnisync.report import ChannelReport, Oversold, RunReport, Unmapped
 from omnisync.skus import normal_sku
-from omnisync.sync.apply import apply_orders, catalog_of, plan_channel
+from omnisync.sync.apply import apply_orders, plan_channel
 from omnisync.sync.channel import (
     ChannelRun,
     Fetched,
