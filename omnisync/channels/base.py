@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,8 +19,6 @@ from omnisync.timeparse import utcnow
 
 if TYPE_CHECKING:
     # Only a type here: importing httpx costs a file-only run ~40 ms of start-up.
-    import asyncio
-
     import httpx
 
 
@@ -214,6 +213,14 @@ class ReadsOrdersBesideListings(Protocol):
     def fetch_orders_beside(
         self, *, updated_since: datetime, updated_until: datetime, listed: asyncio.Event
     ) -> AsyncIterator[Order]: ...
+
+
+# The `listed` of a read with no listings read beside it (`fetch_orders`, a tail): set for
+# good, so such a read maps with what was last listed, through the same code. Made once at
+# import: an Event takes a loop only when something waits on it unset (Python 3.10+), which
+# this one never is, so it serves every run's loop.
+LISTED = asyncio.Event()
+LISTED.set()
 
 
 @dataclass(frozen=True, slots=True)

@@ -62,9 +62,7 @@ class Pacer:
             window = self.sent.setdefault(key, [])
             while True:
                 now = self.budget.clock()
-                # Not always in order (a call marked when it left moves later): at most
-                # `qps` entries (and those marked after they aged out), so a scan is cheap.
-                window[:] = [call for call in window if now - call.at < self.period]
+                window[:] = self._recent(key, now)
                 if len(window) < self.qps:
                     call = _Call(now)
                     window.append(call)
@@ -93,10 +91,21 @@ class Pacer:
         if again:
             return self.period
         # The refused call is still in the window (one too many: on the safe side).
-        recent = sorted(call.at for call in self.sent.get(key, ()) if now - call.at < self.period)
+        recent = sorted(call.at for call in self._recent(key, now))
         if len(recent) < self.qps:
             return STEP
         return max(STEP, recent[-self.qps] + self.period - now)
+
+    def room(self, key: str) -> int:
+        """Calls under `key` that would go now without a wait: the quota less the calls in
+        its current window (read only: each call still goes through `wait`)."""
+        return max(0, self.qps - len(self._recent(key, self.budget.clock())))
+
+    def _recent(self, key: str, now: float) -> list[_Call]:
+        """The calls under `key` still in the window that ends at `now`."""
+        # Not always in order (a call marked when it left moves later): at most `qps`
+        # entries (and those marked after they aged out), so a scan is cheap.
+        return [call for call in self.sent.get(key, ()) if now - call.at < self.period]
 
     def _left(self, window: list[_Call], call: _Call) -> None:
         call.at = max(call.at, self.budget.clock())

@@ -50,7 +50,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from xml.sax.saxutils import escape
 
-from omnisync.channels.base import ChannelContext, ReadProblem, moved
+from omnisync.channels.base import LISTED, ChannelContext, ReadProblem, moved
 from omnisync.channels.lazada import mapping
 from omnisync.channels.lazada.api import ACCESS, QPS, REFRESH, LazadaApi
 from omnisync.channels.lazada.settings import LazadaSettings
@@ -61,10 +61,6 @@ from omnisync.models import ChannelProbe, Listing, Order, OrderLine, PushResult,
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 Items = dict[str, list[Mapping[str, Any]]]  # order id -> its items as Lazada sent them
-
-# Set for good: a read without listings beside it maps with what was last listed.
-_LISTED = asyncio.Event()
-_LISTED.set()
 
 # The APIs, each with its own quota (the Pacer's key) and slots.
 PRODUCTS = "/products/get"
@@ -202,7 +198,7 @@ class LazadaChannel:
         self, *, updated_since: datetime, updated_until: datetime
     ) -> AsyncIterator[Order]:
         return self.fetch_orders_beside(
-            updated_since=updated_since, updated_until=updated_until, listed=_LISTED
+            updated_since=updated_since, updated_until=updated_until, listed=LISTED
         )
 
     async def fetch_orders_beside(

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from omnisync.channels.base import ReadProblem
+from omnisync.channels.base import LISTED, ReadProblem
 from omnisync.channels.tiktok import payloads
 from omnisync.channels.tiktok.client import TikTokApi
 from omnisync.channels.tiktok.mapping import SHIPPED_STATUSES, map_order, returned_lines
@@ -23,14 +23,12 @@ from omnisync.channels.tiktok.search import (
     RETURNS_PATH,
     ahead,
     pages,
+    stopped,
 )
 from omnisync.errors import ChannelResponseError
 from omnisync.models import Order
 from omnisync.payload import parse_each
 
-# Set for good: a read without listings beside it maps with what was last listed.
-LISTED = asyncio.Event()
-LISTED.set()
 Returned = dict[str, datetime]  # order id -> when its goods came back
 # Returns of goods: a refund alone puts nothing back in stock.
 RETURNS_ONLY = {"return_types": ["RETURN_AND_REFUND"]}
@@ -38,13 +36,6 @@ RETURNS_ONLY = {"return_types": ["RETURN_AND_REFUND"]}
 
 def _seconds(moment: datetime) -> float:
     return moment.astimezone(UTC).timestamp()
-
-
-async def _stopped(task: asyncio.Task[Any]) -> None:
-    """Cancel `task` and wait until it has stopped: a task only asked to stop may still send
-    a request, and its failure, if any, is not the caller's to report."""
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
 
 
 async def _together(calls: list[Coroutine[Any, Any, None]]) -> None:
@@ -56,9 +47,7 @@ async def _together(calls: list[Coroutine[Any, Any, None]]) -> None:
     try:
         await asyncio.gather(*tasks)
     finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await stopped(*tasks)
 
 
 def _taken_later(task: asyncio.Task[Any]) -> None:
@@ -134,7 +123,7 @@ class OrderReads:
                         yield order
                     return
             else:
-                await _stopped(tail.task)  # before the fresh read, not beside it
+                await stopped(tail.task)  # before the fresh read, not beside it
         read = _Read(updated_since)
         self.problems = read.problems
         async with aclosing(self._window(updated_until, read, LISTED)) as orders:
@@ -180,7 +169,7 @@ class OrderReads:
     async def _discard_tail(self) -> None:
         tail, self._tail = self._tail, None
         if tail is not None:
-            await _stopped(tail.task)
+            await stopped(tail.task)
 
     async def aclose(self) -> None:
         await self._discard_tail()
@@ -201,7 +190,7 @@ class OrderReads:
                 async for order in orders:
                     yield order
         finally:
-            await _stopped(window_returns)
+            await stopped(window_returns)
 
     async def _orders(
         self,

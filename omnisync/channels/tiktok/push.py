@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from omnisync.channels.base import moved
-from omnisync.channels.pacing import Pacer
 from omnisync.channels.tiktok import payloads
 from omnisync.channels.tiktok.client import QPS, TikTokApi
 from omnisync.channels.tiktok.mapping import (
@@ -38,14 +37,6 @@ from omnisync.models import PushResult, QuantityChange
 # was 8, which left the quota unused past 160 ms a call: 5.05 s → 3.88 s at 200 ms.)
 STEADY = QPS // 2
 Batch = list[tuple[QuantityChange, SkuStock]]
-
-
-def room(pacer: Pacer, key: str) -> int:
-    """Calls under `key` the Pacer would let go now without a wait: its quota less the calls
-    in its current window (read only: the Pacer still clears each call)."""
-    now = pacer.budget.clock()
-    recent = sum(1 for call in pacer.sent.get(key, ()) if now - call.at < pacer.period)
-    return max(0, pacer.qps - recent)
 
 
 class StockPush:
@@ -90,7 +81,7 @@ class StockPush:
         # of two for 26 to 50 products). Else (a longer push, or one right after another's
         # burst, as a settle pass is) it keeps STEADY in flight: a burst released as the
         # last one's window opens would arrive among its late arrivals and be answered 429.
-        burst = len(calls) <= room(self.api.pacer, UPDATE_PATH)
+        burst = len(calls) <= self.api.pacer.room(UPDATE_PATH)
         slots = asyncio.Semaphore(len(calls) if burst else STEADY)
 
         async def write(product: str, batch: Batch) -> list[PushResult]:

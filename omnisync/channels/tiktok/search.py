@@ -1,4 +1,5 @@
-"""TikTok Shop's endpoints and their documented sizes, and the walk of a search's pages."""
+"""TikTok Shop's endpoints and their documented sizes, the walk of a search's pages, and
+how a read started beside another is stopped."""
 
 from __future__ import annotations
 
@@ -63,6 +64,14 @@ async def pages(
             return
 
 
+async def stopped(*tasks: asyncio.Future[Any]) -> None:
+    """Cancel `tasks` and wait until each has stopped: a task only asked to stop may still
+    send a request, and its failure, if any, is not the caller's to report."""
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
 async def ahead(source: AsyncGenerator[P, None]) -> AsyncGenerator[P, None]:
     """`source`'s pages, each next one asked for as soon as the one before is in, so what is
     done with a page (its orders' returns looked up) overlaps the next one's round trip.
@@ -78,6 +87,5 @@ async def ahead(source: AsyncGenerator[P, None]) -> AsyncGenerator[P, None]:
     finally:
         # Let go early (a failure, or the reader stopped): the page asked for is not waited
         # for, and its own failure, if any, is not reported twice.
-        coming.cancel()
-        await asyncio.gather(coming, return_exceptions=True)
+        await stopped(coming)
         await source.aclose()
