@@ -289,7 +289,7 @@ timeout = 600
         "startup": harness.startup_seconds(),
         # The floor counts omnisync's own process start-up (`omnisync --version`), as
         # `process` counts it.
-        "process_ratio": process / (floor + harness.startup_seconds()),
+        "process_ratio": harness.process_ratio(process, floor),
         "requests_ratio": total / (shopify_min + woo_min),
     }
 

@@ -64,6 +64,18 @@ def startup_seconds(calls: int = 7) -> float:
     return statistics.median(times[1:])  # the first call may still write bytecode
 
 
+def started_floor(floor: float) -> float:
+    """A rate-limit floor with omnisync's own process start-up (`startup_seconds`) added: the
+    least a run of the CLI takes, as its process time counts the start-up too."""
+    return floor + startup_seconds()
+
+
+def process_ratio(process: float, floor: float) -> float:
+    """A run's process time (start-up included) over its floor, start-up added
+    (`started_floor`): the figure the ≤ 1.25 target is about."""
+    return process / started_floor(floor)
+
+
 def import_stock(
     root: Path, config: str, skus: Iterable[str], on_hand: int, env: Mapping[str, str]
 ) -> None:

@@ -141,8 +141,8 @@ def http_row(
     naive: float,
 ) -> Row:
     requests_ratio = figures["requests"] / figures["minimal"]
-    floor = figures["floor"] + harness.startup_seconds()
-    ratio = figures["process"] / floor
+    floor = harness.started_floor(figures["floor"])
+    ratio = harness.process_ratio(figures["process"], figures["floor"])
     bare = figures["process"] / figures["floor"]
     what = f"{name}, {listings:,} listings / {orders:,} orders, {latency * 1000:.0f} ms"
     figure = (

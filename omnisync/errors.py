@@ -88,8 +88,18 @@ class ChannelAuthError(ChannelError):
 class ChannelUnavailableError(ChannelError):
     """The channel could not be reached in time."""
 
-    # Seconds the channel asked to be left alone (Retry-After on a refusal), when it said.
-    retry_after: float | None = None
+    def __init__(
+        self,
+        channel: str,
+        message: str,
+        *,
+        http_status: int | None = None,
+        code: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(channel, message, http_status=http_status, code=code)
+        # Seconds the channel asked to be left alone (Retry-After on a refusal), when it said.
+        self.retry_after = retry_after
 
 
 class ChannelResponseError(ChannelError):

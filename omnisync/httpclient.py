@@ -284,7 +284,6 @@ class CostBucket:
         self.stamp = 0.0
         self._lock = asyncio.Lock()
         self._changed = asyncio.Event()  # new figures, or a query's headroom let go (nudge)
-        self.reported: float | None = None  # `available` as the channel last said it
         self._out: dict[int, float] = {}  # bookings not answered yet: number -> points
         self._booked = 0  # bookings so far, in the order they were made
 
@@ -366,7 +365,7 @@ class CostBucket:
             for booking, points in self._out.items()
             if answered is None or booking > answered
         )
-        self.maximum, self.rate, self.reported = maximum, rate, available
+        self.maximum, self.rate = maximum, rate
         self.available = available - later
         self.stamp = self.budget.clock()
         self._changed.set()
@@ -401,12 +400,15 @@ class ChannelHttp:
         auth: httpx.Auth | None = None,
         rng: random.Random | None = None,
         connections: int = DEFAULT_CONNECTIONS,
+        pools: int = 1,
     ) -> None:
         self.channel = channel
         self.budget = budget
         self.credential_hint = credential_hint
         self._own_client = client is None
-        self.client = client if client is not None else build_client(connections=connections)
+        self.client = (
+            client if client is not None else build_client(connections=connections, pools=pools)
+        )
         self.policy = policy or RetryPolicy()
         self.headers = dict(headers or {})
         self.headers.setdefault("User-Agent", USER_AGENT)
@@ -439,11 +441,9 @@ class ChannelHttp:
                 code=code,
             )
         if verdict.kind in (Kind.THROTTLED, Kind.TRANSIENT):
-            unavailable = ChannelUnavailableError(
-                self.channel, message, http_status=status, code=code
+            raise ChannelUnavailableError(
+                self.channel, message, http_status=status, code=code, retry_after=verdict.wait
             )
-            unavailable.retry_after = verdict.wait
-            raise unavailable
         raise ChannelResponseError(self.channel, message, http_status=status, code=code)
 
     def _timeout(self, last_failure: str | None) -> httpx.Timeout:

@@ -4,6 +4,7 @@ never many over a host's worker cap, and no write lost to its refusals."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -150,14 +151,19 @@ def test_a_write_refused_with_retry_after_is_re_read_before_it_goes_again(status
     # A 429 (or 503) with Retry-After asks the client to come back later; a customer may buy
     # meanwhile. Sent again as it was, the write would put back the unit sold (10 -> 7 over a
     # shelf at 9); re-read first, the sale shows and the listing is left for the next run.
+    # The re-read itself waits as long as the host asked (the test's backoff is far shorter).
     class RefusesTheFirstWrite(FakeWoo):
-        refused = False
+        refused_at: float | None = None
+        re_read_at: float | None = None
 
         async def handle(self, request: Request) -> Response:
-            if request.method == "POST" and request.path.endswith("/batch") and not self.refused:
-                self.refused = True
-                self.sell("A", 1)
-                return Response(status, {"code": "too_many_requests"}, {"Retry-After": "0"})
+            if request.method == "POST" and request.path.endswith("/batch"):
+                if self.refused_at is None:
+                    self.refused_at = time.monotonic()
+                    self.sell("A", 1)
+                    return Response(status, {"code": "too_many_requests"}, {"Retry-After": "0.3"})
+            elif self.refused_at is not None and self.re_read_at is None:
+                self.re_read_at = time.monotonic()
             return await super().handle(request)
 
     fake = RefusesTheFirstWrite()
@@ -174,3 +180,5 @@ def test_a_write_refused_with_retry_after_is_re_read_before_it_goes_again(status
     assert (result.outcome, result.current) == ("conflict", 9)
     posts = [n for n, r in enumerate(fake.requests) if r.method == "POST"]
     assert len(posts) == 1  # the refused write was not sent again over the sale
+    assert fake.refused_at is not None and fake.re_read_at is not None
+    assert fake.re_read_at - fake.refused_at >= 0.3  # Retry-After was waited out

@@ -80,7 +80,6 @@ from omnisync.httpclient import (
     Kind,
     RetryPolicy,
     Verdict,
-    build_client,
     clock_offset,
 )
 
@@ -149,22 +148,18 @@ class LazadaApi:
         self.root = api_root(settings, base_url)
         self.auth_root = auth_root(base_url)
         self.now = context.now
-        # A client of our own when none is given: its connections split into pools of ten
-        # (see `SplitPools`), closed with this session.
-        self._own = (
-            build_client(connections=connections, pools=-(-connections // POOL_SIZE))
-            if context.http is None
-            else None
-        )
         self.http = ChannelHttp(
             name,
             budget=context.budget,
-            client=context.http if context.http is not None else self._own,
+            client=context.http,
             policy=policy,
             credential_hint=(
                 f"app_key and app_secret in [channels.{name}], or run `omnisync auth {name}`"
             ),
             connections=connections,
+            # A client of its own, when none is given, splits its connections into pools of
+            # ten (see `SplitPools`).
+            pools=-(-connections // POOL_SIZE),
         )
         self.tokens = StoredTokens(
             name,
@@ -176,11 +171,7 @@ class LazadaApi:
         self.pacer = Pacer(context.budget, QPS, limit="pacing under Lazada's 50 calls a second")
 
     async def aclose(self) -> None:
-        try:
-            await self.http.aclose()
-        finally:
-            if self._own is not None:
-                await self._own.aclose()
+        await self.http.aclose()
 
     # -- calls -----------------------------------------------------------------------------
 
@@ -294,14 +285,14 @@ class LazadaApi:
         message = str(body.get("message") or "")
         said = f"Lazada {code}: {message}" if message else f"Lazada error {code}"
         ban = _BAN.search(message)
-        if code in THROTTLED and not ban:
-            # Over the per-second quota: sent again once the pacer's window, grown by this
-            # lesson, has room (see `Pacer.bounced`).
-            bounces.append(self.pacer.bounced(path, again=bool(bounces)))
-            return Verdict(Kind.THROTTLED, said, wait=bounces[-1])
-        wait = float(ban.group(1)) if ban else 1.0
-        if code in THROTTLED and wait <= LONGEST_WAIT:
-            return Verdict(Kind.THROTTLED, said, wait=wait)
+        if code in THROTTLED:
+            if not ban:
+                # Over the per-second quota: sent again once the pacer's window, grown by this
+                # lesson, has room (see `Pacer.bounced`).
+                bounces.append(self.pacer.bounced(path, again=bool(bounces)))
+                return Verdict(Kind.THROTTLED, said, wait=bounces[-1])
+            if (wait := float(ban.group(1))) <= LONGEST_WAIT:
+                return Verdict(Kind.THROTTLED, said, wait=wait)
         if "timestamp" in (code + " " + message).lower():
             return Verdict(Kind.BAD_REQUEST, self.clock_message(response))
         if code in TRANSIENT or (code == "6" and "internal" in message.lower()):

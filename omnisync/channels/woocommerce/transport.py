@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
@@ -75,7 +76,6 @@ class WooRest:
         self.name = name
         self.settings = settings
         self.root = root
-        self.connections = connections
         # Requests in flight at once, across every walk and write: the listings and the
         # orders are read side by side, and the host's workers are shared by all of them.
         self.limit = AdaptiveLimit(ceiling=connections)
@@ -120,30 +120,19 @@ class WooRest:
     ) -> httpx.Response:
         """One request to `path` under /wc/v3, with the auth fallbacks; `write` sends it
         without transient retries (the caller re-reads before writing again). It waits for a
-        place in the host's limit, unless the caller holds one (`ticket`)."""
-        if ticket is not None:
-            return await self._limited(method, path, params, json_body, context, write, ticket)
-        async with self.limit.slot() as held:
-            return await self._limited(method, path, params, json_body, context, write, held)
-
-    async def _limited(
-        self,
-        method: str,
-        path: str,
-        params: dict[str, str | int] | None,
-        json_body: Any,
-        context: str,
-        write: bool,
-        ticket: Ticket,
-    ) -> httpx.Response:
-        """`send` within a place of the limit, telling the limit how the host answered."""
-        try:
-            response = await self._send(method, path, params, json_body, context, write, ticket)
-        except ChannelUnavailableError:
-            self.limit.overloaded(ticket)
-            raise
-        self.limit.answered(ticket, kind_of(method, path))
-        return response
+        place in the host's limit, unless the caller holds one (`ticket`), and tells the limit
+        how the host answered."""
+        place: contextlib.AbstractAsyncContextManager[Ticket] = (
+            contextlib.nullcontext(ticket) if ticket is not None else self.limit.slot()
+        )
+        async with place as held:
+            try:
+                response = await self._send(method, path, params, json_body, context, write, held)
+            except ChannelUnavailableError:
+                self.limit.overloaded(held)
+                raise
+            self.limit.answered(held, kind_of(method, path))
+            return response
 
     async def _send(
         self,
@@ -293,14 +282,11 @@ class WooRest:
         read = 0  # items, with or without a readable id
         promised = 0  # the most X-WP-Total said: an item leaving mid-walk shifts one unread
 
-        async def fetch(number: int) -> httpx.Response:
-            # Queued in the limit (`send`), not in the pool (whose wait times out).
-            return await self._page(path, params, number, context)
-
         # Responses of consecutive pages from `page` on: page 1 alone, then every page its
         # X-WP-TotalPages announces at once (they do not depend on each other), in order; a
-        # page past them (items added meanwhile) is followed as its Link header says.
-        batch = [await fetch(page)]
+        # page past them (items added meanwhile) is followed as its Link header says. Pages
+        # asked for at once queue in the limit (`send`), not in the pool (whose wait times out).
+        batch = [await self._page(path, params, page, context)]
         while True:
             for response in batch:
                 body = self.http.json(response, "a JSON list")
@@ -329,7 +315,11 @@ class WooRest:
                 break
             announced = response.headers.get("X-WP-TotalPages", "")
             end = max(page, int(announced) if announced.isdigit() else page)
-            batch = list(await asyncio.gather(*(fetch(n) for n in range(page, end + 1))))
+            batch = list(
+                await asyncio.gather(
+                    *(self._page(path, params, n, context) for n in range(page, end + 1))
+                )
+            )
         if read < promised:
             raise ChannelResponseError(
                 self.name,
